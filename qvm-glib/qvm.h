@@ -1,0 +1,15 @@
+/* qvm.h: the only header users of qvm-glib include
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#define QVM_INSIDE
+
+#include "qvm-version-macros.h"
+#include "qvm-enum-types.h"
+#include "qvm-error.h"
+
+#undef QVM_INSIDE

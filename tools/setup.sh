@@ -31,11 +31,17 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 echo "qvm-glib setup: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists once per machine; if an install still fails (the
+# lists went stale since), refresh them and try once more.
 stamp=/var/lib/apt/periodic/qvm-glib-update-stamp
 if [ ! -e "$stamp" ]; then
   $SUDO apt-get update -q
   $SUDO mkdir -p "$(dirname "$stamp")" && $SUDO touch "$stamp"
 fi
-export DEBIAN_FRONTEND=noninteractive
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing
+if ! $SUDO apt-get install -y -q --no-install-recommends $missing; then
+  $SUDO apt-get update -q
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -q --no-install-recommends $missing
+fi

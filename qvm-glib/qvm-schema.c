@@ -904,7 +904,7 @@ translate_pattern (const char  *source,
               gboolean negated = out->str[out->len - 1] == '^';
 
               g_string_truncate (out, out->len - (negated ? 2 : 1));
-              g_string_append (out, negated ? "[\\s\\S]" : "(?!)");
+              g_string_append (out, negated ? "[\\s\\S]" : "[^\\s\\S]");
               in_class = FALSE;
               p++;
             }
@@ -1422,6 +1422,13 @@ validate_number (Validation *validation,
     }
 }
 
+/* ngettext takes an unsigned long; huge counts all take the plural. */
+static gulong
+plural_count (gint64 count)
+{
+  return (gulong) MIN (count, 1000000);
+}
+
 static void
 validate_string (Validation *validation,
                  SchemaNode *schema,
@@ -1451,19 +1458,26 @@ validate_string (Validation *validation,
       gint64 length = g_utf8_strlen (text, -1);
 
       if (schema->min_length >= 0 && length < schema->min_length)
-        report (validation,
-                g_dngettext (GETTEXT_PACKAGE,
-                             "%s is shorter than %" G_GINT64_FORMAT " character",
-                             "%s is shorter than %" G_GINT64_FORMAT " characters",
-                             (gulong) MIN (schema->min_length, G_MAXLONG)),
-                shown, schema->min_length);
+        {
+          g_autofree char *limit = g_strdup_printf ("%" G_GINT64_FORMAT, schema->min_length);
+
+          /* Translators: "\"ab\" is shorter than 3 characters" */
+          report (validation, g_dngettext (GETTEXT_PACKAGE,
+                                           "%s is shorter than %s character",
+                                           "%s is shorter than %s characters",
+                                           plural_count (schema->min_length)),
+                  shown, limit);
+        }
       if (schema->max_length >= 0 && length > schema->max_length)
-        report (validation,
-                g_dngettext (GETTEXT_PACKAGE,
-                             "%s is longer than %" G_GINT64_FORMAT " character",
-                             "%s is longer than %" G_GINT64_FORMAT " characters",
-                             (gulong) MIN (schema->max_length, G_MAXLONG)),
-                shown, schema->max_length);
+        {
+          g_autofree char *limit = g_strdup_printf ("%" G_GINT64_FORMAT, schema->max_length);
+
+          report (validation, g_dngettext (GETTEXT_PACKAGE,
+                                           "%s is longer than %s character",
+                                           "%s is longer than %s characters",
+                                           plural_count (schema->max_length)),
+                  shown, limit);
+        }
     }
 
   if (schema->pattern != NULL)

@@ -11,6 +11,7 @@
  * group must load and give the expected verdict for each of its tests.
  */
 
+#include <locale.h>
 #include <string.h>
 
 #include <gio/gio.h>
@@ -189,6 +190,8 @@ main (int argc, char *argv[])
   const char *suite_dir = g_getenv ("QVM_JSON_SCHEMA_TEST_SUITE");
   g_autofree char *draft_dir = NULL;
 
+  /* Messages quote the suite's non-ASCII data; show it as it is. */
+  setlocale (LC_ALL, "C.UTF-8");
   g_test_init (&argc, &argv, NULL);
 
   if (suite_dir == NULL || *suite_dir == '\0')

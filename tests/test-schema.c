@@ -275,6 +275,9 @@ test_pattern (void)
   assert_problems ("{\"pattern\": \"^[]a]+$\"}", "\"]a]\"",
                    "(root): \"]a]\" does not match ^[]a]+$", NULL);
   assert_valid ("{\"pattern\": \"^a[^]b$\"}", "\"a\\nb\"");
+  assert_valid ("{\"pattern\": \"^a[]*b$\"}", "\"ab\"");
+  assert_problems ("{\"pattern\": \"^a[]+b$\"}", "\"ab\"",
+                   "(root): \"ab\" does not match ^a[]+b$", NULL);
   /* \uXXXX escapes, surrogate pairs included */
   assert_valid ("{\"pattern\": \"^\\\\u00e9\\\\ud83d\\\\udca9$\"}", "\"\\u00e9\\ud83d\\udca9\"");
   assert_problems ("{\"pattern\": \"^\\\\u00e9$\"}", "\"e\"",
@@ -674,6 +677,25 @@ test_refuse_deep (void)
 }
 
 static void
+test_resource (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QvmSchema) schema =
+    qvm_schema_new_from_resource ("/org/qvm-glib/tests/test-schema-resource.json", &error);
+  g_autoptr(JsonNode) good = parse_json ("{\"layout\": \"de\"}");
+  g_autoptr(JsonNode) bad = parse_json ("{\"layout\": \"xx\", \"extra\": 1}");
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (schema);
+  g_assert_true (qvm_schema_validate (schema, good, NULL));
+  g_assert_false (qvm_schema_validate (schema, bad, problems));
+  g_assert_cmpuint (problems->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (problems, 0), ==, "layout: \"xx\" is not one of \"de\", \"en-us\"");
+  g_assert_cmpstr (g_ptr_array_index (problems, 1), ==, "(root): unknown property \"extra\"");
+}
+
+static void
 test_resource_missing (void)
 {
   g_autoptr(GError) error = NULL;
@@ -731,6 +753,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/schema/refuse/bad-pattern", test_refuse_bad_pattern);
   g_test_add_func ("/schema/refuse/not-json", test_refuse_not_json);
   g_test_add_func ("/schema/refuse/deep", test_refuse_deep);
+  g_test_add_func ("/schema/resource", test_resource);
   g_test_add_func ("/schema/resource-missing", test_resource_missing);
   g_test_add_func ("/schema/new-from-node-and-ref", test_new_from_node_and_ref);
 

@@ -1220,6 +1220,7 @@ qvm_schema_new_from_resource (const char  *resource_path,
                               GError     **error)
 {
   g_autoptr(GBytes) bytes = NULL;
+  QvmSchema *schema;
   gsize size;
   const char *data;
 
@@ -1231,7 +1232,10 @@ qvm_schema_new_from_resource (const char  *resource_path,
     return NULL;
 
   data = g_bytes_get_data (bytes, &size);
-  return qvm_schema_new_from_data (data, (gssize) size, error);
+  schema = qvm_schema_new_from_data (data, (gssize) size, error);
+  if (schema == NULL)
+    g_prefix_error (error, "%s: ", resource_path);
+  return schema;
 }
 
 QvmSchema *
@@ -1492,8 +1496,15 @@ validate_string (Validation *validation,
           shorten (pattern, SHOWN_VALUE_MAX, FALSE);
           shown_pattern = g_string_free (pattern, FALSE);
           if (error != NULL)
-            report (validation, _("%s could not be matched against %s: %s"),
-                    shown, shown_pattern, error->message);
+            {
+              /* GLib's message repeats the pattern before the reason
+               * ("Error while matching regular expression …: backtracking
+               * limit reached"); the line already shows the pattern. */
+              const char *reason = g_strrstr (error->message, ": ");
+
+              report (validation, _("%s could not be matched against %s (%s)"),
+                      shown, shown_pattern, reason != NULL ? reason + 2 : error->message);
+            }
           else
             report (validation, _("%s does not match %s"), shown, shown_pattern);
         }

@@ -292,6 +292,16 @@ test_pattern (void)
 }
 
 static void
+test_pattern_match_error (void)
+{
+  /* Catastrophic backtracking hits PCRE's limit: the value cannot be
+   * checked, which is a problem, not a hang or a pass. */
+  assert_problems ("{\"pattern\": \"^([a-z]+ ?)*$\"}", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\"",
+                   "(root): \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\" could not be matched against "
+                   "^([a-z]+ ?)*$ (backtracking limit reached)", NULL);
+}
+
+static void
 test_minimum_maximum (void)
 {
   const char *memory = "{\"minimum\": 1, \"maximum\": 1048576}";
@@ -696,6 +706,19 @@ test_resource (void)
 }
 
 static void
+test_resource_refused (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QvmSchema) schema =
+    qvm_schema_new_from_resource ("/org/qvm-glib/tests/test-schema-resource-bad.json", &error);
+
+  g_assert_null (schema);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_cmpstr (error->message, ==, "/org/qvm-glib/tests/test-schema-resource-bad.json: "
+                                       "properties.layout: unsupported keyword \"format\"");
+}
+
+static void
 test_resource_missing (void)
 {
   g_autoptr(GError) error = NULL;
@@ -739,6 +762,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/schema/additional-properties", test_additional_properties);
   g_test_add_func ("/schema/enum", test_enum);
   g_test_add_func ("/schema/pattern", test_pattern);
+  g_test_add_func ("/schema/pattern-match-error", test_pattern_match_error);
   g_test_add_func ("/schema/minimum-maximum", test_minimum_maximum);
   g_test_add_func ("/schema/lengths", test_lengths);
   g_test_add_func ("/schema/items", test_items);
@@ -754,6 +778,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/schema/refuse/not-json", test_refuse_not_json);
   g_test_add_func ("/schema/refuse/deep", test_refuse_deep);
   g_test_add_func ("/schema/resource", test_resource);
+  g_test_add_func ("/schema/resource-refused", test_resource_refused);
   g_test_add_func ("/schema/resource-missing", test_resource_missing);
   g_test_add_func ("/schema/new-from-node-and-ref", test_new_from_node_and_ref);
 

@@ -294,11 +294,18 @@ test_pattern (void)
 static void
 test_pattern_match_error (void)
 {
+  g_autoptr(QvmSchema) schema = load_schema ("{\"pattern\": \"^([a-z]+ ?)*$\"}");
+  g_autoptr(JsonNode) instance = parse_json ("\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\"");
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+
   /* Catastrophic backtracking hits PCRE's limit: the value cannot be
-   * checked, which is a problem, not a hang or a pass. */
-  assert_problems ("{\"pattern\": \"^([a-z]+ ?)*$\"}", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\"",
+   * checked, which is a problem, not a hang or a pass. (Validated once
+   * only: reaching the limit takes a while under valgrind.) */
+  g_assert_false (qvm_schema_validate (schema, instance, problems));
+  g_assert_cmpuint (problems->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (problems, 0), ==,
                    "(root): \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\" could not be matched against "
-                   "^([a-z]+ ?)*$ (backtracking limit reached)", NULL);
+                   "^([a-z]+ ?)*$ (backtracking limit reached)");
 }
 
 static void

@@ -414,11 +414,14 @@ explain_uuid (JsonNode *value)
 static char *
 explain_version (JsonNode *value)
 {
+  g_autofree char *shown = NULL;
+
   if (value == NULL || !JSON_NODE_HOLDS_VALUE (value) || json_node_get_value_type (value) != G_TYPE_INT64)
     return NULL;
 
-  return g_strdup_printf (_("%" G_GINT64_FORMAT " is not a version of the machine format this library knows (it reads version %d)"),
-                          json_node_get_int (value), QVM_MACHINE_FORMAT_VERSION);
+  shown = qvm_payload_format_value (value);
+  return g_strdup_printf (_("%s is not a version of the machine format this library knows (it reads version %d)"),
+                          shown, QVM_MACHINE_FORMAT_VERSION);
 }
 
 static const char *

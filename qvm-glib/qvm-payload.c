@@ -59,10 +59,13 @@ set_too_large_error (GError     **error,
                      guint64      size)
 {
   g_autofree char *why = NULL;
+  /* Numbers of 64-bit types are formatted apart: xgettext cannot see
+   * through G_GUINT64_FORMAT. */
+  g_autofree char *size_text = g_strdup_printf ("%" G_GUINT64_FORMAT, size);
 
   if (size > 0)
-    why = g_strdup_printf (_("is %" G_GUINT64_FORMAT " bytes, larger than the limit of %u bytes (1 MiB)"),
-                           size, (guint) QVM_PAYLOAD_MAX_SIZE);
+    why = g_strdup_printf (_("is %s bytes, larger than the limit of %u bytes (1 MiB)"),
+                           size_text, (guint) QVM_PAYLOAD_MAX_SIZE);
   else
     why = g_strdup_printf (_("is larger than the limit of %u bytes (1 MiB)"),
                            (guint) QVM_PAYLOAD_MAX_SIZE);
@@ -417,13 +420,12 @@ qvm_payload_parse (const char  *data,
   if (!g_utf8_validate_len (data, length, &end))
     {
       g_autofree char *why = NULL;
+      g_autofree char *offset = g_strdup_printf ("%" G_GSIZE_FORMAT, (gsize) (end - data));
 
       if (*end == '\0')
-        why = g_strdup_printf (_("contains a NUL byte at byte offset %" G_GSIZE_FORMAT),
-                               (gsize) (end - data));
+        why = g_strdup_printf (_("contains a NUL byte at byte offset %s"), offset);
       else
-        why = g_strdup_printf (_("not valid UTF-8 at byte offset %" G_GSIZE_FORMAT),
-                               (gsize) (end - data));
+        why = g_strdup_printf (_("not valid UTF-8 at byte offset %s"), offset);
       set_document_error (error, source, why);
       return NULL;
     }

@@ -249,6 +249,30 @@ test_tool_new_machine (Fixture       *fixture,
   g_assert_nonnull (machine);
 }
 
+/* The samples the demo shows: one valid, one with a problem on each line. */
+static void
+test_tool_examples (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autofree char *good = g_build_filename (QVM_EXAMPLES_DIR, "machine.json", NULL);
+  g_autofree char *bad = g_build_filename (QVM_EXAMPLES_DIR, "bad-machine.json", NULL);
+  g_auto(Result) valid = { 0 };
+  g_auto(Result) invalid = { 0 };
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *prefix = g_strdup_printf ("qvm: %s: ", bad);
+
+  run_qvm (fixture, &valid, "validate", good, NULL);
+  g_assert_cmpint (valid.status, ==, 0);
+  g_assert_cmpstr (valid.err, ==, "");
+
+  run_qvm (fixture, &invalid, "validate", bad, NULL);
+  g_assert_cmpint (invalid.status, ==, 1);
+  lines = g_strsplit (invalid.err, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 9);
+  for (guint i = 0; i < 8; i++)
+    g_assert_true (g_str_has_prefix (lines[i], prefix));
+}
+
 static void
 test_tool_usage (Fixture       *fixture,
                  gconstpointer  data)
@@ -284,6 +308,7 @@ main (int argc, char *argv[])
   ADD ("/qvm-tool/validate/usage", test_tool_validate_usage);
   ADD ("/qvm-tool/schema", test_tool_schema);
   ADD ("/qvm-tool/new-machine", test_tool_new_machine);
+  ADD ("/qvm-tool/examples", test_tool_examples);
   ADD ("/qvm-tool/usage", test_tool_usage);
 #undef ADD
 

@@ -236,6 +236,74 @@ scan_number (const char *data,
   return i;
 }
 
+/* Scans the string starting at *@at (its opening quote) and moves *@at
+ * past its closing quote. Strict RFC 8259 escapes: json-glib would also cut
+ * a string at "\u0000", so "02:…:01\u0000junk" would pass for a MAC
+ * address while the file says otherwise. */
+static gboolean
+scan_string (const char  *data,
+             gsize        length,
+             gsize       *at,
+             const char  *source,
+             GError     **error)
+{
+  gsize start = *at;
+  gsize i = start + 1;
+
+  while (i < length && data[i] != '"')
+    {
+      guchar c = (guchar) data[i];
+
+      if (c < 0x20)
+        {
+          g_autofree char *what = g_strdup_printf (_("control character U+%04X in a string (write it as an escape)"), c);
+
+          set_token_error (error, source, data, i, what);
+          return FALSE;
+        }
+
+      if (c != '\\')
+        {
+          i++;
+          continue;
+        }
+
+      if (i + 1 >= length)
+        break;
+      if (data[i + 1] == 'u')
+        {
+          if (i + 6 > length || !g_ascii_isxdigit (data[i + 2]) || !g_ascii_isxdigit (data[i + 3]) ||
+              !g_ascii_isxdigit (data[i + 4]) || !g_ascii_isxdigit (data[i + 5]))
+            {
+              set_token_error (error, source, data, i, _("malformed \\u escape in a string"));
+              return FALSE;
+            }
+          if (strncmp (data + i + 2, "0000", 4) == 0)
+            {
+              set_token_error (error, source, data, i, _("a string contains \\u0000 (a NUL character)"));
+              return FALSE;
+            }
+          i += 6;
+        }
+      else if (strchr ("\"\\/bfnrt", data[i + 1]) != NULL && data[i + 1] != '\0')
+        i += 2;
+      else
+        {
+          set_token_error (error, source, data, i, _("unknown escape in a string"));
+          return FALSE;
+        }
+    }
+
+  if (i >= length)
+    {
+      set_token_error (error, source, data, start, _("unterminated string"));
+      return FALSE;
+    }
+
+  *at = i + 1;
+  return TRUE;
+}
+
 static gboolean
 is_token_char (char c)
 {
@@ -295,15 +363,8 @@ scan_json_tokens (const char  *data,
           break;
 
         case '"':
-          for (i++; i < length && data[i] != '"'; i++)
-            if (data[i] == '\\' && i + 1 < length)
-              i++;
-          if (i >= length)
-            {
-              set_token_error (error, source, data, start, _("unterminated string"));
-              return FALSE;
-            }
-          i++;
+          if (!scan_string (data, length, &i, source, error))
+            return FALSE;
           break;
 
         default:

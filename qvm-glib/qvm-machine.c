@@ -471,6 +471,10 @@ explain_sound (const char *problem,
   if (!str_in (device, sound_devices) || !str_in (controller, sound_controllers))
     return g_strdup ("");
 
+  /* A pair that does go together: the line is about something else. */
+  if (str_in (device, pci_sound_devices) == g_str_equal (controller, "pci"))
+    return NULL;
+
   needs = str_in (device, pci_sound_devices) ? "\"pci\"" : "\"intel-hda\" or \"ich9-intel-hda\"";
   return g_strdup_printf (_("device \"%s\" does not go with controller \"%s\" (it needs controller %s)"),
                           device, controller, needs);

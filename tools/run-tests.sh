@@ -1,7 +1,15 @@
 #!/bin/sh
-# The README's test command: installs what is missing, builds with warnings as
-# errors, and runs the whole test suite. Ends with meson's summary and one
-# "N passed, N failed" line.
+# The README's test command, and what CI runs: installs what is missing, then
+# runs every leg below and ends with meson's summary of each leg and one
+# "N passed, N failed" line over all of them.
+#
+#   default    the normal build (-Dwerror=true), every suite
+#   sanitize   AddressSanitizer + UndefinedBehaviorSanitizer, gthread
+#              coroutine backend, the unit and qemu suites, leaks fatal
+#   valgrind   memcheck over the unit suite of the default build
+#
+# QVM_TEST_LEGS="default valgrind" picks legs; extra arguments go to every
+# `meson test` (e.g. --suite unit).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,17 +17,69 @@ cd "$top"
 
 "$top/tools/setup.sh"
 
+legs=${QVM_TEST_LEGS:-"default sanitize valgrind"}
 build=${QVM_BUILD_DIR:-"$top/_build"}
-if [ -f "$build/build.ninja" ]; then
-  meson setup --reconfigure "$build" -Dwerror=true >/dev/null
-else
-  meson setup "$build" -Dwerror=true
-fi
-meson compile -C "$build"
-
+export QVM_TEST_ACCEL="${QVM_TEST_ACCEL:-tcg}"
+logs=""
 status=0
-QVM_TEST_ACCEL=${QVM_TEST_ACCEL:-tcg} \
-  meson test -C "$build" --print-errorlogs --num-processes 2 "$@" || status=$?
 
-/usr/bin/python3 "$top/tools/test-summary.py" "$build/meson-logs/testlog.json"
+configure () {
+  dir=$1
+  shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" -Dwerror=true "$@" >/dev/null
+  else
+    meson setup "$dir" -Dwerror=true "$@" >/dev/null
+  fi
+  meson compile -C "$dir"
+}
+
+run_leg () {
+  name=$1
+  dir=$2
+  shift 2
+  echo "=== leg $name"
+  meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" || status=1
+  cp "$dir/meson-logs/testlog.json" "$dir/meson-logs/testlog-$name.json"
+  logs="$logs $dir/meson-logs/testlog-$name.json"
+}
+
+coroutine_option () {
+  # The coroutine backend option exists once the runtime is built in.
+  if grep -q "'coroutine'" "$top/meson_options.txt"; then
+    echo "-Dcoroutine=$1"
+  fi
+}
+
+for leg in $legs; do
+  case $leg in
+    default)
+      configure "$build"
+      run_leg default "$build" "$@"
+      ;;
+    sanitize)
+      configure "$build-sanitize" -Db_sanitize=address,undefined \
+        -Db_lundef=false -Dintrospection=false $(coroutine_option gthread)
+      ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      LSAN_OPTIONS=suppressions="$top/tests/lsan.supp" \
+        run_leg sanitize "$build-sanitize" --suite unit --suite qemu "$@"
+      ;;
+    valgrind)
+      [ -f "$build/build.ninja" ] || configure "$build"
+      run_leg valgrind "$build" --suite unit --timeout-multiplier 10 \
+        --wrap="valgrind --quiet --error-exitcode=1 --leak-check=full \
+--errors-for-leak-kinds=definite,indirect,possible \
+--show-leak-kinds=definite,indirect,possible --num-callers=30 \
+--suppressions=$top/tests/valgrind.supp" "$@"
+      ;;
+    *)
+      echo "run-tests: unknown leg $leg" >&2
+      exit 2
+      ;;
+  esac
+done
+
+# shellcheck disable=SC2086
+/usr/bin/python3 "$top/tools/test-summary.py" $logs
 exit $status

@@ -11,5 +11,7 @@
 #include "qvm-version-macros.h"
 #include "qvm-enum-types.h"
 #include "qvm-error.h"
+#include "qvm-network.h"
+#include "qvm-user-network.h"
 
 #undef QVM_INSIDE

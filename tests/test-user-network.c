@@ -72,19 +72,26 @@ client_thread (gpointer user_data)
 }
 
 static gpointer
+run_client_in (GMainContext *context,
+               GThreadFunc   func,
+               gpointer      data)
+{
+  ClientRun run = { func, data, context, 0 };
+  GThread *thread = g_thread_new ("client", client_thread, &run);
+
+  while (!g_atomic_int_get (&run.done))
+    g_main_context_iteration (context, TRUE);
+
+  return g_thread_join (thread);
+}
+
+static gpointer
 run_client (GThreadFunc func,
             gpointer    data)
 {
-  ClientRun run = { func, data, g_main_context_ref_thread_default (), 0 };
-  GThread *thread = g_thread_new ("client", client_thread, &run);
-  gpointer result;
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
 
-  while (!g_atomic_int_get (&run.done))
-    g_main_context_iteration (run.context, TRUE);
-
-  result = g_thread_join (thread);
-  g_main_context_unref (run.context);
-  return result;
+  return run_client_in (context, func, data);
 }
 
 static gboolean
@@ -299,6 +306,7 @@ typedef struct {
   const char *request;
   gsize request_length;
   gboolean half_close;
+  gsize pause_after;    /* if set, wait a moment after sending this much */
   GString *response;
   gboolean closed;      /* the server closed (EOF or reset) */
   GError *error;
@@ -324,11 +332,19 @@ raw_exchange_thread (gpointer user_data)
 
   for (gsize sent = 0; sent < exchange->request_length;)
     {
-      gssize n = g_socket_send (socket, exchange->request + sent,
-                                exchange->request_length - sent, NULL, NULL);
+      gsize length = exchange->request_length - sent;
+      gssize n;
+
+      if (sent < exchange->pause_after)
+        length = MIN (length, exchange->pause_after - sent);
+      n = g_socket_send (socket, exchange->request + sent, length, NULL, NULL);
       if (n <= 0)
         break;  /* the server may refuse the rest; read its answer */
       sent += (gsize) n;
+
+      /* Makes the server wait for the rest on its socket. */
+      if (sent == exchange->pause_after)
+        g_usleep (G_USEC_PER_SEC / 5);
     }
 
   if (exchange->half_close)
@@ -364,18 +380,31 @@ raw_exchange_clear (RawExchange *exchange)
 }
 
 static void
+raw_exchange_in (GMainContext *context,
+                 RawExchange  *exchange,
+                 const char   *socket_path,
+                 const char   *request,
+                 gsize         request_length,
+                 gboolean      half_close)
+{
+  exchange->socket_path = socket_path;
+  exchange->request = request;
+  exchange->request_length = request_length;
+  exchange->half_close = half_close;
+  run_client_in (context, raw_exchange_thread, exchange);
+  g_assert_no_error (exchange->error);
+}
+
+static void
 raw_exchange (RawExchange *exchange,
               const char  *socket_path,
               const char  *request,
               gsize        request_length,
               gboolean     half_close)
 {
-  exchange->socket_path = socket_path;
-  exchange->request = request;
-  exchange->request_length = request_length;
-  exchange->half_close = half_close;
-  run_client (raw_exchange_thread, exchange);
-  g_assert_no_error (exchange->error);
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+
+  raw_exchange_in (context, exchange, socket_path, request, request_length, half_close);
 }
 
 static void
@@ -744,7 +773,8 @@ test_request_replace_from_handler (Fixture       *fixture,
   g_assert_cmpuint (session_fetch (socket_path, "GET", "/", NULL, NULL), ==, SOUP_STATUS_NOT_FOUND);
 }
 
-/* A network made while another context is the thread-default serves in it. */
+/* A network made while another context is the thread-default serves in it,
+ * even when that context is iterated without being the thread-default. */
 static void
 test_request_context (void)
 {
@@ -761,16 +791,18 @@ test_request_context (void)
   network = qvm_user_network_new (folder, &error);
   g_assert_no_error (error);
   qvm_network_set_handler (QVM_NETWORK (network), record_request, &recorder, NULL);
+  g_main_context_pop_thread_default (context);
 
-  /* run_client() iterates only the thread-default context: this one. */
-  raw_exchange (&exchange, qvm_user_network_get_socket_path (network),
-                request, sizeof request - 1, FALSE);
+  /* Only @context is iterated: anything attached elsewhere never runs.
+   * The request comes in two parts, so the server has to wait for it. */
+  exchange.pause_after = 10;
+  raw_exchange_in (context, &exchange, qvm_user_network_get_socket_path (network),
+                   request, sizeof request - 1, FALSE);
   assert_has_prefix (exchange.response->str, "HTTP/1.1 200 OK\r\n");
   g_assert_cmpuint (recorder.calls, ==, 1);
   g_assert_true (recorder.context == context);
 
   qvm_network_release (QVM_NETWORK (network));
-  g_main_context_pop_thread_default (context);
   raw_exchange_clear (&exchange);
   recorder_clear (&recorder);
   remove_tree (folder);

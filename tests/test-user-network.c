@@ -773,6 +773,33 @@ test_request_replace_from_handler (Fixture       *fixture,
   g_assert_cmpuint (session_fetch (socket_path, "GET", "/", NULL, NULL), ==, SOUP_STATUS_NOT_FOUND);
 }
 
+/* A request that libsoup cannot place in a URI by itself (HTTP/1.0 without
+ * Host) reaches the handler as a request to the metadata address, and
+ * garbage gets 400 without reaching it. (Criticals abort a GTest.) */
+static void
+test_request_unusual (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  const char *socket_path = qvm_user_network_get_socket_path (fixture->network);
+  const char old_style[] = "GET /payload HTTP/1.0\r\n\r\n";
+  const char garbage[] = "\x01\x02 what is this\r\n\r\n";
+  RawExchange answered = { 0 }, refused = { 0 };
+
+  use_recorder (fixture);
+
+  raw_exchange (&answered, socket_path, old_style, sizeof old_style - 1, TRUE);
+  assert_has_prefix (answered.response->str, "HTTP/1.0 200 OK\r\n");
+  g_assert_cmpstr (fixture->recorder.path, ==, "/payload");
+
+  raw_exchange (&refused, socket_path, garbage, sizeof garbage - 1, TRUE);
+  assert_has_prefix (refused.response->str, "HTTP/1.0 400 Bad Request\r\n");
+  g_assert_true (refused.closed);
+  g_assert_cmpuint (fixture->recorder.calls, ==, 1);
+
+  raw_exchange_clear (&answered);
+  raw_exchange_clear (&refused);
+}
+
 /* A network made while another context is the thread-default serves in it,
  * even when that context is iterated without being the thread-default. */
 static void
@@ -1461,6 +1488,24 @@ pause_and_answer_late (SoupServer        *server,
   g_timeout_add_full (G_PRIORITY_DEFAULT, 2500, answer_late, g_object_ref (msg), g_object_unref);
 }
 
+/* Far more than the socket buffers hold. */
+#define LARGE_ANSWER_SIZE (8 * 1024 * 1024)
+
+static void
+answer_large (SoupServer        *server,
+              SoupServerMessage *msg,
+              const char        *path,
+              GHashTable        *query,
+              gpointer           user_data)
+{
+  char *answer = g_malloc (LARGE_ANSWER_SIZE);
+
+  memset (answer, 'x', LARGE_ANSWER_SIZE);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_TAKE,
+                                    answer, LARGE_ANSWER_SIZE);
+}
+
 static void
 test_limit_idle (Fixture       *fixture,
                  gconstpointer  data)
@@ -1468,8 +1513,9 @@ test_limit_idle (Fixture       *fixture,
   const char *socket_path = qvm_user_network_get_socket_path (fixture->network);
   const char partial[] = "GET /slow HTTP/1.1\r\nHost: 169.";
   const char request[] = "GET /slow HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n";
-  IdleClient silent = { socket_path }, stalled = { socket_path };
+  IdleClient silent = { socket_path }, stalled = { socket_path }, deaf = { socket_path };
   g_autofree char *silent_received = NULL;
+  g_autofree char *deaf_received = NULL;
   g_autofree char *stalled_received = NULL;
   RawExchange held = { 0 };
 
@@ -1488,6 +1534,16 @@ test_limit_idle (Fixture       *fixture,
   g_assert_false (g_str_has_prefix (stalled_received, "HTTP/1.1 200"));
   wait_for_connections (fixture->network, 0);
 
+  /* Asks for a large answer and never reads it: the server gives up. */
+  qvm_network_set_handler (QVM_NETWORK (fixture->network), answer_large, NULL, NULL);
+  run_client (idle_client_connect_thread, &deaf);
+  g_socket_send (deaf.socket, request, sizeof request - 1, NULL, NULL);
+  wait_for_connections (fixture->network, 1);
+  wait_for_connections (fixture->network, 0);
+  deaf_received = idle_client_wait_closed (&deaf);
+  assert_has_prefix (deaf_received, "HTTP/1.1 200 OK\r\n");
+  g_assert_cmpuint (strlen (deaf_received), <, LARGE_ANSWER_SIZE);
+
   /* The handler's own delay is not idleness. */
   qvm_network_set_handler (QVM_NETWORK (fixture->network), pause_and_answer_late, NULL, NULL);
   raw_exchange (&held, socket_path, request, sizeof request - 1, TRUE);
@@ -1496,6 +1552,7 @@ test_limit_idle (Fixture       *fixture,
 
   g_clear_object (&silent.socket);
   g_clear_object (&stalled.socket);
+  g_clear_object (&deaf.socket);
   raw_exchange_clear (&held);
 }
 
@@ -1644,6 +1701,8 @@ main (int argc, char *argv[])
               fixture_set_up, test_request_replace_handler, fixture_tear_down);
   g_test_add ("/user-network/request/replace-from-handler", Fixture, NULL,
               fixture_set_up, test_request_replace_from_handler, fixture_tear_down);
+  g_test_add ("/user-network/request/unusual", Fixture, NULL,
+              fixture_set_up, test_request_unusual, fixture_tear_down);
   g_test_add_func ("/user-network/request/context", test_request_context);
   g_test_add ("/user-network/helper/pipes", Fixture, NULL,
               fixture_set_up, test_helper_pipes, fixture_tear_down);

@@ -924,6 +924,57 @@ test_helper_pipes (Fixture       *fixture,
   helper_run_clear (&run);
 }
 
+/* Large transfers both ways pass the helper's bounded buffers whole. */
+static void
+echo_body_twice (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 const char        *path,
+                 GHashTable        *query,
+                 gpointer           user_data)
+{
+  g_autoptr(GBytes) body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  SoupMessageBody *response = soup_server_message_get_response_body (msg);
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_message_body_append_bytes (response, body);
+  soup_message_body_append_bytes (response, body);
+}
+
+static void
+test_helper_large (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const gsize body_size = 3 * 1024 * 1024 + 7;
+  g_autofree char *body = g_malloc (body_size);
+  g_autofree char *head = g_strdup_printf ("PUT /artifact HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+                                           "Content-Length: %" G_GSIZE_FORMAT "\r\n\r\n", body_size);
+  g_autoptr(GString) request = g_string_new (head);
+  HelperRun run = { helper_argv (qvm_user_network_get_socket_path (fixture->network)) };
+  const char *output;
+  const char *answer;
+  gsize output_size;
+
+  for (gsize i = 0; i < body_size; i++)
+    body[i] = (char) ('a' + i % 23);
+  g_string_append_len (request, body, body_size);
+  run.input = g_bytes_new (request->str, request->len);
+
+  qvm_network_set_handler (QVM_NETWORK (fixture->network), echo_body_twice, NULL, NULL);
+  run_client (helper_pipes_thread, &run);
+  g_assert_no_error (run.error);
+  g_assert_cmpint (run.exit_status, ==, 0);
+
+  output = g_bytes_get_data (run.output, &output_size);
+  answer = g_strstr_len (output, MIN (output_size, 4096), "\r\n\r\n");
+  g_assert_nonnull (answer);
+  answer += 4;
+  g_assert_cmpuint (output_size - (gsize) (answer - output), ==, 2 * body_size);
+  g_assert_true (memcmp (answer, body, body_size) == 0);
+  g_assert_true (memcmp (answer + body_size, body, body_size) == 0);
+
+  helper_run_clear (&run);
+}
+
 /* One request per connection: pipelined ones after the first are dropped,
  * as the answer's "Connection: close" announces. */
 static void
@@ -1706,6 +1757,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/user-network/request/context", test_request_context);
   g_test_add ("/user-network/helper/pipes", Fixture, NULL,
               fixture_set_up, test_helper_pipes, fixture_tear_down);
+  g_test_add ("/user-network/helper/large", Fixture, NULL,
+              fixture_set_up, test_helper_large, fixture_tear_down);
   g_test_add ("/user-network/helper/pipelined", Fixture, NULL,
               fixture_set_up, test_helper_pipelined, fixture_tear_down);
   g_test_add ("/user-network/helper/slirp-like", Fixture, NULL,

@@ -54,6 +54,10 @@
  *   for the guest is closed. Time the handler takes (a paused message) does
  *   not count.
  *
+ * For the handler, the local address of a request is `169.254.169.254:80`
+ * and its remote address `0.0.0.0` (slirp does not tell the guest's
+ * address); the host of its URI is whatever the guest sent in `Host`.
+ *
  * Each connection carries one request: answers say `Connection: close`, and
  * pipelined requests after the first are not read. (QEMU runs one helper
  * per connection either way.)

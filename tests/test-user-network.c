@@ -156,6 +156,8 @@ typedef struct {
   char *path;
   char *body;
   char *query_q;
+  char *remote_host;
+  char *local_address;
   char *answer;
   GMainContext *context;
 } Recorder;
@@ -167,6 +169,8 @@ recorder_clear (Recorder *recorder)
   g_clear_pointer (&recorder->path, g_free);
   g_clear_pointer (&recorder->body, g_free);
   g_clear_pointer (&recorder->query_q, g_free);
+  g_clear_pointer (&recorder->remote_host, g_free);
+  g_clear_pointer (&recorder->local_address, g_free);
   g_clear_pointer (&recorder->answer, g_free);
 }
 
@@ -188,6 +192,7 @@ record_request (SoupServer        *server,
   Recorder *recorder = user_data;
   g_autoptr(GBytes) body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   g_autofree char *answer = NULL;
+  GSocketAddress *local;
 
   recorder_clear (recorder);
   recorder->calls++;
@@ -198,6 +203,15 @@ record_request (SoupServer        *server,
   recorder->path = g_strdup (path);
   recorder->body = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
   recorder->query_q = query != NULL ? g_strdup (g_hash_table_lookup (query, "q")) : NULL;
+  recorder->remote_host = g_strdup (soup_server_message_get_remote_host (msg));
+  local = soup_server_message_get_local_address (msg);
+  if (G_IS_INET_SOCKET_ADDRESS (local))
+    {
+      g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
+
+      recorder->local_address = g_strdup_printf ("%s:%u", ip,
+                                                 g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)));
+    }
 
   answer = g_strdup_printf ("%s %s %s", recorder->method, path, recorder->body);
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
@@ -660,6 +674,8 @@ test_request_session (Fixture       *fixture,
   g_assert_cmpstr (fixture->recorder.query_q, ==, "one two");
   g_assert_cmpstr (fixture->recorder.body, ==, "");
   g_assert_true (fixture->recorder.context == g_main_context_default ());
+  g_assert_cmpstr (fixture->recorder.remote_host, ==, "0.0.0.0");
+  g_assert_cmpstr (fixture->recorder.local_address, ==, "169.254.169.254:80");
 
   g_assert_cmpuint (session_fetch (socket_path, "POST", "/result", "exit 0\noutput", &answer2),
                     ==, SOUP_STATUS_OK);
@@ -1690,6 +1706,7 @@ test_limit_flood (Fixture       *fixture,
   GThread *threads[FLOOD_THREADS];
   guint flood_calls = 0;
   guint calls_before;
+  GSource *guard;
 
   g_assert_no_error (error);
   qvm_network_set_handler (QVM_NETWORK (flooded), count_call, &flood_calls, NULL);
@@ -1700,8 +1717,13 @@ test_limit_flood (Fixture       *fixture,
     threads[i] = g_thread_new ("flood", flood_thread, &flood);
 
   /* The flood is being served... */
+  guard = g_timeout_source_new_seconds (CLIENT_TIMEOUT_SECONDS);
+  g_source_set_callback (guard, on_guard_timeout, "the flood", NULL);
+  g_source_attach (guard, NULL);
   while (flood_calls < 200)
     g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (guard);
+  g_source_unref (guard);
 
   /* ...and B answers in the middle of it, every time. */
   calls_before = flood_calls;

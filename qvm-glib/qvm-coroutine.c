@@ -67,6 +67,13 @@ qvm_coroutine_self (void)
   return get_current ();
 }
 
+/* Named so that a failed precondition reads "assertion 'inside_coroutine ()'". */
+static gboolean
+inside_coroutine (void)
+{
+  return get_current () != NULL;
+}
+
 const char *
 qvm_coroutine_get_backend_name (void)
 {
@@ -249,7 +256,7 @@ qvm_coroutine_yield (void)
 {
   QvmCoroutine *co = get_current ();
 
-  g_return_if_fail (co != NULL);
+  g_return_if_fail (inside_coroutine ());
 
   co->state = QVM_COROUTINE_STATE_SUSPENDED;
   set_current (co->caller);
@@ -405,7 +412,7 @@ qvm_coroutine_wait_fd (int            fd,
   g_autoptr(GSource) source = NULL;
   gboolean ok;
 
-  g_return_val_if_fail (wait.co != NULL /* inside a coroutine */, FALSE);
+  g_return_val_if_fail (inside_coroutine (), FALSE);
   g_return_val_if_fail (fd >= 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -440,7 +447,7 @@ qvm_coroutine_wait_socket (GSocket       *socket,
   QvmWait wait = { get_current (), FALSE, FALSE, 0 };
   g_autoptr(GSource) source = NULL;
 
-  g_return_val_if_fail (wait.co != NULL /* inside a coroutine */, FALSE);
+  g_return_val_if_fail (inside_coroutine (), FALSE);
   g_return_val_if_fail (G_IS_SOCKET (socket), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -466,7 +473,7 @@ qvm_coroutine_sleep (guint          msec,
   QvmWait wait = { get_current (), FALSE, FALSE, 0 };
   g_autoptr(GSource) source = NULL;
 
-  g_return_val_if_fail (wait.co != NULL /* inside a coroutine */, FALSE);
+  g_return_val_if_fail (inside_coroutine (), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   source = g_timeout_source_new (msec);
@@ -522,7 +529,7 @@ qvm_coroutine_await (QvmCoroutineStartFunc start,
 {
   QvmAwait await = { get_current (), start, start_data, NULL, FALSE };
 
-  g_return_val_if_fail (await.co != NULL /* inside a coroutine */, NULL);
+  g_return_val_if_fail (inside_coroutine (), NULL);
   g_return_val_if_fail (start != NULL, NULL);
 
   defer_to_main_stack (await.co, await_start, &await);
@@ -555,7 +562,7 @@ qvm_coroutine_wait_subprocess (GSubprocess   *subprocess,
   QvmSubprocessWait wait = { subprocess, cancellable };
   g_autoptr(GAsyncResult) result = NULL;
 
-  g_return_val_if_fail (get_current () != NULL /* inside a coroutine */, FALSE);
+  g_return_val_if_fail (inside_coroutine (), FALSE);
   g_return_val_if_fail (G_IS_SUBPROCESS (subprocess), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 

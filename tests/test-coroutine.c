@@ -181,6 +181,76 @@ test_stack_size_env (void)
   g_unsetenv ("TEST_EXPECTED_STACK_SIZE");
 }
 
+/* A coroutine created inside another binds to the creator's context, not
+ * to whatever the entering thread has pushed. */
+typedef struct {
+  GMainContext *expected;
+  gboolean      inner_ran;
+} Inherit;
+
+static void
+inherit_inner (gpointer data)
+{
+  Inherit *inherit = data;
+
+  inherit->inner_ran = qvm_coroutine_get_context (qvm_coroutine_self ()) == inherit->expected;
+}
+
+static void
+inherit_outer (gpointer data)
+{
+  qvm_coroutine_enter (qvm_coroutine_new (inherit_inner, data, 0));
+}
+
+static void
+test_inherit_context (Fixture      *fixture,
+                      gconstpointer data)
+{
+  g_autoptr(GMainContext) other = g_main_context_new ();
+  Inherit inherit = { other, FALSE };
+  QvmCoroutine *co;
+
+  g_main_context_push_thread_default (other);
+  co = qvm_coroutine_new (inherit_outer, &inherit, 0);
+  g_main_context_pop_thread_default (other);
+
+  qvm_coroutine_enter (co);
+  g_assert_true (inherit.inner_ran);
+}
+
+static void
+self_enter_body (gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* Entering oneself is refused, not a crash. */
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*assertion*state*failed*");
+  qvm_coroutine_enter (qvm_coroutine_self ());
+  g_test_assert_expected_messages ();
+  *(gboolean *) data = TRUE;
+}
+
+static void
+test_misuse (Fixture      *fixture,
+             gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean ran = FALSE;
+
+  /* Waits outside a coroutine are programmer errors: refused. */
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*inside_coroutine ()*");
+  g_assert_false (qvm_coroutine_sleep (1, NULL, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*inside_coroutine ()*");
+  qvm_coroutine_yield ();
+  g_test_assert_expected_messages ();
+
+  qvm_coroutine_spawn (self_enter_body, &ran);
+  g_assert_true (ran);
+}
+
 /* ---- Ping-pong: two coroutines hand control back and forth ------------- */
 
 #define PING_PONG_ROUNDS 1000
@@ -896,6 +966,119 @@ test_task (Fixture      *fixture,
     g_assert_true (test.result_freed_on_main_stack);
 }
 
+static void
+int_task_done (GObject      *source_object,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  gssize *value = data;
+
+  g_assert_null (qvm_coroutine_self ());
+  *value = g_task_propagate_int (G_TASK (result), NULL);
+}
+
+static void
+test_task_return_on_main_stack (Fixture      *fixture,
+                                gconstpointer data)
+{
+  gssize value = 0;
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, int_task_done, &value);
+
+  /* Outside a coroutine the helpers are plain g_task_return_*(). */
+  qvm_task_return_int (task, 77);
+  g_clear_object (&task);
+  while (value == 0)
+    g_main_context_iteration (fixture->context, TRUE);
+  g_assert_cmpint (value, ==, 77);
+}
+
+typedef struct {
+  GMutex        lock;
+  GCond         cond;
+  GMainContext *context;
+  GThread      *thread;
+  GTask        *task;           /* handed from the owner thread to us */
+  gboolean      body_ok;
+  gboolean      callback_ok;
+  gboolean      done;
+} OtherThreadTask;
+
+static void
+other_thread_body (GTask        *task,
+                   gpointer      source_object,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  OtherThreadTask *test = task_data;
+
+  /* With gthread the body has a thread of its own, so only the context
+   * says where it was started from. */
+  test->body_ok = qvm_coroutine_get_context (qvm_coroutine_self ()) == test->context &&
+                  (g_str_equal (qvm_coroutine_get_backend_name (), "gthread") ||
+                   g_thread_self () == test->thread);
+  g_assert_true (qvm_coroutine_sleep (1, NULL, NULL));
+  qvm_task_return_boolean (task, TRUE);
+}
+
+static void
+other_thread_done (GObject      *source_object,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  OtherThreadTask *test = data;
+
+  test->callback_ok = g_thread_self () == test->thread &&
+                      qvm_coroutine_self () == NULL &&
+                      g_task_propagate_boolean (G_TASK (result), NULL);
+  test->done = TRUE;
+}
+
+static gpointer
+task_owner_thread (gpointer data)
+{
+  OtherThreadTask *test = data;
+
+  /* This thread owns the context from the push on, so the main thread
+   * cannot acquire it and run_task() must go through an idle. */
+  g_main_context_push_thread_default (test->context);
+  g_mutex_lock (&test->lock);
+  test->task = g_task_new (NULL, NULL, other_thread_done, test);
+  g_task_set_task_data (test->task, test, NULL);
+  g_cond_signal (&test->cond);
+  g_mutex_unlock (&test->lock);
+
+  iterate_until (test->context, &test->done);
+  g_main_context_pop_thread_default (test->context);
+  return NULL;
+}
+
+static void
+test_task_from_other_thread (Fixture      *fixture,
+                             gconstpointer data)
+{
+  OtherThreadTask test = { 0 };
+
+  g_mutex_init (&test.lock);
+  g_cond_init (&test.cond);
+  test.context = g_main_context_new ();
+
+  g_mutex_lock (&test.lock);
+  test.thread = g_thread_new ("task-owner", task_owner_thread, &test);
+  while (test.task == NULL)
+    g_cond_wait (&test.cond, &test.lock);
+  g_mutex_unlock (&test.lock);
+
+  qvm_coroutine_run_task (test.task, other_thread_body);
+  g_clear_object (&test.task);
+  g_thread_join (test.thread);
+
+  g_assert_true (test.body_ok);
+  g_assert_true (test.callback_ok);
+  g_main_context_unref (test.context);
+  g_mutex_clear (&test.lock);
+  g_cond_clear (&test.cond);
+}
+
 /* ---- Custom contexts, on this thread and on another one ----------------- */
 
 typedef struct {
@@ -1256,6 +1439,8 @@ main (int argc, char *argv[])
   ADD ("/coroutine/basic", test_basic, NULL);
   ADD ("/coroutine/stack-size/rounding", test_stack_size_rounding, NULL);
   g_test_add_func ("/coroutine/stack-size/env", test_stack_size_env);
+  ADD ("/coroutine/inherit-context", test_inherit_context, NULL);
+  ADD ("/coroutine/misuse", test_misuse, NULL);
   ADD ("/coroutine/ping-pong", test_ping_pong, NULL);
   ADD ("/coroutine/nesting", test_nesting, NULL);
   ADD ("/coroutine/many", test_many, NULL);
@@ -1275,6 +1460,8 @@ main (int argc, char *argv[])
                                                task_cases[i].wait_first ? "after-wait" : "at-once");
       ADD (path, test_task, &task_cases[i]);
     }
+  ADD ("/coroutine/task/return-on-main-stack", test_task_return_on_main_stack, NULL);
+  ADD ("/coroutine/task/from-other-thread", test_task_from_other_thread, NULL);
   ADD ("/coroutine/context/main-thread", test_context_main_thread, NULL);
   ADD ("/coroutine/context/other-thread", test_context_other_thread, NULL);
   ADD ("/coroutine/stack/near-limit", test_stack_near_limit, NULL);

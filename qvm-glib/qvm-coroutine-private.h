@@ -42,6 +42,13 @@ typedef void (*QvmCoroutineFunc) (gpointer user_data);
  * buffers on the heap. QVM_COROUTINE_STACK_SIZE (bytes) overrides it. */
 #define QVM_COROUTINE_DEFAULT_STACK_SIZE (256 * 1024)
 
+/* The stack size a coroutine gets when 0 is given: the default, or
+ * QVM_COROUTINE_STACK_SIZE when it holds a valid size (read once). */
+gsize qvm_coroutine_get_default_stack_size (void);
+
+/* The backend compiled in: "ucontext" or "gthread". */
+const char *qvm_coroutine_get_backend_name (void);
+
 /* Creates a coroutine that will run @func (@user_data), bound to the
  * thread-default main context of the caller (g_main_context_ref_thread_default()),
  * never to the global default unless that is the thread-default. It does not
@@ -125,7 +132,13 @@ void qvm_coroutine_invoke_later (GMainContext  *context,
 /* Runs @func in a new coroutine bound to @task's context, holding a
  * reference on @task until @func returns. @func returns its result with the
  * qvm_task_return_*() helpers below. This is how every public foo_async()
- * is written: create the GTask, then qvm_coroutine_run_task(). */
+ * is written: create the GTask, then qvm_coroutine_run_task().
+ *
+ * The body starts at once, running up to its first wait before this
+ * returns, when the calling thread can acquire the task's context (the
+ * usual case: foo_async() called from the thread that runs it); otherwise
+ * it starts from an idle in that context. Either way the task's callback
+ * runs later, from the main loop, since the returns are deferred. */
 typedef void (*QvmCoroutineTaskFunc) (GTask        *task,
                                       gpointer      source_object,
                                       gpointer      task_data,

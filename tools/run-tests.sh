@@ -71,7 +71,7 @@ for leg in $legs; do
         --wrap="valgrind --quiet --error-exitcode=1 --leak-check=full \
 --errors-for-leak-kinds=definite,indirect,possible \
 --show-leak-kinds=definite,indirect,possible --num-callers=30 \
---suppressions=/usr/share/glib-2.0/valgrind/glib.supp --suppressions=$top/tests/valgrind.supp" "$@"
+--suppressions=/usr/share/glib-2.0/valgrind/glib.supp" "$@"
       ;;
     *)
       echo "run-tests: unknown leg $leg" >&2

@@ -11,5 +11,6 @@
 #include "qvm-version-macros.h"
 #include "qvm-enum-types.h"
 #include "qvm-error.h"
+#include "qvm-qmp-client.h"
 
 #undef QVM_INSIDE

@@ -490,7 +490,8 @@ test_fuzz (void)
 
       while (ok && offset < stream_length)
         {
-          gsize chunk = MIN ((gsize) g_test_rand_int_range (1, 40), stream_length - offset);
+          gsize wanted = g_test_rand_int_range (1, 40);
+          gsize chunk = MIN (wanted, stream_length - offset);
 
           ok = qvm_qmp_parser_feed (parser, data + offset, chunk, messages, &error);
           offset += chunk;

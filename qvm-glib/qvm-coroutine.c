@@ -287,9 +287,31 @@ wait_wake (QvmWait *wait)
     qvm_coroutine_enter (wait->co);
 }
 
+/* The source that wakes a cancelled wait: dispatched once its ready time
+ * is set, which any thread may do. */
 static gboolean
-on_wait_cancelled (GCancellable *cancellable,
-                   gpointer      data)
+wake_source_dispatch (GSource    *source,
+                      GSourceFunc callback,
+                      gpointer    data)
+{
+  g_source_set_ready_time (source, -1);
+  return callback != NULL ? callback (data) : G_SOURCE_REMOVE;
+}
+
+static GSourceFuncs wake_source_funcs = {
+  .dispatch = wake_source_dispatch,
+};
+
+/* Runs in the cancelling thread, maybe during the wait's own yield. */
+static void
+on_cancelled (GCancellable *cancellable,
+              gpointer      data)
+{
+  g_source_set_ready_time (data, 0);
+}
+
+static gboolean
+on_wait_cancelled (gpointer data)
 {
   QvmWait *wait = data;
 
@@ -309,9 +331,9 @@ set_cancelled_error (GCancellable *cancellable,
                          _("Operation was cancelled"));
 }
 
-/* Attaches @source (whose callback wakes @wait) to the coroutine's context
- * together with a cancellable source, yields until one of them fires, and
- * removes both. */
+/* Attaches @source (whose callback wakes @wait) to the coroutine's context,
+ * arms a source that wakes it on cancellation, yields until one of them
+ * fires, and removes both. */
 static gboolean
 wait_for_source (QvmWait      *wait,
                  GSource      *source,
@@ -320,19 +342,24 @@ wait_for_source (QvmWait      *wait,
 {
   QvmCoroutine *co = wait->co;
   g_autoptr(GSource) cancel_source = NULL;
+  gulong handler = 0;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
 
-  /* A GCancellable source rather than a "cancelled" handler: it fires in
-   * our context, on the main stack, whatever thread cancels, and has none
-   * of g_cancellable_disconnect()'s deadlock rules. */
+  /* Not a GCancellableSource: GLib 2.74 leaks one disposed while another
+   * thread is still inside g_cancellable_cancel(). Our handler only makes
+   * our own source ready, so g_cancellable_disconnect() below, which waits
+   * for a handler running in another thread, cannot deadlock, and once it
+   * returned nothing can touch the source any more. */
   if (cancellable != NULL)
     {
-      cancel_source = g_cancellable_source_new (cancellable);
-      g_source_set_callback (cancel_source, G_SOURCE_FUNC (on_wait_cancelled), wait, NULL);
+      cancel_source = g_source_new (&wake_source_funcs, sizeof (GSource));
+      g_source_set_callback (cancel_source, on_wait_cancelled, wait, NULL);
       g_source_set_static_name (cancel_source, "[qvm] coroutine wait cancelled");
       g_source_attach (cancel_source, co->context);
+      handler = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled),
+                                       cancel_source, NULL);
     }
   g_source_attach (source, co->context);
 
@@ -341,7 +368,10 @@ wait_for_source (QvmWait      *wait,
 
   g_source_destroy (source);
   if (cancel_source != NULL)
-    g_source_destroy (cancel_source);
+    {
+      g_cancellable_disconnect (cancellable, handler);
+      g_source_destroy (cancel_source);
+    }
 
   if (wait->cancelled)
     {

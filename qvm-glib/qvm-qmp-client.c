@@ -1273,7 +1273,8 @@ async_initable_iface_init (GAsyncInitableIface *iface)
  * @stream from now on and closes it when it closes.
  *
  * The client's callbacks and signals run in the thread-default main context
- * of the caller.
+ * of the caller. To bound the handshake in time, make the client with
+ * g_async_initable_new_async() and set [property@Qvm.QmpClient:timeout].
  */
 void
 qvm_qmp_client_new_async (GIOStream           *stream,

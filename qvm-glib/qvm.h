@@ -11,5 +11,11 @@
 #include "qvm-version-macros.h"
 #include "qvm-enum-types.h"
 #include "qvm-error.h"
+#include "qvm-machine-options.h"
+#include "qvm-machine.h"
+#include "qvm-image.h"
+#include "qvm-mutable-image.h"
+#include "qvm-image-store.h"
+#include "qvm-folder-image.h"
 
 #undef QVM_INSIDE

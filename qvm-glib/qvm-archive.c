@@ -906,8 +906,18 @@ write_bytes (Package      *package,
              gboolean      count,
              GError      **error)
 {
-  while (len > 0)
+  gboolean first = TRUE;
+
+  /* an empty write still lets the pax writer emit a sparse map */
+  while (len > 0 || first)
     {
+      first = FALSE;
+      if (len == 0)
+        {
+          if (archive_write_data (package->archive, data, 0) < 0)
+            return package_error (package, name, error);
+          break;
+        }
       la_ssize_t n = archive_write_data (package->archive, data, MIN (len, PACKAGE_CHUNK));
 
       if (n <= 0)
@@ -1004,6 +1014,18 @@ write_disk_entry (Package *package,
           position += n;
         }
     }
+
+  /* The trailing hole too: the pax writer emits the sparse map on the
+   * first write, which a disk without data would otherwise never make. */
+  do
+    {
+      gsize len = MIN (size - position, PACKAGE_CHUNK);
+
+      if (!write_bytes (package, QVM_ARCHIVE_DISK, zeros, len, FALSE, error))
+        return FALSE;
+      position += len;
+    }
+  while (position < size);
 
   return TRUE;
 }

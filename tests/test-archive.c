@@ -867,6 +867,22 @@ test_package_round_trip (Fixture *f, gconstpointer data)
                                    &out, NULL, &status, NULL));
       g_assert_true (g_spawn_check_wait_status (status, NULL));
       g_assert_cmpstr (out, ==, "machine.json\nlayer.qcow2\ndisk.img\n");
+
+      /* …and extracts a disk.img identical to ours */
+      {
+        g_autofree char *gnu = g_build_filename (f->root, "gnu", NULL);
+        g_autofree char *gnu_disk = g_build_filename (gnu, "disk.img", NULL);
+        const char *extract[] = { "tar", "--zstd", "-xf", target, "-C", gnu, NULL };
+        const char *compare[] = { "cmp", disk, gnu_disk, NULL };
+
+        g_assert_cmpint (g_mkdir (gnu, 0700), ==, 0);
+        g_assert_true (g_spawn_sync (NULL, (char **) extract, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                     NULL, NULL, &status, NULL));
+        g_assert_true (g_spawn_check_wait_status (status, NULL));
+        g_assert_true (g_spawn_sync (NULL, (char **) compare, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                     NULL, NULL, &status, NULL));
+        g_assert_true (g_spawn_check_wait_status (status, NULL));
+      }
     }
 }
 

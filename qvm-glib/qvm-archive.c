@@ -481,7 +481,14 @@ close_entry (Extract *extract,
       machine = extract->validate_machine (json, &local_error);
       if (machine == NULL)
         {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", entry->name);
+          /* every line of the validator's message names the entry */
+          g_auto(GStrv) lines = g_strsplit (local_error->message, "\n", -1);
+          g_autoptr(GString) message = g_string_new (NULL);
+
+          for (guint i = 0; lines[i] != NULL; i++)
+            if (lines[i][0] != '\0')
+              g_string_append_printf (message, "%s%s: %s", message->len ? "\n" : "", entry->name, lines[i]);
+          g_set_error_literal (error, local_error->domain, local_error->code, message->str);
           return FALSE;
         }
       extract->machine = machine;

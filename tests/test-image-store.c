@@ -455,9 +455,16 @@ test_invalid_machine (Fixture *f, gconstpointer data)
   g_assert_null (instance);
   g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
   g_test_message ("%s", error->message);
-  g_assert_true (g_str_has_prefix (error->message, "machine.json: "));
-  g_assert_nonnull (strstr (error->message, "memory"));
-  g_assert_nonnull (strstr (error->message, "uuid"));
+  {
+    g_auto(GStrv) lines = g_strsplit (error->message, "\n", -1);
+
+    /* one line per problem, each naming the entry, then the JSON path */
+    g_assert_cmpuint (g_strv_length (lines), >=, 2);
+    for (guint i = 0; lines[i] != NULL; i++)
+      g_assert_true (g_str_has_prefix (lines[i], "machine.json: "));
+    g_assert_nonnull (strstr (error->message, "machine.json: memory: -5 is less than the minimum 0"));
+    g_assert_nonnull (strstr (error->message, "\"uuid\""));
+  }
 }
 
 static void

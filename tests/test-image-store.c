@@ -25,6 +25,14 @@ static const guint64 offsets[] = {
   0, 4096 * 100 + 17, 100 * MIB, GIB - 300000, GIB + 12345, 2 * GIB + 7 * MIB, DISK_SIZE - CHUNK,
 };
 
+static gboolean
+have_program (const char *name)
+{
+  g_autofree char *path = g_find_program_in_path (name);
+
+  return path != NULL;
+}
+
 typedef struct {
   char *root;
   char *store_folder;
@@ -245,7 +253,7 @@ test_round_trip (Fixture *f, gconstpointer data)
   assert_known_bytes (disk);
 
   /* QEMU reads the same bytes through the instance */
-  if (g_find_program_in_path ("qemu-img") != NULL)
+  if (have_program ("qemu-img"))
     {
       g_autofree char *original = g_build_filename (f->root, "original.img", NULL);
       g_autofree guint8 *chunk = g_malloc (CHUNK);
@@ -431,7 +439,7 @@ test_invalid_machine (Fixture *f, gconstpointer data)
       "tar --zstd -cf '%s' machine.json layer.qcow2 disk.img", tar_dir, f->archive, f->archive);
     int status;
 
-    if (g_find_program_in_path ("zstd") == NULL)
+    if (!have_program ("zstd"))
       {
         g_test_skip ("zstd is not installed");
         return;

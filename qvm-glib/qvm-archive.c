@@ -1117,7 +1117,9 @@ qvm_archive_package (const char             *folder,
       package_error (&package, target, error);
       goto out;
     }
-  if (fsync (out_fd) != 0 || close (out_fd) != 0)
+  /* No fsync(): like tar and zstd, the archive reaches the disk when the
+   * kernel writes it back; a caller that needs it durable syncs it. */
+  if (close (out_fd) != 0)
     {
       out_fd = -1;
       qvm_fs_set_error_from_errno (error, errno, target, "write");

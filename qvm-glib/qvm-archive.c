@@ -1075,6 +1075,14 @@ qvm_archive_package (const char             *folder,
       g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED, _("%s: not a regular file"), disk_path);
       goto out;
     }
+  /* qcow2 counts the virtual disk in 512-byte sectors */
+  if (st.st_size % 512 != 0)
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED,
+                   _("%s: the size %" G_GINT64_FORMAT " is not a multiple of 512 bytes"),
+                   disk_path, (gint64) st.st_size);
+      goto out;
+    }
 
   regions = find_data_regions (disk_fd, st.st_size, error);
   if (regions == NULL)

@@ -908,6 +908,23 @@ test_package_missing_disk (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_strv_length (names), ==, 0);
 }
 
+static void
+test_package_odd_size (Fixture *f, gconstpointer data)
+{
+  g_autofree char *disk = g_build_filename (f->parent, "disk.img", NULL);
+  g_autofree char *target = g_build_filename (f->archives, "image.tar.zst", NULL);
+  g_autoptr(GBytes) json = g_bytes_new_static (MACHINE_JSON, strlen (MACHINE_JSON));
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) names = NULL;
+
+  g_assert_true (g_file_set_contents (disk, "not a whole sector", -1, NULL));
+  g_assert_false (qvm_archive_package (f->parent, json, target, NULL, NULL, NULL, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "is not a multiple of 512 bytes"));
+  names = list_folder (f->archives);
+  g_assert_cmpuint (g_strv_length (names), ==, 0);
+}
+
 #define ADD(path, func) \
   g_test_add ("/archive/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -951,6 +968,7 @@ main (int argc, char *argv[])
   ADD ("cancelled", test_cancelled);
   ADD ("package/round-trip", test_package_round_trip);
   ADD ("package/missing-disk", test_package_missing_disk);
+  ADD ("package/odd-size", test_package_odd_size);
 
   return g_test_run ();
 }

@@ -13,6 +13,7 @@
 #                      --version 0.1.0 --output qvm.1
 
 import argparse
+import itertools
 import os
 import re
 import subprocess
@@ -55,37 +56,34 @@ def parse_commands(text):
 
 
 def parse_command_help(name, text):
-    """A GOption --help text: its usage, its description paragraphs and its
-    option groups (title, [(names, description)])."""
+    """A GOption --help text: its usage line, then its blocks in order:
+    ('text', [lines]) for a paragraph of the summary or description, and
+    ('options', [(names, description)]) for an option group."""
     lines = text.splitlines()
     if not lines or lines[0] != 'Usage:' or len(lines) < 2:
         raise HelpError('qvm %s --help does not start with "Usage:"' % name)
     usage = lines[1].strip()
-    paragraphs = []
-    groups = []
-    paragraph = []
-    group = None
+    blocks = []
+    current = None
     for line in lines[2:]:
         if not line.strip():
-            if paragraph:
-                paragraphs.append(' '.join(paragraph))
-                paragraph = []
-            group = None
+            current = None
             continue
         if re.match(r'^\S.*Options:$', line):
-            group = (line[:-1], [])
-            groups.append(group)
+            current = ('options', [])
+            blocks.append(current)
             continue
-        if group is not None:
+        if current is not None and current[0] == 'options':
             match = re.match(r'^\s+(-\S.*?)\s{2,}(\S.*)$', line)
             if match is None:
                 raise HelpError('cannot read the option line %r of qvm %s --help' % (line, name))
-            group[1].append((match.group(1), match.group(2)))
+            current[1].append((match.group(1), match.group(2)))
             continue
-        paragraph.append(line.strip())
-    if paragraph:
-        paragraphs.append(' '.join(paragraph))
-    return usage, paragraphs, groups
+        if current is None:
+            current = ('text', [])
+            blocks.append(current)
+        current[1].append(line)
+    return usage, blocks
 
 
 def escape(text):
@@ -119,22 +117,34 @@ def option_names(names):
     return ', '.join(parts)
 
 
-def command_section(name, summary, usage, paragraphs, groups):
+def command_section(summary, usage, blocks):
     out = ['.SS "%s"' % escape(usage).replace('"', '\\(dq')]
-    if not paragraphs:
-        paragraphs = [summary]
-    for i, paragraph in enumerate(paragraphs):
-        if i > 0:
-            out.append('.PP')
-        out.append(escape(paragraph))
-    for title, options in groups:
-        # Every command has -h/--help; the SYNOPSIS says so once.
-        for names, description in options:
+    if not any(kind == 'text' for kind, _ in blocks):
+        blocks = [('text', [summary])] + blocks
+    first = True
+    for kind, content in blocks:
+        if kind == 'text':
+            if not first:
+                out.append('.PP')
+            # Plain lines are filled as one paragraph; indented lines (a
+            # table of exit statuses, an example) are kept line for line.
+            for indented, run in itertools.groupby(content, lambda line: line[:1].isspace()):
+                if indented:
+                    out.append('.nf')
+                    out.extend(escape(line) for line in run)
+                    out.append('.fi')
+                else:
+                    out.append(escape(' '.join(line.strip() for line in run)))
+            first = False
+            continue
+        for names, description in content:
+            # Every command has -h/--help; the SYNOPSIS says so once.
             if names in ('-h, --help', '-?, --help'):
                 continue
             out.append('.TP')
             out.append(option_names(names))
             out.append(escape(description))
+            first = False
     return '\n'.join(out)
 
 
@@ -150,8 +160,8 @@ def main():
         commands = parse_commands(run_help(args.qvm))
         sections = []
         for name, summary in commands:
-            usage, paragraphs, groups = parse_command_help(name, run_help(args.qvm, name))
-            sections.append(command_section(name, summary, usage, paragraphs, groups))
+            usage, blocks = parse_command_help(name, run_help(args.qvm, name))
+            sections.append(command_section(summary, usage, blocks))
         with open(args.template, encoding='utf-8') as f:
             template = f.read()
         for placeholder in ('@COMMANDS@', '@VERSION@'):

@@ -206,8 +206,9 @@ handle_metadata (SoupServer        *server,
   GUri *uri = soup_server_message_get_uri (message);
   const char *query_text = g_uri_get_query (uri);
 
-  /* One request per guest connection: libsoup 3.2 leaks keep-alive
-   * connections that the client closes while idle. */
+  /* One request per guest connection, as busybox wget makes them: the
+   * server closes at once instead of keeping an idle connection (and its
+   * guestfwd helper) until the guest hangs up. */
   soup_message_headers_replace (soup_server_message_get_response_headers (message),
                                 "Connection", "close");
   g_ptr_array_add (run->requests, g_strdup_printf ("%s %s%s%s", method, path,

@@ -110,23 +110,42 @@ fi
 kernel_deb=$(fetch_deb "$kernel_package")
 busybox_deb=$(fetch_deb busybox-static)
 kernel_release=${kernel_package#linux-image-}
+# Kernels of earlier builds only take space once a newer one is in use.
+for stale in "$cache"/linux-image-*; do
+  case "$stale" in
+    "${kernel_deb%.deb}"*) ;;
+    *) rm -rf "$stale" ;;
+  esac
+done
 say "kernel $(basename "$kernel_deb"), $(basename "$busybox_deb")"
 
 # Only the kernel image and the module folders the drivers can need are
-# unpacked: the whole package is 400 MB.
-mkdir -p "$work/kernel" "$work/busybox"
-dpkg-deb --fsys-tarfile "$kernel_deb" \
-  | tar -x -C "$work/kernel" --wildcards --no-wildcards-match-slash \
-      "./boot/vmlinuz-$kernel_release" \
-      "./lib/modules/$kernel_release/kernel/drivers/net/*.ko*" \
-      "./lib/modules/$kernel_release/kernel/drivers/net/ethernet/intel/e1000/*" \
-      "./lib/modules/$kernel_release/kernel/drivers/net/ethernet/realtek/*" \
-      "./lib/modules/$kernel_release/kernel/drivers/virtio/*" \
-      "./lib/modules/$kernel_release/kernel/net/core/*" \
-  || fail "cannot unpack $kernel_deb"
+# unpacked (the whole package is 400 MB), once per kernel package: that is
+# most of the build time. The list of patterns is part of the cache key.
+kernel_members=(
+  "./boot/vmlinuz-$kernel_release"
+  "./lib/modules/$kernel_release/kernel/drivers/net/*.ko*"
+  "./lib/modules/$kernel_release/kernel/drivers/net/ethernet/intel/e1000/*"
+  "./lib/modules/$kernel_release/kernel/drivers/net/ethernet/realtek/*"
+  "./lib/modules/$kernel_release/kernel/drivers/virtio/*"
+  "./lib/modules/$kernel_release/kernel/net/core/*"
+)
+kernel_key=$(printf '%s\n' "${kernel_members[@]}")
+kernel_tree=$cache/$(basename "$kernel_deb" .deb).unpacked
+if [ "$(cat "$kernel_tree/members" 2>/dev/null)" != "$kernel_key" ]; then
+  say "unpacking $(basename "$kernel_deb")"
+  rm -rf "$kernel_tree" "$kernel_tree.tmp"
+  mkdir -p "$kernel_tree.tmp"
+  dpkg-deb --fsys-tarfile "$kernel_deb" \
+    | tar -x -C "$kernel_tree.tmp" --wildcards --no-wildcards-match-slash "${kernel_members[@]}" \
+    || fail "cannot unpack $kernel_deb"
+  echo "$kernel_key" > "$kernel_tree.tmp/members"
+  mv "$kernel_tree.tmp" "$kernel_tree"
+fi
+mkdir -p "$work/busybox"
 dpkg-deb -x "$busybox_deb" "$work/busybox"
-vmlinuz=$work/kernel/boot/vmlinuz-$kernel_release
-modules=$work/kernel/lib/modules/$kernel_release/kernel
+vmlinuz=$kernel_tree/boot/vmlinuz-$kernel_release
+modules=$kernel_tree/lib/modules/$kernel_release/kernel
 busybox=$work/busybox/bin/busybox
 [ -r "$vmlinuz" ] || fail "$kernel_deb has no boot/vmlinuz-$kernel_release"
 [ -x "$busybox" ] || fail "$busybox_deb has no bin/busybox"

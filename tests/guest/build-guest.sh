@@ -45,7 +45,7 @@ SYSLINUX_DIR=/usr/lib/syslinux
 # The drivers /init may load: the network cards of the machine schema
 # (virtio-net also needs its PCI transport), each with its dependencies.
 DRIVERS="e1000 8139cp virtio_net"
-DRIVER_EXTRA_virtio_net="virtio_pci"
+declare -A DRIVER_EXTRA=([virtio_net]=virtio_pci)
 
 say () {
   echo "build-guest: $*" >&2
@@ -170,21 +170,23 @@ module_name () {
 
 # Prints the file of module $1 (any compression).
 module_file () {
+  local name file base
   name=$(module_name "$1")
-  for file in $(find "$modules" -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz'); do
+  while IFS= read -r file; do
     base=$(basename "$file")
     base=${base%.xz}; base=${base%.zst}; base=${base%.gz}; base=${base%.ko}
     if [ "$(module_name "$base")" = "$name" ]; then
       echo "$file"
       return 0
     fi
-  done
+  done < <(find "$modules" -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz')
   return 1
 }
 
 # Copies module $1 uncompressed into the initramfs (the busybox insmod of
 # the guest reads plain .ko files) and prints its dependencies.
 install_module () {
+  local name file target
   name=$(module_name "$1")
   file=$(module_file "$1") || fail "module $1 is not in $(basename "$kernel_deb")"
   target=$root/lib/modules/qvm/$name.ko
@@ -213,11 +215,10 @@ add_module () {
 
 for driver in $DRIVERS; do
   order=""
-  eval "extra=\${DRIVER_EXTRA_$driver:-}"
-  for module in $extra $driver; do
+  for module in ${DRIVER_EXTRA[$driver]:-} $driver; do
     add_module "$module"
   done
-  echo $order > "$root/lib/modules/qvm/$driver.list"
+  echo "${order# }" > "$root/lib/modules/qvm/$driver.list"
   say "driver $driver loads:$order"
 done
 

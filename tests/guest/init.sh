@@ -41,7 +41,9 @@ load_driver () {
     say "no module list for $1"
     return 1
   fi
-  for ko in $(cat "$list"); do
+  # The list is one line of file names.
+  read -r modules < "$list"
+  for ko in $modules; do
     name=${ko%.ko}
     [ -d "/sys/module/$name" ] && continue
     insmod "/lib/modules/qvm/$ko" || return 1
@@ -63,7 +65,7 @@ nic_driver () {
 # Prints the first network interface other than lo, waiting up to 5 s for
 # the driver to register it.
 wait_interface () {
-  for i in 1 2 3 4 5 6 7 8 9 10; do
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
     for path in /sys/class/net/*; do
       ifname=${path##*/}
       if [ "$ifname" != lo ] && [ -e "$path" ]; then
@@ -94,7 +96,7 @@ fi
 # after its pause, so wait for the carrier (e1000 takes about 2 s).
 wait_carrier () {
   ip link set "$1" up
-  for i in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ] && return 0
     sleep 0.2
   done

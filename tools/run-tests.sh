@@ -59,7 +59,7 @@ for leg in $legs; do
       ;;
     sanitize)
       configure "$build-sanitize" -Db_sanitize=address,undefined \
-        -Db_lundef=false -Dintrospection=false $(coroutine_option gthread)
+        -Db_lundef=false -Dintrospection=false -Dguest_tests=disabled $(coroutine_option gthread)
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       LSAN_OPTIONS=suppressions="$top/tests/lsan.supp" \

@@ -12,6 +12,7 @@ PACKAGES="
   python3-gi gjs valgrind libclang-rt-14-dev
   qemu-system-x86 qemu-utils zstd
   json-schema-test-suite
+  syslinux syslinux-common mtools dosfstools fdisk xz-utils
   gi-docgen
 "
 

@@ -11,5 +11,7 @@
 #include "qvm-version-macros.h"
 #include "qvm-enum-types.h"
 #include "qvm-error.h"
+#include "qvm-machine-options.h"
+#include "qvm-machine.h"
 
 #undef QVM_INSIDE

@@ -1,0 +1,316 @@
+/* test-qvm-tool.c: the qvm command, run as a user runs it
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "qvm.h"
+
+static const char valid_machine[] =
+  "{\"version\": 1, \"uuid\": \"0f8fad5b-d9cb-469f-a165-70867728950e\", \"memory\": 512,"
+  " \"network\": {\"device\": \"e1000\", \"mac\": \"0a:00:27:00:00:00\"},"
+  " \"keyboard\": {\"layout\": \"en-us\"}}";
+
+/* Two problems: a multicast MAC and an unknown layout. */
+static const char invalid_machine[] =
+  "{\"uuid\": \"0f8fad5b-d9cb-469f-a165-70867728950e\","
+  " \"network\": {\"device\": \"e1000\", \"mac\": \"01:00:5e:00:00:01\"},"
+  " \"keyboard\": {\"layout\": \"qwerty\"}}";
+
+typedef struct {
+  char *folder;
+} Fixture;
+
+typedef struct {
+  int status;
+  char *out;
+  char *err;
+} Result;
+
+static void
+result_clear (Result *result)
+{
+  g_free (result->out);
+  g_free (result->err);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Result, result_clear)
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *valid = NULL;
+  g_autofree char *invalid = NULL;
+
+  fixture->folder = g_dir_make_tmp ("qvm-test-tool-XXXXXX", &error);
+  g_assert_no_error (error);
+
+  valid = g_build_filename (fixture->folder, "machine.json", NULL);
+  invalid = g_build_filename (fixture->folder, "bad-machine.json", NULL);
+  g_file_set_contents (valid, valid_machine, -1, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (invalid, invalid_machine, -1, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const char *names[] = { "machine.json", "bad-machine.json" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *path = g_build_filename (fixture->folder, names[i], NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (fixture->folder);
+  g_free (fixture->folder);
+}
+
+/* Runs the built qvm in the fixture's folder with the arguments given
+ * (NULL-terminated) and collects its exit status and output. */
+static void
+run_qvm (Fixture *fixture,
+         Result  *result,
+         ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *argument;
+  va_list args;
+
+  g_ptr_array_add (argv, (char *) QVM_TOOL_PATH);
+  va_start (args, result);
+  while ((argument = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (char *) argument);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_cwd (launcher, fixture->folder);
+  /* Messages in English, whatever the tester's locale. */
+  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &result->out, &result->err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  result->status = g_subprocess_get_exit_status (process);
+}
+
+static void
+test_tool_validate_valid (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_auto(Result) result = { 0 };
+
+  run_qvm (fixture, &result, "validate", "machine.json", NULL);
+  g_assert_cmpint (result.status, ==, 0);
+  g_assert_cmpstr (result.out, ==, "machine.json: valid\n");
+  g_assert_cmpstr (result.err, ==, "");
+}
+
+static void
+test_tool_validate_invalid (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  g_auto(Result) result = { 0 };
+  g_auto(GStrv) lines = NULL;
+
+  run_qvm (fixture, &result, "validate", "bad-machine.json", NULL);
+  g_assert_cmpint (result.status, ==, 1);
+  g_assert_cmpstr (result.out, ==, "");
+
+  /* One "qvm: FILE: PATH: WHY" line per problem, the file as typed. */
+  lines = g_strsplit (result.err, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 3);
+  g_assert_cmpstr (lines[2], ==, "");
+  g_assert_true (g_str_has_prefix (lines[0], "qvm: bad-machine.json: network.mac: \"01:00:5e:00:00:01\" has the multicast bit set"));
+  g_assert_true (g_str_has_prefix (lines[1], "qvm: bad-machine.json: keyboard.layout: \"qwerty\""));
+}
+
+static void
+test_tool_validate_several (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  g_auto(Result) result = { 0 };
+
+  /* Every file is checked; one bad file makes the status 1. */
+  run_qvm (fixture, &result, "validate", "bad-machine.json", "machine.json", "missing.json", NULL);
+  g_assert_cmpint (result.status, ==, 1);
+  g_assert_cmpstr (result.out, ==, "machine.json: valid\n");
+  g_assert_nonnull (strstr (result.err, "qvm: bad-machine.json: network.mac: "));
+  g_assert_nonnull (strstr (result.err, "qvm: missing.json: no such file or folder\n"));
+}
+
+static void
+test_tool_validate_print (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_auto(Result) result = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) printed = NULL;
+  g_autoptr(QvmMachine) machine = NULL;
+  const char *json;
+
+  run_qvm (fixture, &result, "validate", "--print", "machine.json", NULL);
+  g_assert_cmpint (result.status, ==, 0);
+  g_assert_true (g_str_has_prefix (result.out, "machine.json: valid\n"));
+
+  json = result.out + strlen ("machine.json: valid\n");
+  printed = json_from_string (json, &error);
+  g_assert_no_error (error);
+  machine = qvm_machine_new_from_json (printed, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (qvm_machine_get_memory (machine), ==, 512);
+  g_assert_cmpstr (qvm_machine_get_mac_address (machine), ==, "0a:00:27:00:00:00");
+}
+
+static void
+test_tool_validate_usage (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_auto(Result) no_file = { 0 };
+  g_auto(Result) bad_option = { 0 };
+  g_auto(Result) help = { 0 };
+
+  run_qvm (fixture, &no_file, "validate", NULL);
+  g_assert_cmpint (no_file.status, ==, 2);
+  g_assert_true (g_str_has_prefix (no_file.err, "qvm: validate: "));
+
+  run_qvm (fixture, &bad_option, "validate", "--frobnicate", "machine.json", NULL);
+  g_assert_cmpint (bad_option.status, ==, 2);
+  g_assert_true (g_str_has_prefix (bad_option.err, "qvm: validate: "));
+  g_assert_nonnull (strstr (bad_option.err, "--frobnicate"));
+
+  run_qvm (fixture, &help, "validate", "--help", NULL);
+  g_assert_cmpint (help.status, ==, 0);
+  g_assert_nonnull (strstr (help.out, "qvm validate"));
+  g_assert_nonnull (strstr (help.out, "--print"));
+}
+
+static void
+test_tool_schema (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_auto(Result) machine = { 0 };
+  g_auto(Result) options = { 0 };
+  g_auto(Result) unknown = { 0 };
+  g_auto(Result) missing = { 0 };
+
+  run_qvm (fixture, &machine, "schema", "machine", NULL);
+  g_assert_cmpint (machine.status, ==, 0);
+  g_assert_cmpstr (machine.out, ==, qvm_machine_get_schema ());
+
+  run_qvm (fixture, &options, "schema", "options", NULL);
+  g_assert_cmpint (options.status, ==, 0);
+  g_assert_cmpstr (options.out, ==, qvm_machine_options_get_schema ());
+
+  run_qvm (fixture, &unknown, "schema", "image", NULL);
+  g_assert_cmpint (unknown.status, ==, 2);
+  g_assert_true (g_str_has_prefix (unknown.err, "qvm: schema: "));
+  g_assert_nonnull (strstr (unknown.err, "image"));
+
+  run_qvm (fixture, &missing, "schema", NULL);
+  g_assert_cmpint (missing.status, ==, 2);
+  g_assert_true (g_str_has_prefix (missing.err, "qvm: schema: "));
+}
+
+static void
+test_tool_new_machine (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_auto(Result) first = { 0 };
+  g_auto(Result) second = { 0 };
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QvmMachine) machine = NULL;
+
+  run_qvm (fixture, &first, "new-machine", NULL);
+  run_qvm (fixture, &second, "new-machine", NULL);
+  g_assert_cmpint (first.status, ==, 0);
+  g_assert_cmpint (second.status, ==, 0);
+  g_assert_cmpstr (first.out, !=, second.out);
+
+  bytes = g_bytes_new (first.out, strlen (first.out));
+  machine = qvm_machine_new_from_bytes (bytes, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (machine);
+}
+
+/* The samples the demo shows: one valid, one with a problem on each line. */
+static void
+test_tool_examples (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autofree char *good = g_build_filename (QVM_EXAMPLES_DIR, "machine.json", NULL);
+  g_autofree char *bad = g_build_filename (QVM_EXAMPLES_DIR, "bad-machine.json", NULL);
+  g_auto(Result) valid = { 0 };
+  g_auto(Result) invalid = { 0 };
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *prefix = g_strdup_printf ("qvm: %s: ", bad);
+
+  run_qvm (fixture, &valid, "validate", good, NULL);
+  g_assert_cmpint (valid.status, ==, 0);
+  g_assert_cmpstr (valid.err, ==, "");
+
+  run_qvm (fixture, &invalid, "validate", bad, NULL);
+  g_assert_cmpint (invalid.status, ==, 1);
+  lines = g_strsplit (invalid.err, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 9);
+  for (guint i = 0; i < 8; i++)
+    g_assert_true (g_str_has_prefix (lines[i], prefix));
+}
+
+static void
+test_tool_usage (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_auto(Result) nothing = { 0 };
+  g_auto(Result) unknown = { 0 };
+  g_auto(Result) help = { 0 };
+
+  run_qvm (fixture, &nothing, NULL);
+  g_assert_cmpint (nothing.status, ==, 2);
+  g_assert_nonnull (strstr (nothing.err, "validate"));
+
+  run_qvm (fixture, &unknown, "frobnicate", NULL);
+  g_assert_cmpint (unknown.status, ==, 2);
+  g_assert_true (g_str_has_prefix (unknown.err, "qvm: frobnicate: "));
+
+  run_qvm (fixture, &help, "--help", NULL);
+  g_assert_cmpint (help.status, ==, 0);
+  g_assert_nonnull (strstr (help.out, "new-machine"));
+  g_assert_nonnull (strstr (help.out, "schema"));
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("/qvm-tool/validate/valid", test_tool_validate_valid);
+  ADD ("/qvm-tool/validate/invalid", test_tool_validate_invalid);
+  ADD ("/qvm-tool/validate/several", test_tool_validate_several);
+  ADD ("/qvm-tool/validate/print", test_tool_validate_print);
+  ADD ("/qvm-tool/validate/usage", test_tool_validate_usage);
+  ADD ("/qvm-tool/schema", test_tool_schema);
+  ADD ("/qvm-tool/new-machine", test_tool_new_machine);
+  ADD ("/qvm-tool/examples", test_tool_examples);
+  ADD ("/qvm-tool/usage", test_tool_usage);
+#undef ADD
+
+  return g_test_run ();
+}

@@ -1,0 +1,259 @@
+/* qvm.c: the qvm command
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * One program, one subcommand per task (validate, schema, new-machine; run,
+ * build and inspect come later). Each subcommand parses its own options
+ * with a GOptionContext, so `qvm SUBCOMMAND --help` works. Problems are
+ * printed as "qvm: WHAT: WHY" lines on stderr.
+ */
+
+#include "config.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "qvm.h"
+
+/* Exit statuses: 1 for an invalid input or a failed operation, 2 for a
+ * command line that could not be understood. */
+#define EXIT_INVALID 1
+#define EXIT_USAGE 2
+
+typedef int (*CommandFunc) (int argc, char **argv);
+
+typedef struct {
+  const char *name;
+  const char *parameters;
+  const char *summary;
+  CommandFunc run;
+} Command;
+
+static void
+print_error (const char *what,
+             const char *why)
+{
+  if (what != NULL)
+    g_printerr ("qvm: %s: %s\n", what, why);
+  else
+    g_printerr ("qvm: %s\n", why);
+}
+
+/* Parses the options of one subcommand; prints the error on failure. */
+static gboolean
+parse_options (GOptionContext  *context,
+               const char      *command,
+               int             *argc,
+               char          ***argv)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      print_error (command, error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GOptionContext *
+command_context (const char *parameters,
+                 const char *summary)
+{
+  GOptionContext *context = g_option_context_new (parameters);
+
+  g_option_context_set_summary (context, summary);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  return context;
+}
+
+/* The library names files by their parse name (an absolute path for a
+ * relative argument); say them as the user typed them. */
+static void
+print_problems (const char *message,
+                GFile      *file,
+                const char *argument)
+{
+  g_autofree char *name = g_file_get_parse_name (file);
+  g_autoptr(GString) text = g_string_new (message);
+  g_auto(GStrv) lines = NULL;
+
+  g_string_replace (text, name, argument, 0);
+  lines = g_strsplit (text->str, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    print_error (NULL, lines[i]);
+}
+
+static int
+command_validate (int    argc,
+                  char **argv)
+{
+  gboolean print = FALSE;
+  const GOptionEntry entries[] = {
+    { "print", 'p', 0, G_OPTION_ARG_NONE, &print,
+      N_("Print each valid machine as understood, in normal form"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context =
+    command_context (_("FILE…"),
+                     _("Checks machine definitions (machine.json) and prints every problem."));
+  int status = EXIT_SUCCESS;
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!parse_options (context, "validate", &argc, &argv))
+    return EXIT_USAGE;
+  if (argc < 2)
+    {
+      print_error ("validate", _("expected a FILE (see qvm validate --help)"));
+      return EXIT_USAGE;
+    }
+
+  for (int i = 1; i < argc; i++)
+    {
+      g_autoptr(GFile) file = g_file_new_for_commandline_arg (argv[i]);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(QvmMachine) machine = qvm_machine_new_from_file (file, NULL, &error);
+
+      if (machine == NULL)
+        {
+          print_problems (error->message, file, argv[i]);
+          status = EXIT_INVALID;
+          continue;
+        }
+
+      g_print (_("%s: valid\n"), argv[i]);
+      if (print)
+        {
+          g_autofree char *data = qvm_machine_to_data (machine);
+
+          g_print ("%s", data);
+        }
+    }
+
+  return status;
+}
+
+static int
+command_schema (int    argc,
+                char **argv)
+{
+  g_autoptr(GOptionContext) context =
+    command_context ("machine|options",
+                     _("Prints the JSON Schema of machine definitions (machine) or of machine options (options)."));
+
+  if (!parse_options (context, "schema", &argc, &argv))
+    return EXIT_USAGE;
+
+  if (argc != 2)
+    {
+      print_error ("schema", _("expected “machine” or “options” (see qvm schema --help)"));
+      return EXIT_USAGE;
+    }
+
+  if (g_str_equal (argv[1], "machine"))
+    g_print ("%s", qvm_machine_get_schema ());
+  else if (g_str_equal (argv[1], "options"))
+    g_print ("%s", qvm_machine_options_get_schema ());
+  else
+    {
+      g_autofree char *why = g_strdup_printf (_("unknown schema “%s”; expected “machine” or “options”"), argv[1]);
+
+      print_error ("schema", why);
+      return EXIT_USAGE;
+    }
+
+  return EXIT_SUCCESS;
+}
+
+static int
+command_new_machine (int    argc,
+                     char **argv)
+{
+  g_autoptr(GOptionContext) context =
+    command_context (NULL,
+                     _("Prints a new machine definition with a random UUID and MAC address."));
+  g_autoptr(QvmMachine) machine = NULL;
+  g_autofree char *data = NULL;
+
+  if (!parse_options (context, "new-machine", &argc, &argv))
+    return EXIT_USAGE;
+  if (argc != 1)
+    {
+      print_error ("new-machine", _("takes no arguments"));
+      return EXIT_USAGE;
+    }
+
+  machine = qvm_machine_new_random ();
+  data = qvm_machine_to_data (machine);
+  g_print ("%s", data);
+  return EXIT_SUCCESS;
+}
+
+static const Command commands[] = {
+  { "validate", N_("FILE…"), N_("Check machine definitions"), command_validate },
+  { "schema", "machine|options", N_("Print a JSON Schema"), command_schema },
+  { "new-machine", "", N_("Print a random valid machine definition"), command_new_machine },
+};
+
+static void
+print_usage (FILE *stream)
+{
+  fprintf (stream, "%s\n\n%s\n", _("Usage: qvm COMMAND [OPTION…]"), _("Commands:"));
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_autofree char *call = g_strdup_printf ("%s %s", commands[i].name, _(commands[i].parameters));
+
+      fprintf (stream, "  %-28s %s\n", call, _(commands[i].summary));
+    }
+  fprintf (stream, "\n%s\n", _("Run “qvm COMMAND --help” for the options of a command."));
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  if (argc < 2)
+    {
+      g_set_prgname ("qvm");
+      print_usage (stderr);
+      return EXIT_USAGE;
+    }
+
+  if (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h") || g_str_equal (argv[1], "help"))
+    {
+      print_usage (stdout);
+      return EXIT_SUCCESS;
+    }
+
+  if (g_str_equal (argv[1], "--version"))
+    {
+      g_print ("qvm %s\n", PACKAGE_VERSION);
+      return EXIT_SUCCESS;
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      if (g_str_equal (argv[1], commands[i].name))
+        {
+          g_autofree char *prgname = g_strconcat ("qvm ", commands[i].name, NULL);
+
+          /* GOptionContext's --help says "Usage: qvm validate …". The
+           * name can be set once only, hence here. */
+          g_set_prgname (prgname);
+          return commands[i].run (argc - 1, argv + 1);
+        }
+    }
+
+  g_set_prgname ("qvm");
+  print_error (argv[1], _("unknown command; run “qvm --help” for the list"));
+  return EXIT_USAGE;
+}

@@ -42,6 +42,13 @@ typedef void (*QvmCoroutineFunc) (gpointer user_data);
  * buffers on the heap. QVM_COROUTINE_STACK_SIZE (bytes) overrides it. */
 #define QVM_COROUTINE_DEFAULT_STACK_SIZE (256 * 1024)
 
+/* The stack size a coroutine gets when 0 is given: the default, or
+ * QVM_COROUTINE_STACK_SIZE when it holds a valid size (read once). */
+gsize qvm_coroutine_get_default_stack_size (void);
+
+/* The backend compiled in: "ucontext" or "gthread". */
+const char *qvm_coroutine_get_backend_name (void);
+
 /* Creates a coroutine that will run @func (@user_data), bound to the
  * thread-default main context of the caller (g_main_context_ref_thread_default()),
  * never to the global default unless that is the thread-default. It does not

@@ -13,5 +13,7 @@
 #include "qvm-error.h"
 #include "qvm-machine-options.h"
 #include "qvm-machine.h"
+#include "qvm-network.h"
+#include "qvm-user-network.h"
 
 #undef QVM_INSIDE

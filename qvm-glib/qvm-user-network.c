@@ -1,0 +1,1162 @@
+/* qvm-user-network.c: an unprivileged network with a metadata service
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include <glib/gstdio.h>
+#include <gio/gunixsocketaddress.h>
+
+#include "qvm-error.h"
+#include "qvm-i18n-private.h"
+#include "qvm-user-network.h"
+#include "qvm-user-network-private.h"
+
+/**
+ * QvmUserNetwork:
+ *
+ * An unprivileged network: QEMU's user-mode network stack (slirp), cut off
+ * from the host and the outside world, with a metadata service.
+ *
+ * The guest gets the address 169.254.2.15 by DHCP (from 169.254.2.2, with no
+ * router and no DNS server) and reaches only `169.254.169.254:80`. QEMU
+ * passes each connection to that address to a small helper program,
+ * `qvm-guestfwd`, which joins it to a unix socket in a private folder of the
+ * network (mode 0700, created inside the folder given to
+ * [ctor@Qvm.UserNetwork.new]); a [class@Soup.Server] serves that socket with
+ * the handler set by [method@Qvm.Network.set_handler]. Requests on the socket
+ * can only come from the QEMU process given this network's netdev, so one
+ * network serves one virtual machine.
+ *
+ * The helper program is `$QVM_GUESTFWD` when that variable is set, else the
+ * one installed in qvm-glib's libexec folder.
+ *
+ * ## Limits
+ *
+ * A guest is not trusted. The network answers requests that break its limits
+ * itself, then closes their connection, and the handler never sees them:
+ *
+ * - request line and headers above [property@Qvm.UserNetwork:max-header-size]
+ *   bytes: 431 Request Header Fields Too Large (libsoup itself drops a
+ *   connection whose headers exceed 64 KiB);
+ * - a request body above [property@Qvm.UserNetwork:max-body-size] bytes: 413
+ *   Content Too Large, before the body is read when its length is announced;
+ * - more than [property@Qvm.UserNetwork:max-connections] open connections:
+ *   the new ones are closed at once;
+ * - a connection that sends or takes no data for
+ *   [property@Qvm.UserNetwork:idle-timeout] seconds while the network waits
+ *   for the guest is closed. Time the handler takes (a paused message) does
+ *   not count.
+ *
+ * All of the network's work happens in the thread-default main context that
+ * was current when it was created, in small steps: a guest that floods its
+ * service does not block that main context or the service of another
+ * network. Use a network from that context's thread only.
+ *
+ * Changed limits apply to connections and requests that start afterwards.
+ */
+
+#define DEFAULT_MAX_HEADER_SIZE (16 * 1024)
+/* libsoup drops a request whose headers exceed 64 KiB before we see them. */
+#define MAX_MAX_HEADER_SIZE (64 * 1024)
+#define MIN_MAX_HEADER_SIZE 256
+#define DEFAULT_MAX_BODY_SIZE (8 * 1024 * 1024)
+#define DEFAULT_MAX_CONNECTIONS 8
+#define MAX_MAX_CONNECTIONS 1024
+#define DEFAULT_IDLE_TIMEOUT 30
+#define MAX_IDLE_TIMEOUT (24 * 60 * 60)
+
+/* Connections accepted per wake-up of the listening socket, so a flood of
+ * connections leaves room for the rest of the main context. */
+#define ACCEPT_BATCH 8
+
+#define LISTEN_BACKLOG 32
+
+/* The statuses the network answers by itself; libsoup 3.2 has no name for
+ * 431 (RFC 6585). */
+#define STATUS_CONTENT_TOO_LARGE 413
+#define STATUS_HEADER_FIELDS_TOO_LARGE 431
+
+/* The addresses libsoup reports for guest requests: the metadata address the
+ * guest connected to, and an unknown peer (slirp does not tell us). */
+#define METADATA_ADDRESS "169.254.169.254"
+#define METADATA_PORT 80
+#define UNKNOWN_GUEST_ADDRESS "0.0.0.0"
+
+/* The handler set by the caller; shared with requests running it, so that
+ * replacing it from inside the handler destroys its data only afterwards. */
+typedef struct {
+  SoupServerCallback callback;
+  gpointer user_data;
+  GDestroyNotify destroy;
+} Handler;
+
+/* Shared with every connection's weak reference, which may outlive the
+ * network (a paused message keeps libsoup's connection alive). */
+typedef struct {
+  gint n_open;
+} ConnectionCount;
+
+struct _QvmUserNetwork
+{
+  GObject parent_instance;
+
+  char *folder;
+  char *private_folder;
+  char *socket_path;
+  char *helper;
+
+  GMainContext *context;
+  SoupServer *server;
+  GSocket *listener;
+  GSource *accept_source;
+  GSocketAddress *local_address;
+  GSocketAddress *remote_address;
+  GCancellable *cancellable;
+  ConnectionCount *connections;
+
+  Handler *handler;
+
+  guint max_header_size;
+  guint max_body_size;
+  guint max_connections;
+  guint idle_timeout;
+
+  gboolean released;
+};
+
+static void qvm_user_network_initable_iface_init (GInitableIface *iface);
+static void qvm_user_network_network_iface_init (QvmNetworkInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (QvmUserNetwork, qvm_user_network, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      qvm_user_network_initable_iface_init)
+                               G_IMPLEMENT_INTERFACE (QVM_TYPE_NETWORK,
+                                                      qvm_user_network_network_iface_init))
+
+enum {
+  PROP_0,
+  PROP_FOLDER,
+  PROP_SOCKET_PATH,
+  PROP_MAX_HEADER_SIZE,
+  PROP_MAX_BODY_SIZE,
+  PROP_MAX_CONNECTIONS,
+  PROP_IDLE_TIMEOUT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/* ------------------------------------------------------------------ */
+/* The netdev string                                                    */
+
+gboolean
+qvm_netdev_id_is_valid (const char *id)
+{
+  /* QEMU's rule for ids (id_wellformed). */
+  if (id == NULL || !g_ascii_isalpha (id[0]))
+    return FALSE;
+
+  for (const char *p = id + 1; *p != '\0'; p++)
+    {
+      if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.' && *p != '_')
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* QEMU splits option strings at commas; a comma in a value is written ",,". */
+static char *
+escape_qemu_option_value (const char *value)
+{
+  GString *escaped = g_string_sized_new (strlen (value) + 8);
+
+  for (const char *p = value; *p != '\0'; p++)
+    {
+      if (*p == ',')
+        g_string_append_c (escaped, ',');
+      g_string_append_c (escaped, *p);
+    }
+
+  return g_string_free (escaped, FALSE);
+}
+
+char *
+qvm_user_network_build_netdev (const char *id,
+                               const char *helper,
+                               const char *socket_path)
+{
+  g_autofree char *quoted_helper = NULL;
+  g_autofree char *quoted_socket = NULL;
+  g_autofree char *command = NULL;
+  g_autofree char *escaped_command = NULL;
+
+  g_return_val_if_fail (qvm_netdev_id_is_valid (id), NULL);
+  g_return_val_if_fail (helper != NULL, NULL);
+  g_return_val_if_fail (socket_path != NULL, NULL);
+
+  /* libslirp splits the command with g_shell_parse_argv() (older QEMUs ran
+   * it through /bin/sh -c); single quotes mean the same to both. */
+  quoted_helper = g_shell_quote (helper);
+  quoted_socket = g_shell_quote (socket_path);
+  command = g_strdup_printf ("%s %s", quoted_helper, quoted_socket);
+  escaped_command = escape_qemu_option_value (command);
+
+  /* Slirp puts its host at .2.2 and DNS at .2.3 of the net and leases from
+   * .2.15; restrict=on keeps the guest from everything but the guestfwd,
+   * whose address must lie inside the net. */
+  return g_strdup_printf ("user,id=%s,restrict=on,ipv6=off,"
+                          "net=169.254.0.0/16,host=169.254.2.2,"
+                          "dns=169.254.2.3,dhcpstart=169.254.2.15,"
+                          "guestfwd=tcp:" METADATA_ADDRESS ":%d-cmd:%s",
+                          id, METADATA_PORT, escaped_command);
+}
+
+char *
+qvm_user_network_find_helper (void)
+{
+  const char *from_environment = g_getenv ("QVM_GUESTFWD");
+
+  if (from_environment != NULL && *from_environment != '\0')
+    return g_canonicalize_filename (from_environment, NULL);
+
+  return g_build_filename (QVM_LIBEXECDIR, "qvm-guestfwd", NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* The handler                                                          */
+
+static void
+handler_clear (Handler *handler)
+{
+  if (handler->destroy != NULL)
+    handler->destroy (handler->user_data);
+}
+
+static Handler *
+handler_new (SoupServerCallback callback,
+             gpointer           user_data,
+             GDestroyNotify     destroy)
+{
+  Handler *handler = g_rc_box_new0 (Handler);
+
+  handler->callback = callback;
+  handler->user_data = user_data;
+  handler->destroy = destroy;
+
+  return handler;
+}
+
+static void
+handler_release (Handler *handler)
+{
+  g_rc_box_release_full (handler, (GDestroyNotify) handler_clear);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Handler, handler_release)
+
+static void
+on_request (SoupServer        *server,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (user_data);
+  g_autoptr(Handler) handler = NULL;
+
+  if (self->handler == NULL || self->released)
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
+      return;
+    }
+
+  handler = g_rc_box_acquire (self->handler);
+  handler->callback (server, msg, path, query, handler->user_data);
+}
+
+static void
+qvm_user_network_set_handler (QvmNetwork         *network,
+                              SoupServerCallback  callback,
+                              gpointer            user_data,
+                              GDestroyNotify      destroy)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (network);
+  g_autoptr(Handler) old_handler = g_steal_pointer (&self->handler);
+
+  if (self->released || callback == NULL)
+    {
+      /* Nothing will ever call it, so its data goes at once. */
+      if (destroy != NULL)
+        destroy (user_data);
+      return;
+    }
+
+  self->handler = handler_new (callback, user_data, destroy);
+}
+
+/* ------------------------------------------------------------------ */
+/* Limits on requests                                                   */
+
+/* The size of the request line and headers, as the guest sent them. */
+static gsize
+request_header_size (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  GUri *uri = soup_server_message_get_uri (msg);
+  const char *method = soup_server_message_get_method (msg);
+  SoupMessageHeadersIter iter;
+  const char *name;
+  const char *value;
+  /* "METHOD PATH?QUERY HTTP/1.1\r\n" and the final "\r\n" */
+  gsize size = strlen (method != NULL ? method : "") + 1 + 11 + 2;
+
+  if (uri != NULL)
+    {
+      const char *query = g_uri_get_query (uri);
+
+      size += strlen (g_uri_get_path (uri));
+      if (query != NULL)
+        size += 1 + strlen (query);
+    }
+
+  soup_message_headers_iter_init (&iter, headers);
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    size += strlen (name) + 2 + strlen (value) + 2;
+
+  return size;
+}
+
+typedef struct {
+  GIOStream *stream;
+  char *response;
+} Rejection;
+
+static void
+rejection_free (Rejection *rejection)
+{
+  g_clear_object (&rejection->stream);
+  g_free (rejection->response);
+  g_free (rejection);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Rejection, rejection_free)
+
+static void
+on_rejection_written (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(Rejection) rejection = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    g_debug ("Could not send a refusal to the guest: %s", error->message);
+
+  /* Closing a socket connection does not block. */
+  g_io_stream_close (rejection->stream, NULL, NULL);
+}
+
+/* Answers @msg with @status and closes its connection, without reading any
+ * more of the request: taking the connection away from libsoup is the one
+ * way to stop it from reading the body. */
+static void
+reject_message (QvmUserNetwork    *self,
+                SoupServerMessage *msg,
+                guint              status)
+{
+  g_autoptr(Rejection) rejection = g_new0 (Rejection, 1);
+  GOutputStream *output;
+  const char *response;
+
+  rejection->stream = soup_server_message_steal_connection (msg);
+  if (rejection->stream == NULL)
+    return;
+
+  rejection->response = g_strdup_printf ("HTTP/1.1 %u %s\r\n"
+                                         "Connection: close\r\n"
+                                         "Content-Length: 0\r\n"
+                                         "\r\n",
+                                         status,
+                                         status == STATUS_HEADER_FIELDS_TOO_LARGE
+                                         ? "Request Header Fields Too Large"
+                                         : "Content Too Large");
+
+  /* Arguments are evaluated in no set order: nothing may read rejection
+   * next to g_steal_pointer(). */
+  output = g_io_stream_get_output_stream (rejection->stream);
+  response = rejection->response;
+  g_output_stream_write_all_async (output, response, strlen (response),
+                                   G_PRIORITY_DEFAULT, self->cancellable,
+                                   on_rejection_written,
+                                   g_steal_pointer (&rejection));
+}
+
+static void
+on_got_headers (SoupServerMessage *msg,
+                gpointer           user_data)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (user_data);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  gsize header_size = request_header_size (msg);
+
+  if (header_size > self->max_header_size)
+    {
+      g_debug ("Refusing a request with %" G_GSIZE_FORMAT " bytes of headers (limit %u)",
+               header_size, self->max_header_size);
+      reject_message (self, msg, STATUS_HEADER_FIELDS_TOO_LARGE);
+      return;
+    }
+
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
+      soup_message_headers_get_content_length (headers) > self->max_body_size)
+    {
+      g_debug ("Refusing a request body of %" G_GINT64_FORMAT " bytes (limit %u)",
+               soup_message_headers_get_content_length (headers), self->max_body_size);
+      reject_message (self, msg, STATUS_CONTENT_TOO_LARGE);
+    }
+}
+
+/* A body without announced length (chunked) is counted as it arrives. */
+static void
+on_got_chunk (SoupServerMessage *msg,
+              GBytes            *chunk,
+              gpointer           user_data)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (user_data);
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+
+  if (body->length > (goffset) self->max_body_size)
+    {
+      g_debug ("Refusing a request body of more than %u bytes", self->max_body_size);
+      reject_message (self, msg, STATUS_CONTENT_TOO_LARGE);
+    }
+}
+
+static void
+on_request_started (SoupServer        *server,
+                    SoupServerMessage *msg,
+                    gpointer           user_data)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (user_data);
+
+  /* Connected after libsoup's own handlers, so the request line is parsed. */
+  g_signal_connect_object (msg, "got-headers", G_CALLBACK (on_got_headers), self, 0);
+  g_signal_connect_object (msg, "got-chunk", G_CALLBACK (on_got_chunk), self, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                          */
+
+static void
+on_connection_finalized (gpointer  user_data,
+                         GObject  *where_the_object_was)
+{
+  ConnectionCount *count = user_data;
+
+  g_atomic_int_add (&count->n_open, -1);
+  g_atomic_rc_box_release (count);
+}
+
+static void
+serve_connection (QvmUserNetwork *self,
+                  GSocket        *client)
+{
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean accepted;
+
+  /* A GSocket with a timeout fails its I/O once a source waiting on it has
+   * seen no activity for that long; libsoup only waits on the socket while
+   * it waits for the guest, so a handler's own delay never counts. */
+  g_socket_set_timeout (client, self->idle_timeout);
+
+  connection = g_socket_connection_factory_create_connection (client);
+  g_atomic_int_inc (&self->connections->n_open);
+  g_object_weak_ref (G_OBJECT (connection), on_connection_finalized,
+                     g_atomic_rc_box_acquire (self->connections));
+
+  /* libsoup attaches a connection's sources to the thread-default context. */
+  g_main_context_push_thread_default (self->context);
+  accepted = soup_server_accept_iostream (self->server, G_IO_STREAM (connection),
+                                          self->local_address, self->remote_address,
+                                          &error);
+  g_main_context_pop_thread_default (self->context);
+
+  if (!accepted)
+    {
+      g_debug ("Could not serve a guest connection: %s", error->message);
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+    }
+}
+
+static gboolean
+on_listener_ready (GSocket      *listener,
+                   GIOCondition  condition,
+                   gpointer      user_data)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (user_data);
+
+  for (guint i = 0; i < ACCEPT_BATCH; i++)
+    {
+      g_autoptr(GSocket) client = NULL;
+      g_autoptr(GError) error = NULL;
+
+      client = g_socket_accept (listener, NULL, &error);
+      if (client == NULL)
+        {
+          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            g_debug ("Could not accept a guest connection: %s", error->message);
+          break;
+        }
+
+      if ((guint) g_atomic_int_get (&self->connections->n_open) >= self->max_connections)
+        {
+          g_debug ("Refusing a guest connection: %u are open already",
+                   self->max_connections);
+          g_socket_close (client, NULL);
+          continue;
+        }
+
+      serve_connection (self, client);
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+guint
+qvm_user_network_get_n_connections (QvmUserNetwork *self)
+{
+  g_return_val_if_fail (QVM_IS_USER_NETWORK (self), 0);
+
+  return (guint) g_atomic_int_get (&self->connections->n_open);
+}
+
+/* ------------------------------------------------------------------ */
+/* Set-up and release                                                   */
+
+static gboolean
+create_private_folder (QvmUserNetwork  *self,
+                       GError         **error)
+{
+  g_autofree char *template = g_build_filename (self->folder, "qvm-net-XXXXXX", NULL);
+  g_autofree char *socket_path = g_build_filename (template, QVM_USER_NETWORK_SOCKET_NAME, NULL);
+  struct sockaddr_un address;
+
+  /* A unix socket path has a small fixed maximum length. */
+  if (strlen (socket_path) >= sizeof address.sun_path)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+                   _("Cannot create a network socket in “%s”: the path “%s” "
+                     "would be longer than the %u bytes a unix socket path may have"),
+                   self->folder, socket_path, (guint) sizeof address.sun_path - 1);
+      return FALSE;
+    }
+
+  if (g_mkdtemp_full (template, 0700) == NULL)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   _("Cannot create a private folder for a network in “%s”: %s"),
+                   self->folder, g_strerror (saved_errno));
+      return FALSE;
+    }
+
+  self->private_folder = g_steal_pointer (&template);
+  self->socket_path = g_build_filename (self->private_folder,
+                                        QVM_USER_NETWORK_SOCKET_NAME, NULL);
+  return TRUE;
+}
+
+static gboolean
+create_listener (QvmUserNetwork  *self,
+                 GError         **error)
+{
+  g_autoptr(GSocket) listener = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+
+  listener = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                           G_SOCKET_PROTOCOL_DEFAULT, error);
+  if (listener == NULL)
+    return FALSE;
+
+  address = g_unix_socket_address_new (self->socket_path);
+  g_socket_set_listen_backlog (listener, LISTEN_BACKLOG);
+  g_socket_set_blocking (listener, FALSE);
+
+  if (!g_socket_bind (listener, address, FALSE, error) ||
+      !g_socket_listen (listener, error))
+    {
+      g_prefix_error (error, _("Cannot listen on “%s”: "), self->socket_path);
+      return FALSE;
+    }
+
+  self->listener = g_steal_pointer (&listener);
+  return TRUE;
+}
+
+static void
+remove_private_folder (QvmUserNetwork *self)
+{
+  if (self->socket_path != NULL && g_unlink (self->socket_path) != 0 && errno != ENOENT)
+    g_debug ("Could not remove %s: %s", self->socket_path, g_strerror (errno));
+
+  if (self->private_folder != NULL && g_rmdir (self->private_folder) != 0 && errno != ENOENT)
+    g_message ("Could not remove the network folder %s: %s",
+               self->private_folder, g_strerror (errno));
+
+  g_clear_pointer (&self->socket_path, g_free);
+  g_clear_pointer (&self->private_folder, g_free);
+}
+
+static void
+qvm_user_network_release (QvmNetwork *network)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (network);
+  g_autoptr(Handler) handler = NULL;
+
+  if (self->released)
+    return;
+  self->released = TRUE;
+
+  g_cancellable_cancel (self->cancellable);
+
+  if (self->accept_source != NULL)
+    {
+      g_source_destroy (self->accept_source);
+      g_clear_pointer (&self->accept_source, g_source_unref);
+    }
+
+  if (self->listener != NULL)
+    {
+      g_socket_close (self->listener, NULL);
+      g_clear_object (&self->listener);
+    }
+
+  if (self->server != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->server, self);
+      soup_server_disconnect (self->server);
+    }
+
+  remove_private_folder (self);
+
+  /* Last, as the handler's destroy function may drop the last reference to
+   * the network. */
+  handler = g_steal_pointer (&self->handler);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SOCKET_PATH]);
+}
+
+static char *
+qvm_user_network_get_netdev (QvmNetwork  *network,
+                             const char  *id,
+                             GError     **error)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (network);
+
+  if (self->released)
+    {
+      g_set_error_literal (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                           _("The network has been released"));
+      return NULL;
+    }
+
+  if (!qvm_netdev_id_is_valid (id))
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED,
+                   _("“%s” is not a valid netdev id: it must start with a letter "
+                     "and hold only letters, digits, “-”, “.” and “_”"), id);
+      return NULL;
+    }
+
+  return qvm_user_network_build_netdev (id, self->helper, self->socket_path);
+}
+
+static gboolean
+qvm_user_network_initable_init (GInitable     *initable,
+                                GCancellable  *cancellable,
+                                GError       **error)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (initable);
+
+  g_return_val_if_fail (self->server == NULL && !self->released, FALSE);
+
+  self->helper = qvm_user_network_find_helper ();
+  if (!g_file_test (self->helper, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   _("The metadata helper program “%s” is missing or not "
+                     "executable (set QVM_GUESTFWD to use another one)"),
+                   self->helper);
+      return FALSE;
+    }
+
+  if (!create_private_folder (self, error))
+    return FALSE;
+
+  if (!create_listener (self, error))
+    {
+      remove_private_folder (self);
+      return FALSE;
+    }
+
+  self->context = g_main_context_ref_thread_default ();
+  self->server = g_object_new (SOUP_TYPE_SERVER, NULL);
+  soup_server_add_handler (self->server, NULL, on_request, self, NULL);
+  g_signal_connect (self->server, "request-started", G_CALLBACK (on_request_started), self);
+
+  self->accept_source = g_socket_create_source (self->listener, G_IO_IN, NULL);
+  g_source_set_callback (self->accept_source, G_SOURCE_FUNC (on_listener_ready), self, NULL);
+  g_source_set_static_name (self->accept_source, "QvmUserNetwork listener");
+  g_source_attach (self->accept_source, self->context);
+
+  g_debug ("Network serving metadata on %s", self->socket_path);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* GObject                                                              */
+
+static void
+qvm_user_network_dispose (GObject *object)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (object);
+
+  qvm_user_network_release (QVM_NETWORK (self));
+  g_clear_object (&self->server);
+
+  G_OBJECT_CLASS (qvm_user_network_parent_class)->dispose (object);
+}
+
+static void
+qvm_user_network_finalize (GObject *object)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (object);
+
+  g_clear_pointer (&self->folder, g_free);
+  g_clear_pointer (&self->helper, g_free);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_object (&self->local_address);
+  g_clear_object (&self->remote_address);
+  g_clear_object (&self->cancellable);
+  g_atomic_rc_box_release (self->connections);
+
+  G_OBJECT_CLASS (qvm_user_network_parent_class)->finalize (object);
+}
+
+static void
+qvm_user_network_get_property (GObject    *object,
+                               guint       prop_id,
+                               GValue     *value,
+                               GParamSpec *pspec)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (object);
+
+  switch (prop_id)
+    {
+    case PROP_FOLDER:
+      g_value_set_string (value, self->folder);
+      break;
+    case PROP_SOCKET_PATH:
+      g_value_set_string (value, self->socket_path);
+      break;
+    case PROP_MAX_HEADER_SIZE:
+      g_value_set_uint (value, self->max_header_size);
+      break;
+    case PROP_MAX_BODY_SIZE:
+      g_value_set_uint (value, self->max_body_size);
+      break;
+    case PROP_MAX_CONNECTIONS:
+      g_value_set_uint (value, self->max_connections);
+      break;
+    case PROP_IDLE_TIMEOUT:
+      g_value_set_uint (value, self->idle_timeout);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+set_folder (QvmUserNetwork *self,
+            const char     *folder)
+{
+  /* QEMU runs the helper from its own working folder: keep paths absolute. */
+  if (folder == NULL)
+    folder = g_get_user_runtime_dir ();
+  self->folder = g_canonicalize_filename (folder, NULL);
+}
+
+static void
+qvm_user_network_set_property (GObject      *object,
+                               guint         prop_id,
+                               const GValue *value,
+                               GParamSpec   *pspec)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (object);
+
+  switch (prop_id)
+    {
+    case PROP_FOLDER:
+      set_folder (self, g_value_get_string (value));
+      break;
+    case PROP_MAX_HEADER_SIZE:
+      qvm_user_network_set_max_header_size (self, g_value_get_uint (value));
+      break;
+    case PROP_MAX_BODY_SIZE:
+      qvm_user_network_set_max_body_size (self, g_value_get_uint (value));
+      break;
+    case PROP_MAX_CONNECTIONS:
+      qvm_user_network_set_max_connections (self, g_value_get_uint (value));
+      break;
+    case PROP_IDLE_TIMEOUT:
+      qvm_user_network_set_idle_timeout (self, g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+qvm_user_network_class_init (QvmUserNetworkClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  qvm_i18n_init ();
+
+  object_class->dispose = qvm_user_network_dispose;
+  object_class->finalize = qvm_user_network_finalize;
+  object_class->get_property = qvm_user_network_get_property;
+  object_class->set_property = qvm_user_network_set_property;
+
+  /**
+   * QvmUserNetwork:folder: (getter get_folder)
+   *
+   * The folder in which the network creates its private folder, as an
+   * absolute path. %NULL at construction means the user's runtime folder
+   * ([func@GLib.get_user_runtime_dir]).
+   *
+   * The socket path must fit a unix socket address (107 bytes), so the
+   * folder's path should be short.
+   */
+  properties[PROP_FOLDER] =
+    g_param_spec_string ("folder", NULL, NULL,
+                         NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                         G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * QvmUserNetwork:socket-path: (getter get_socket_path)
+   *
+   * The unix socket the metadata service listens on, inside the network's
+   * private folder; %NULL once the network is released.
+   *
+   * Anything connected to it is served like the guest, which makes it the
+   * way to test a handler without a virtual machine.
+   */
+  properties[PROP_SOCKET_PATH] =
+    g_param_spec_string ("socket-path", NULL, NULL,
+                         NULL,
+                         G_PARAM_READABLE |
+                         G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * QvmUserNetwork:max-header-size: (getter get_max_header_size) (setter set_max_header_size)
+   *
+   * The largest request line plus headers, in bytes, the network accepts;
+   * larger requests get 431 Request Header Fields Too Large.
+   */
+  properties[PROP_MAX_HEADER_SIZE] =
+    g_param_spec_uint ("max-header-size", NULL, NULL,
+                       MIN_MAX_HEADER_SIZE, MAX_MAX_HEADER_SIZE, DEFAULT_MAX_HEADER_SIZE,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT |
+                       G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * QvmUserNetwork:max-body-size: (getter get_max_body_size) (setter set_max_body_size)
+   *
+   * The largest request body, in bytes, the network accepts; larger ones get
+   * 413 Content Too Large. The body is held in memory until the handler
+   * runs.
+   */
+  properties[PROP_MAX_BODY_SIZE] =
+    g_param_spec_uint ("max-body-size", NULL, NULL,
+                       0, G_MAXUINT, DEFAULT_MAX_BODY_SIZE,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT |
+                       G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * QvmUserNetwork:max-connections: (getter get_max_connections) (setter set_max_connections)
+   *
+   * How many guest connections the network serves at once; it closes
+   * further ones as soon as they arrive.
+   */
+  properties[PROP_MAX_CONNECTIONS] =
+    g_param_spec_uint ("max-connections", NULL, NULL,
+                       1, MAX_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT |
+                       G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * QvmUserNetwork:idle-timeout: (getter get_idle_timeout) (setter set_idle_timeout)
+   *
+   * After how many seconds without progress the network closes a
+   * connection it is waiting on: a request that does not arrive, a response
+   * the guest does not read. Time spent in the handler does not count.
+   */
+  properties[PROP_IDLE_TIMEOUT] =
+    g_param_spec_uint ("idle-timeout", NULL, NULL,
+                       1, MAX_IDLE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT |
+                       G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+qvm_user_network_init (QvmUserNetwork *self)
+{
+  self->connections = g_atomic_rc_box_new0 (ConnectionCount);
+  self->cancellable = g_cancellable_new ();
+  self->local_address = g_inet_socket_address_new_from_string (METADATA_ADDRESS, METADATA_PORT);
+  self->remote_address = g_inet_socket_address_new_from_string (UNKNOWN_GUEST_ADDRESS, 0);
+}
+
+static void
+qvm_user_network_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = qvm_user_network_initable_init;
+}
+
+static void
+qvm_user_network_network_iface_init (QvmNetworkInterface *iface)
+{
+  iface->get_netdev = qvm_user_network_get_netdev;
+  iface->set_handler = qvm_user_network_set_handler;
+  iface->release = qvm_user_network_release;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                           */
+
+/**
+ * qvm_user_network_new:
+ * @folder: (type filename) (nullable): the folder in which to create the
+ *   network's private folder, or %NULL for the user's runtime folder
+ * @error: return location for an error
+ *
+ * Creates a network: a private folder (mode 0700) inside @folder holding the
+ * unix socket of the metadata service, which starts serving at once in the
+ * thread-default main context. Until a handler is set, every request gets
+ * 404 Not Found.
+ *
+ * Fails with a %G_IO_ERROR when the folder cannot be created, when the
+ * socket path would be too long for a unix socket, or when the helper
+ * program is missing.
+ *
+ * Release it with [method@Qvm.Network.release] once the virtual machine is
+ * done; dropping the last reference releases it too.
+ *
+ * Returns: (transfer full): the new network, or %NULL with @error set
+ */
+QvmUserNetwork *
+qvm_user_network_new (const char  *folder,
+                      GError     **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (QVM_TYPE_USER_NETWORK, NULL, error,
+                         "folder", folder,
+                         NULL);
+}
+
+/**
+ * qvm_user_network_get_folder: (get-property folder)
+ * @self: a network
+ *
+ * Returns the folder in which the network made its private folder.
+ *
+ * Returns: (type filename): the folder, as an absolute path
+ */
+const char *
+qvm_user_network_get_folder (QvmUserNetwork *self)
+{
+  g_return_val_if_fail (QVM_IS_USER_NETWORK (self), NULL);
+
+  return self->folder;
+}
+
+/**
+ * qvm_user_network_get_socket_path: (get-property socket-path)
+ * @self: a network
+ *
+ * Returns the unix socket of the metadata service.
+ *
+ * Returns: (type filename) (nullable): the socket path, or %NULL once the
+ *   network is released
+ */
+const char *
+qvm_user_network_get_socket_path (QvmUserNetwork *self)
+{
+  g_return_val_if_fail (QVM_IS_USER_NETWORK (self), NULL);
+
+  return self->socket_path;
+}
+
+/**
+ * qvm_user_network_get_max_header_size: (get-property max-header-size)
+ * @self: a network
+ *
+ * Returns the largest request line plus headers the network accepts.
+ *
+ * Returns: the limit in bytes
+ */
+guint
+qvm_user_network_get_max_header_size (QvmUserNetwork *self)
+{
+  g_return_val_if_fail (QVM_IS_USER_NETWORK (self), 0);
+
+  return self->max_header_size;
+}
+
+/**
+ * qvm_user_network_set_max_header_size: (set-property max-header-size)
+ * @self: a network
+ * @max_header_size: the limit in bytes, from 256 to 65536
+ *
+ * Sets the largest request line plus headers the network accepts.
+ */
+void
+qvm_user_network_set_max_header_size (QvmUserNetwork *self,
+                                      guint           max_header_size)
+{
+  g_return_if_fail (QVM_IS_USER_NETWORK (self));
+  g_return_if_fail (max_header_size >= MIN_MAX_HEADER_SIZE &&
+                    max_header_size <= MAX_MAX_HEADER_SIZE);
+
+  if (self->max_header_size == max_header_size)
+    return;
+
+  self->max_header_size = max_header_size;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_HEADER_SIZE]);
+}
+
+/**
+ * qvm_user_network_get_max_body_size: (get-property max-body-size)
+ * @self: a network
+ *
+ * Returns the largest request body the network accepts.
+ *
+ * Returns: the limit in bytes
+ */
+guint
+qvm_user_network_get_max_body_size (QvmUserNetwork *self)
+{
+  g_return_val_if_fail (QVM_IS_USER_NETWORK (self), 0);
+
+  return self->max_body_size;
+}
+
+/**
+ * qvm_user_network_set_max_body_size: (set-property max-body-size)
+ * @self: a network
+ * @max_body_size: the limit in bytes
+ *
+ * Sets the largest request body the network accepts.
+ */
+void
+qvm_user_network_set_max_body_size (QvmUserNetwork *self,
+                                    guint           max_body_size)
+{
+  g_return_if_fail (QVM_IS_USER_NETWORK (self));
+
+  if (self->max_body_size == max_body_size)
+    return;
+
+  self->max_body_size = max_body_size;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_BODY_SIZE]);
+}
+
+/**
+ * qvm_user_network_get_max_connections: (get-property max-connections)
+ * @self: a network
+ *
+ * Returns how many guest connections the network serves at once.
+ *
+ * Returns: the number of connections
+ */
+guint
+qvm_user_network_get_max_connections (QvmUserNetwork *self)
+{
+  g_return_val_if_fail (QVM_IS_USER_NETWORK (self), 0);
+
+  return self->max_connections;
+}
+
+/**
+ * qvm_user_network_set_max_connections: (set-property max-connections)
+ * @self: a network
+ * @max_connections: the number of connections, from 1 to 1024
+ *
+ * Sets how many guest connections the network serves at once.
+ */
+void
+qvm_user_network_set_max_connections (QvmUserNetwork *self,
+                                      guint           max_connections)
+{
+  g_return_if_fail (QVM_IS_USER_NETWORK (self));
+  g_return_if_fail (max_connections >= 1 && max_connections <= MAX_MAX_CONNECTIONS);
+
+  if (self->max_connections == max_connections)
+    return;
+
+  self->max_connections = max_connections;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONNECTIONS]);
+}
+
+/**
+ * qvm_user_network_get_idle_timeout: (get-property idle-timeout)
+ * @self: a network
+ *
+ * Returns after how many seconds without progress the network closes a
+ * connection it is waiting on.
+ *
+ * Returns: the timeout in seconds
+ */
+guint
+qvm_user_network_get_idle_timeout (QvmUserNetwork *self)
+{
+  g_return_val_if_fail (QVM_IS_USER_NETWORK (self), 0);
+
+  return self->idle_timeout;
+}
+
+/**
+ * qvm_user_network_set_idle_timeout: (set-property idle-timeout)
+ * @self: a network
+ * @idle_timeout: the timeout in seconds, from 1 to 86400
+ *
+ * Sets after how many seconds without progress the network closes a
+ * connection it is waiting on. Connections already open keep their timeout.
+ */
+void
+qvm_user_network_set_idle_timeout (QvmUserNetwork *self,
+                                   guint           idle_timeout)
+{
+  g_return_if_fail (QVM_IS_USER_NETWORK (self));
+  g_return_if_fail (idle_timeout >= 1 && idle_timeout <= MAX_IDLE_TIMEOUT);
+
+  if (self->idle_timeout == idle_timeout)
+    return;
+
+  self->idle_timeout = idle_timeout;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDLE_TIMEOUT]);
+}

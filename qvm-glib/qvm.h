@@ -15,5 +15,6 @@
 #include "qvm-machine.h"
 #include "qvm-network.h"
 #include "qvm-user-network.h"
+#include "qvm-qmp-client.h"
 
 #undef QVM_INSIDE

@@ -16,5 +16,9 @@
 #include "qvm-network.h"
 #include "qvm-user-network.h"
 #include "qvm-qmp-client.h"
+#include "qvm-image.h"
+#include "qvm-mutable-image.h"
+#include "qvm-image-store.h"
+#include "qvm-folder-image.h"
 
 #undef QVM_INSIDE

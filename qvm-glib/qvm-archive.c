@@ -1,0 +1,1117 @@
+/* qvm-archive.c: image archives (image.tar.zst), read and written
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Archives come from image authors, so extraction trusts nothing: every
+ * entry is checked from its tar header before a byte of it is written, the
+ * first bytes of the disk and the qcow2 header of the layer are held in
+ * memory and checked before they reach the disk, and files are only ever
+ * created, never opened, inside a folder this code has just made.
+ */
+
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "qvm-archive-private.h"
+#include "qvm-error.h"
+#include "qvm-fs-private.h"
+#include "qvm-i18n-private.h"
+#include "qvm-qcow2-private.h"
+
+#define READ_BUFFER_SIZE (1024 * 1024)
+/* Disk data is written in chunks of this size; all-zero chunks are left
+ * as holes, so an archive made without sparse entries still extracts to a
+ * sparse disk. */
+#define ZERO_CHUNK_SIZE (64 * 1024)
+
+static const guint8 zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+
+void
+qvm_archive_limits_init (QvmArchiveLimits *limits)
+{
+  limits->max_entry_size = QVM_ARCHIVE_DEFAULT_MAX_SIZE;
+  limits->max_total_size = QVM_ARCHIVE_DEFAULT_MAX_SIZE;
+  limits->max_machine_size = QVM_ARCHIVE_DEFAULT_MAX_MACHINE_SIZE;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+typedef struct {
+  GInputStream *stream;
+  GCancellable *cancellable;
+  guint8 *buffer;
+  gboolean started;
+  gboolean not_zstd;
+  guint8 magic[4];
+  gsize magic_len;
+  GError *error;         /* an error of the stream itself (I/O, cancelled) */
+} Source;
+
+static la_ssize_t
+source_read (struct archive *a,
+             void           *data,
+             const void    **buffer)
+{
+  Source *source = data;
+  gssize n;
+
+  if (source->error != NULL)
+    return -1;
+
+  if (!source->started)
+    {
+      /* The compression is checked here rather than trusted to libarchive's
+       * bidders, so that a gzip or plain tar archive gets a precise message. */
+      source->started = TRUE;
+      if (!g_input_stream_read_all (source->stream, source->buffer, 4, &source->magic_len,
+                                    source->cancellable, &source->error))
+        {
+          archive_set_error (a, EIO, "%s", source->error->message);
+          return -1;
+        }
+      memcpy (source->magic, source->buffer, source->magic_len);
+      if (source->magic_len < 4 || memcmp (source->buffer, zstd_magic, 4) != 0)
+        {
+          source->not_zstd = TRUE;
+          archive_set_error (a, EINVAL, "not zstd");
+          return -1;
+        }
+      *buffer = source->buffer;
+      return source->magic_len;
+    }
+
+  if (g_cancellable_set_error_if_cancelled (source->cancellable, &source->error))
+    {
+      archive_set_error (a, ECANCELED, "%s", source->error->message);
+      return -1;
+    }
+  n = g_input_stream_read (source->stream, source->buffer, READ_BUFFER_SIZE,
+                           source->cancellable, &source->error);
+  if (n < 0)
+    {
+      archive_set_error (a, EIO, "%s", source->error->message);
+      return -1;
+    }
+  *buffer = source->buffer;
+  return n;
+}
+
+typedef enum {
+  ENTRY_DISK,
+  ENTRY_LAYER,
+  ENTRY_MACHINE,
+  N_ENTRIES,
+} EntryKind;
+
+static const char *const entry_names[N_ENTRIES] = {
+  QVM_ARCHIVE_DISK, QVM_ARCHIVE_LAYER, QVM_ARCHIVE_MACHINE,
+};
+
+typedef struct {
+  EntryKind kind;
+  const char *name;
+  int fd;                     /* -1 for machine.json, which stays in memory */
+  guint64 size;               /* as declared by the tar header */
+  guint64 end;                /* end of the last data block seen */
+  guint8 *memory;             /* machine.json */
+  /* The first bytes, held back until checked. */
+  guint8 *prefix;
+  gsize prefix_len;
+  gsize prefix_known;
+  gboolean prefix_checked;
+} Entry;
+
+typedef struct {
+  const QvmArchiveLimits *limits;
+  QvmArchiveMachineFunc validate_machine;
+  GCancellable *cancellable;
+  int parent_fd;
+  int dir_fd;
+  char *folder_name;
+  gboolean folder_created;
+  guint seen;                 /* bit per EntryKind */
+  guint64 total_written;
+  Entry entry;
+  GObject *machine;
+  Source source;
+} Extract;
+
+static void
+entry_clear (Entry *entry)
+{
+  if (entry->fd >= 0)
+    close (entry->fd);
+  g_clear_pointer (&entry->memory, g_free);
+  g_clear_pointer (&entry->prefix, g_free);
+  memset (entry, 0, sizeof *entry);
+  entry->fd = -1;
+}
+
+/* A name from the archive, safe to put in a message. */
+static char *
+printable_name (const char *name)
+{
+  g_autofree char *cut = NULL;
+
+  if (name == NULL)
+    return g_strdup (_("(no name)"));
+  cut = g_strndup (name, 200);
+  return g_strescape (cut, NULL);
+}
+
+static gboolean
+reject (GError    **error,
+        const char *name,
+        const char *format,
+        ...) G_GNUC_PRINTF (3, 4);
+
+/* Sets a QVM_ERROR_MALFORMED_PAYLOAD error "NAME: RULE". */
+static gboolean
+reject (GError    **error,
+        const char *name,
+        const char *format,
+        ...)
+{
+  g_autofree char *printable = printable_name (name);
+  g_autofree char *rule = NULL;
+  va_list args;
+
+  va_start (args, format);
+  rule = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD, "%s: %s", printable, rule);
+  return FALSE;
+}
+
+static gboolean
+reject_archive_error (Extract        *extract,
+                      struct archive *a,
+                      const char     *name,
+                      GError        **error)
+{
+  if (extract->source.error != NULL)
+    {
+      /* The stream failed or was cancelled: not the author's fault. */
+      g_propagate_error (error, g_steal_pointer (&extract->source.error));
+      return FALSE;
+    }
+  return reject (error, name ? name : _("image archive"),
+                 _("the archive is truncated or corrupt: %s"),
+                 archive_error_string (a) ? archive_error_string (a) : _("unknown error"));
+}
+
+static gboolean
+reject_not_zstd (Extract *extract,
+                 GError **error)
+{
+  const guint8 *m = extract->source.magic;
+  gsize len = extract->source.magic_len;
+  const char *seen;
+
+  if (len >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+    seen = "gzip";
+  else if (len >= 4 && memcmp (m, "\xfd" "7zX", 4) == 0)
+    seen = "xz";
+  else if (len >= 3 && memcmp (m, "BZh", 3) == 0)
+    seen = "bzip2";
+  else if (len >= 4 && memcmp (m, "\x04\x22\x4d\x18", 4) == 0)
+    seen = "lz4";
+  else if (len == 0)
+    seen = _("empty");
+  else
+    seen = _("uncompressed or unknown");
+
+  return reject (error, _("image archive"),
+                 _("the archive must be a zstd-compressed tar, but it is %s"), seen);
+}
+
+static gboolean
+is_all_zero (const guint8 *data, gsize len)
+{
+  return len == 0 || (data[0] == 0 && memcmp (data, data + 1, len - 1) == 0);
+}
+
+/* Writes @len bytes at @offset, leaving all-zero chunks (aligned on the
+ * file) as holes, and counts what it writes against the total limit. */
+static gboolean
+write_sparse (Extract      *extract,
+              const guint8 *data,
+              gsize         len,
+              guint64       offset,
+              GError      **error)
+{
+  Entry *entry = &extract->entry;
+
+  while (len > 0)
+    {
+      gsize run = 0;
+      gsize chunk = MIN (len, ZERO_CHUNK_SIZE - offset % ZERO_CHUNK_SIZE);
+
+      /* skip a zero chunk */
+      if (is_all_zero (data, chunk))
+        {
+          data += chunk;
+          offset += chunk;
+          len -= chunk;
+          continue;
+        }
+
+      /* gather the following non-zero chunks into one write */
+      while (run < len)
+        {
+          chunk = MIN (len - run, ZERO_CHUNK_SIZE - (offset + run) % ZERO_CHUNK_SIZE);
+          if (run > 0 && is_all_zero (data + run, chunk))
+            break;
+          run += chunk;
+        }
+
+      if (run > extract->limits->max_total_size - MIN (extract->total_written,
+                                                         extract->limits->max_total_size))
+        return reject (error, entry->name,
+                       _("the archive's data is over the limit of %" G_GUINT64_FORMAT " bytes"),
+                       extract->limits->max_total_size);
+      if (!qvm_fs_pwrite_all (entry->fd, data, run, offset, error))
+        {
+          g_prefix_error (error, "%s: ", entry->name);
+          return FALSE;
+        }
+      extract->total_written += run;
+      data += run;
+      offset += run;
+      len -= run;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+check_prefix (Extract *extract,
+              GError **error)
+{
+  Entry *entry = &extract->entry;
+  const char *format = NULL;
+
+  switch (entry->kind)
+    {
+    case ENTRY_DISK:
+      if (qvm_qcow2_has_image_magic (entry->prefix, entry->prefix_len, &format))
+        return reject (error, entry->name,
+                       _("the raw disk starts with a %s header; it must not look like another image format"),
+                       format);
+      return TRUE;
+    case ENTRY_LAYER:
+      return qvm_qcow2_check_layer (entry->prefix, entry->prefix_len, entry->name,
+                                    QVM_ARCHIVE_DISK, "raw",
+                                    extract->limits->max_entry_size, error);
+    case ENTRY_MACHINE:
+    case N_ENTRIES:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static gboolean
+release_prefix (Extract *extract,
+                GError **error)
+{
+  Entry *entry = &extract->entry;
+
+  if (!check_prefix (extract, error))
+    return FALSE;
+  entry->prefix_checked = TRUE;
+  return write_sparse (extract, entry->prefix, entry->prefix_len, 0, error);
+}
+
+static gboolean
+take_block (Extract      *extract,
+            const guint8 *data,
+            gsize         len,
+            guint64       offset,
+            GError      **error)
+{
+  Entry *entry = &extract->entry;
+
+  if (offset < entry->end || offset > entry->size || len > entry->size - offset)
+    return reject (error, entry->name, _("the entry's data lies outside its declared size"));
+  entry->end = offset + len;
+
+  if (entry->memory != NULL)
+    {
+      memcpy (entry->memory + offset, data, len);
+      return TRUE;
+    }
+
+  if (!entry->prefix_checked)
+    {
+      if (offset < entry->prefix_len)
+        {
+          gsize in_prefix = MIN (len, entry->prefix_len - offset);
+
+          memcpy (entry->prefix + offset, data, in_prefix);
+          data += in_prefix;
+          len -= in_prefix;
+          offset += in_prefix;
+        }
+      /* what lies before this block is known: data or holes (zeros) */
+      entry->prefix_known = MIN (entry->end, entry->prefix_len);
+      if (entry->prefix_known < entry->prefix_len)
+        return TRUE;
+      if (!release_prefix (extract, error))
+        return FALSE;
+    }
+
+  return write_sparse (extract, data, len, offset, error);
+}
+
+static gboolean
+check_entry_header (Extract              *extract,
+                    struct archive_entry *ae,
+                    EntryKind            *kind,
+                    GError              **error)
+{
+  const char *name = archive_entry_pathname (ae);
+  g_auto(GStrv) components = NULL;
+  mode_t type = archive_entry_filetype (ae);
+  guint64 limit;
+  gint64 size;
+  int k;
+
+  if (name == NULL || *name == '\0')
+    return reject (error, NULL, _("entries must have a name"));
+  if (name[0] == '/')
+    return reject (error, name, _("absolute paths are not allowed"));
+  components = g_strsplit (name, "/", -1);
+  for (guint i = 0; components[i] != NULL; i++)
+    if (strcmp (components[i], "..") == 0)
+      return reject (error, name, _("paths with “..” are not allowed"));
+
+  if (archive_entry_hardlink (ae) != NULL)
+    return reject (error, name, _("hard links are not allowed"));
+  if (archive_entry_symlink (ae) != NULL || type == AE_IFLNK)
+    return reject (error, name, _("symbolic links are not allowed"));
+  if (type == AE_IFDIR)
+    return reject (error, name, _("directories are not allowed"));
+  if (type == AE_IFCHR || type == AE_IFBLK)
+    return reject (error, name, _("device files are not allowed"));
+  if (type == AE_IFIFO)
+    return reject (error, name, _("named pipes (FIFOs) are not allowed"));
+  if (type != AE_IFREG)
+    return reject (error, name, _("only regular files are allowed"));
+
+  if (strchr (name, '/') != NULL)
+    return reject (error, name, _("paths with “/” are not allowed"));
+
+  for (k = 0; k < N_ENTRIES; k++)
+    if (strcmp (name, entry_names[k]) == 0)
+      break;
+  if (k == N_ENTRIES)
+    return reject (error, name,
+                   _("unexpected entry; an image archive holds only disk.img, layer.qcow2 and machine.json"));
+
+  if (extract->seen & (1u << k))
+    return reject (error, name, _("the archive holds this entry twice"));
+  extract->seen |= 1u << k;
+
+  if (!archive_entry_size_is_set (ae) || archive_entry_size (ae) < 0)
+    return reject (error, name, _("the entry has no size"));
+  size = archive_entry_size (ae);
+  limit = k == ENTRY_MACHINE ? extract->limits->max_machine_size : extract->limits->max_entry_size;
+  if ((guint64) size > limit)
+    return reject (error, name,
+                   _("the size of %" G_GINT64_FORMAT " bytes is over the limit of %" G_GUINT64_FORMAT " bytes"),
+                   size, limit);
+
+  *kind = k;
+  return TRUE;
+}
+
+static gboolean
+open_entry (Extract   *extract,
+            EntryKind  kind,
+            guint64    size,
+            GError   **error)
+{
+  Entry *entry = &extract->entry;
+
+  entry_clear (entry);
+  entry->kind = kind;
+  entry->name = entry_names[kind];
+  entry->size = size;
+
+  if (kind == ENTRY_MACHINE)
+    {
+      entry->memory = g_malloc0 (size + 1);
+      return TRUE;
+    }
+
+  entry->prefix_len = MIN (size, kind == ENTRY_DISK ? QVM_QCOW2_MAGIC_PREFIX : QVM_QCOW2_HEADER_WINDOW);
+  entry->prefix = g_malloc0 (MAX (entry->prefix_len, 1));
+  entry->fd = openat (extract->dir_fd, entry->name,
+                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (entry->fd < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, entry->name, "create");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+close_entry (Extract *extract,
+             GError **error)
+{
+  Entry *entry = &extract->entry;
+
+  if (entry->kind == ENTRY_MACHINE)
+    {
+      g_autoptr(GBytes) json = g_bytes_new_take (g_steal_pointer (&entry->memory), entry->size);
+      g_autoptr(GError) local_error = NULL;
+      GObject *machine;
+
+      machine = extract->validate_machine (json, &local_error);
+      if (machine == NULL)
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", entry->name);
+          return FALSE;
+        }
+      extract->machine = machine;
+      return TRUE;
+    }
+
+  /* the rest of the prefix, if any, is a hole */
+  if (!entry->prefix_checked && !release_prefix (extract, error))
+    return FALSE;
+
+  if (ftruncate (entry->fd, entry->size) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, entry->name, "resize");
+      return FALSE;
+    }
+  if (close (entry->fd) != 0)
+    {
+      entry->fd = -1;
+      qvm_fs_set_error_from_errno (error, errno, entry->name, "write");
+      return FALSE;
+    }
+  entry->fd = -1;
+  return TRUE;
+}
+
+static gboolean
+read_entry_data (Extract        *extract,
+                 struct archive *a,
+                 GError        **error)
+{
+  for (;;)
+    {
+      const void *data;
+      size_t len;
+      la_int64_t offset;
+      int r;
+
+      if (g_cancellable_set_error_if_cancelled (extract->cancellable, error))
+        return FALSE;
+
+      r = archive_read_data_block (a, &data, &len, &offset);
+      if (r == ARCHIVE_EOF)
+        return TRUE;
+      if (r != ARCHIVE_OK)
+        return reject_archive_error (extract, a, extract->entry.name, error);
+      if (offset < 0)
+        return reject (error, extract->entry.name, _("the entry's data lies outside its declared size"));
+      if (!take_block (extract, data, len, offset, error))
+        return FALSE;
+    }
+}
+
+static gboolean
+extract_entries (Extract        *extract,
+                 struct archive *a,
+                 GError        **error)
+{
+  gboolean first = TRUE;
+
+  for (;;)
+    {
+      struct archive_entry *ae;
+      EntryKind kind = N_ENTRIES;
+      int r;
+
+      if (g_cancellable_set_error_if_cancelled (extract->cancellable, error))
+        return FALSE;
+
+      r = archive_read_next_header (a, &ae);
+      if (r == ARCHIVE_EOF)
+        break;
+      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        {
+          if (first && extract->source.error == NULL)
+            return reject (error, _("image archive"), _("the archive is not a valid zstd-compressed tar: %s"),
+                           archive_error_string (a) ? archive_error_string (a) : _("unknown error"));
+          return reject_archive_error (extract, a, NULL, error);
+        }
+
+      if (first)
+        {
+          /* Belt and braces: zstd and nothing else, around a tar. */
+          if (archive_filter_count (a) != 2 || archive_filter_code (a, 0) != ARCHIVE_FILTER_ZSTD)
+            return reject (error, _("image archive"), _("the archive must be compressed with zstd only"));
+          if ((archive_format (a) & ARCHIVE_FORMAT_BASE_MASK) != ARCHIVE_FORMAT_TAR)
+            return reject (error, _("image archive"), _("the archive is not a tar"));
+          first = FALSE;
+        }
+
+      if (!check_entry_header (extract, ae, &kind, error) ||
+          !open_entry (extract, kind, archive_entry_size (ae), error) ||
+          !read_entry_data (extract, a, error) ||
+          !close_entry (extract, error))
+        return FALSE;
+    }
+
+  if (first && extract->source.error != NULL)
+    return reject_archive_error (extract, a, NULL, error);
+
+  for (int k = 0; k < N_ENTRIES; k++)
+    if (!(extract->seen & (1u << k)))
+      return reject (error, entry_names[k], _("the archive does not hold this entry"));
+
+  return TRUE;
+}
+
+static gboolean
+make_folder (Extract    *extract,
+             const char *folder,
+             GError    **error)
+{
+  g_autofree char *parent = g_path_get_dirname (folder);
+
+  extract->folder_name = g_path_get_basename (folder);
+  extract->parent_fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (extract->parent_fd < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, parent, "open");
+      return FALSE;
+    }
+  if (mkdirat (extract->parent_fd, extract->folder_name, 0700) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, folder, "create");
+      return FALSE;
+    }
+  extract->folder_created = TRUE;
+  extract->dir_fd = openat (extract->parent_fd, extract->folder_name,
+                            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (extract->dir_fd < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, folder, "open");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+qvm_archive_extract (GInputStream           *stream,
+                     const char             *folder,
+                     const QvmArchiveLimits *limits,
+                     QvmArchiveMachineFunc   validate_machine,
+                     GObject               **machine,
+                     GCancellable           *cancellable,
+                     GError                **error)
+{
+  Extract extract = { 0 };
+  struct archive *a = NULL;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (G_IS_INPUT_STREAM (stream), FALSE);
+  g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (limits != NULL, FALSE);
+  g_return_val_if_fail (validate_machine != NULL, FALSE);
+  g_return_val_if_fail (machine != NULL, FALSE);
+
+  extract.limits = limits;
+  extract.validate_machine = validate_machine;
+  extract.cancellable = cancellable;
+  extract.parent_fd = -1;
+  extract.dir_fd = -1;
+  extract.entry.fd = -1;
+  extract.source.stream = stream;
+  extract.source.cancellable = cancellable;
+  extract.source.buffer = g_malloc (READ_BUFFER_SIZE);
+
+  if (!make_folder (&extract, folder, error))
+    goto out;
+
+  a = archive_read_new ();
+  archive_read_support_filter_zstd (a);
+  archive_read_support_format_tar (a);
+  if (archive_read_open (a, &extract.source, NULL, source_read, NULL) != ARCHIVE_OK)
+    {
+      if (extract.source.not_zstd)
+        reject_not_zstd (&extract, error);
+      else if (extract.source.error != NULL)
+        g_propagate_error (error, g_steal_pointer (&extract.source.error));
+      else
+        reject (error, _("image archive"), _("the archive is not a valid zstd-compressed tar: %s"),
+                archive_error_string (a) ? archive_error_string (a) : _("unknown error"));
+      goto out;
+    }
+
+  ok = extract_entries (&extract, a, error);
+
+out:
+  if (a != NULL)
+    archive_read_free (a);
+  entry_clear (&extract.entry);
+  if (extract.dir_fd >= 0)
+    close (extract.dir_fd);
+  if (!ok && extract.folder_created)
+    {
+      g_autoptr(GError) cleanup_error = NULL;
+
+      if (!qvm_fs_remove_tree_at (extract.parent_fd, extract.folder_name, &cleanup_error))
+        g_warning ("Cannot remove %s after a failed extraction: %s", folder, cleanup_error->message);
+    }
+  if (extract.parent_fd >= 0)
+    close (extract.parent_fd);
+  g_free (extract.folder_name);
+  g_free (extract.source.buffer);
+  g_clear_error (&extract.source.error);
+
+  if (ok)
+    *machine = extract.machine;
+  else
+    g_clear_object (&extract.machine);
+  return ok;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+#define PACKAGE_CHUNK (1024 * 1024)
+
+typedef struct {
+  guint64 offset;
+  guint64 length;
+} Region;
+
+/* The data regions of @fd, from SEEK_DATA/SEEK_HOLE; the whole file when
+ * the file system cannot tell. */
+static GArray *
+find_data_regions (int      fd,
+                   guint64  size,
+                   GError **error)
+{
+  g_autoptr(GArray) regions = g_array_new (FALSE, FALSE, sizeof (Region));
+  guint64 position = 0;
+
+  while (position < size)
+    {
+      off_t data = lseek (fd, position, SEEK_DATA);
+      off_t hole;
+      Region region;
+
+      if (data < 0 && errno == ENXIO)
+        break;
+      if (data < 0 && errno == EINVAL && position == 0)
+        {
+          Region all = { 0, size };
+
+          g_array_append_val (regions, all);
+          break;
+        }
+      if (data < 0)
+        {
+          qvm_fs_set_error_from_errno (error, errno, QVM_ARCHIVE_DISK, "seek");
+          return NULL;
+        }
+      hole = lseek (fd, data, SEEK_HOLE);
+      if (hole < 0)
+        {
+          qvm_fs_set_error_from_errno (error, errno, QVM_ARCHIVE_DISK, "seek");
+          return NULL;
+        }
+      region.offset = data;
+      region.length = MIN ((guint64) hole, size) - data;
+      if (region.length > 0)
+        g_array_append_val (regions, region);
+      position = hole;
+    }
+
+  return g_steal_pointer (&regions);
+}
+
+/* The tar stream from libarchive is compressed here with libzstd rather
+ * than with libarchive's zstd filter, which cannot turn on zstd's frame
+ * checksum: with it, a damaged archive is detected when it is read. */
+typedef struct {
+  ZSTD_CCtx *cctx;
+  int fd;
+  guint8 *out;
+  gsize out_size;
+  GError *error;
+} Compressor;
+
+static gboolean
+compressor_flush (Compressor     *compressor,
+                  ZSTD_inBuffer  *in,
+                  ZSTD_EndDirective mode)
+{
+  for (;;)
+    {
+      ZSTD_outBuffer out = { compressor->out, compressor->out_size, 0 };
+      size_t remaining = ZSTD_compressStream2 (compressor->cctx, &out, in, mode);
+
+      if (ZSTD_isError (remaining))
+        {
+          g_set_error (&compressor->error, QVM_ERROR, QVM_ERROR_FAILED, _("cannot compress: %s"),
+                       ZSTD_getErrorName (remaining));
+          return FALSE;
+        }
+      if (out.pos > 0)
+        {
+          ssize_t n;
+          gsize written = 0;
+
+          while (written < out.pos)
+            {
+              n = write (compressor->fd, compressor->out + written, out.pos - written);
+              if (n < 0 && errno == EINTR)
+                continue;
+              if (n <= 0)
+                {
+                  qvm_fs_set_error_from_errno (&compressor->error, n < 0 ? errno : EIO, NULL, "write");
+                  return FALSE;
+                }
+              written += n;
+            }
+        }
+      if (mode == ZSTD_e_end ? remaining == 0 : in->pos == in->size)
+        return TRUE;
+    }
+}
+
+static la_ssize_t
+compressor_write (struct archive *a,
+                  void           *data,
+                  const void     *buffer,
+                  size_t          length)
+{
+  Compressor *compressor = data;
+  ZSTD_inBuffer in = { buffer, length, 0 };
+
+  if (!compressor_flush (compressor, &in, ZSTD_e_continue))
+    {
+      archive_set_error (a, EIO, "%s", compressor->error->message);
+      return -1;
+    }
+  return length;
+}
+
+static int
+compressor_close (struct archive *a,
+                  void           *data)
+{
+  Compressor *compressor = data;
+  ZSTD_inBuffer in = { NULL, 0, 0 };
+
+  if (compressor->error != NULL)
+    return ARCHIVE_FATAL;
+  if (!compressor_flush (compressor, &in, ZSTD_e_end))
+    {
+      archive_set_error (a, EIO, "%s", compressor->error->message);
+      return ARCHIVE_FATAL;
+    }
+  return ARCHIVE_OK;
+}
+
+static void
+compressor_init (Compressor *compressor,
+                 int         fd)
+{
+  compressor->cctx = ZSTD_createCCtx ();
+  compressor->fd = fd;
+  compressor->out_size = ZSTD_CStreamOutSize ();
+  compressor->out = g_malloc (compressor->out_size);
+  /* Level 3 is the zstd command's default, as upstream used. */
+  ZSTD_CCtx_setParameter (compressor->cctx, ZSTD_c_compressionLevel, 3);
+  ZSTD_CCtx_setParameter (compressor->cctx, ZSTD_c_checksumFlag, 1);
+  /* Worker threads compress while this thread reads the disk; a libzstd
+   * built without threads refuses and compresses here. */
+  if (ZSTD_isError (ZSTD_CCtx_setParameter (compressor->cctx, ZSTD_c_nbWorkers,
+                                            (int) g_get_num_processors ())))
+    g_debug ("libzstd has no worker threads; compressing in one thread");
+}
+
+static void
+compressor_clear (Compressor *compressor)
+{
+  g_clear_pointer (&compressor->cctx, ZSTD_freeCCtx);
+  g_clear_pointer (&compressor->out, g_free);
+  g_clear_error (&compressor->error);
+}
+
+typedef struct {
+  struct archive *archive;
+  Compressor compressor;
+  QvmArchiveProgressFunc progress;
+  gpointer progress_data;
+  GCancellable *cancellable;
+  guint64 done;
+  guint64 total;
+} Package;
+
+static gboolean
+package_error (Package    *package,
+               const char *what,
+               GError    **error)
+{
+  if (package->compressor.error != NULL)
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&package->compressor.error), "%s: ", what);
+      return FALSE;
+    }
+  g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED, _("%s: cannot write the archive: %s"),
+               what, archive_error_string (package->archive) ?
+               archive_error_string (package->archive) : _("unknown error"));
+  return FALSE;
+}
+
+static struct archive_entry *
+new_entry (const char *name,
+           guint64     size)
+{
+  struct archive_entry *ae = archive_entry_new ();
+
+  archive_entry_set_pathname (ae, name);
+  archive_entry_set_filetype (ae, AE_IFREG);
+  archive_entry_set_perm (ae, 0644);
+  archive_entry_set_size (ae, size);
+  archive_entry_set_mtime (ae, g_get_real_time () / G_USEC_PER_SEC, 0);
+  return ae;
+}
+
+static gboolean
+write_bytes (Package      *package,
+             const char   *name,
+             const guint8 *data,
+             gsize         len,
+             gboolean      count,
+             GError      **error)
+{
+  while (len > 0)
+    {
+      la_ssize_t n = archive_write_data (package->archive, data, MIN (len, PACKAGE_CHUNK));
+
+      if (n <= 0)
+        return package_error (package, name, error);
+      data += n;
+      len -= n;
+      if (count)
+        {
+          package->done += n;
+          if (package->progress != NULL)
+            package->progress (package->done, package->total, package->progress_data);
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+write_memory_entry (Package    *package,
+                    const char *name,
+                    GBytes     *bytes,
+                    GError    **error)
+{
+  struct archive_entry *ae = new_entry (name, g_bytes_get_size (bytes));
+  int r = archive_write_header (package->archive, ae);
+
+  archive_entry_free (ae);
+  if (r != ARCHIVE_OK)
+    return package_error (package, name, error);
+  return write_bytes (package, name, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), TRUE, error);
+}
+
+static gboolean
+write_disk_entry (Package *package,
+                  int      fd,
+                  guint64  size,
+                  GArray  *regions,
+                  GError **error)
+{
+  static const guint8 zeros[PACKAGE_CHUNK];
+  g_autofree guint8 *buffer = g_malloc (PACKAGE_CHUNK);
+  struct archive_entry *ae = new_entry (QVM_ARCHIVE_DISK, size);
+  guint64 position = 0;
+  int r;
+
+  for (guint i = 0; i < regions->len; i++)
+    {
+      Region *region = &g_array_index (regions, Region, i);
+
+      archive_entry_sparse_add_entry (ae, region->offset, region->length);
+    }
+  /* GNU sparse maps end with the file's size, so that readers see the
+   * trailing hole (and a file without data is still a sparse one). */
+  if (regions->len == 0 ||
+      g_array_index (regions, Region, regions->len - 1).offset +
+      g_array_index (regions, Region, regions->len - 1).length < size)
+    archive_entry_sparse_add_entry (ae, size, 0);
+
+  r = archive_write_header (package->archive, ae);
+  archive_entry_free (ae);
+  if (r != ARCHIVE_OK)
+    return package_error (package, QVM_ARCHIVE_DISK, error);
+
+  for (guint i = 0; i < regions->len; i++)
+    {
+      Region *region = &g_array_index (regions, Region, i);
+      guint64 end = region->offset + region->length;
+
+      /* The pax writer wants the holes too, but only counts them. */
+      while (position < region->offset)
+        {
+          gsize len = MIN (region->offset - position, PACKAGE_CHUNK);
+
+          if (!write_bytes (package, QVM_ARCHIVE_DISK, zeros, len, FALSE, error))
+            return FALSE;
+          position += len;
+        }
+
+      while (position < end)
+        {
+          gsize len = MIN (end - position, PACKAGE_CHUNK);
+          ssize_t n = pread (fd, buffer, len, position);
+
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            {
+              qvm_fs_set_error_from_errno (error, n < 0 ? errno : EIO, QVM_ARCHIVE_DISK, "read");
+              return FALSE;
+            }
+          if (g_cancellable_set_error_if_cancelled (package->cancellable, error))
+            return FALSE;
+          if (!write_bytes (package, QVM_ARCHIVE_DISK, buffer, n, TRUE, error))
+            return FALSE;
+          position += n;
+        }
+    }
+
+  return TRUE;
+}
+
+gboolean
+qvm_archive_package (const char             *folder,
+                     GBytes                 *machine_json,
+                     const char             *target,
+                     QvmArchiveProgressFunc  progress,
+                     gpointer                progress_data,
+                     GCancellable           *cancellable,
+                     GError                **error)
+{
+  g_autofree char *disk_path = g_build_filename (folder, QVM_ARCHIVE_DISK, NULL);
+  g_autofree char *temp_path = g_strdup_printf ("%s.XXXXXX", target);
+  g_autoptr(GArray) regions = NULL;
+  g_autoptr(GBytes) layer = NULL;
+  Package package = { 0 };
+  struct stat st;
+  int disk_fd = -1, out_fd = -1;
+  gboolean temp_created = FALSE;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (machine_json != NULL, FALSE);
+  g_return_val_if_fail (target != NULL, FALSE);
+
+  package.progress = progress;
+  package.progress_data = progress_data;
+  package.cancellable = cancellable;
+
+  disk_fd = open (disk_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (disk_fd < 0 || fstat (disk_fd, &st) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, disk_path, "open");
+      goto out;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED, _("%s: not a regular file"), disk_path);
+      goto out;
+    }
+
+  regions = find_data_regions (disk_fd, st.st_size, error);
+  if (regions == NULL)
+    goto out;
+
+  layer = qvm_qcow2_build_layer (st.st_size, QVM_ARCHIVE_DISK, "raw");
+  package.total = g_bytes_get_size (machine_json) + g_bytes_get_size (layer);
+  for (guint i = 0; i < regions->len; i++)
+    package.total += g_array_index (regions, Region, i).length;
+
+  out_fd = g_mkstemp_full (temp_path, O_WRONLY | O_CLOEXEC, 0644);
+  if (out_fd < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, target, "create");
+      goto out;
+    }
+  temp_created = TRUE;
+
+  compressor_init (&package.compressor, out_fd);
+  package.archive = archive_write_new ();
+  if (archive_write_set_format_pax_restricted (package.archive) != ARCHIVE_OK ||
+      archive_write_set_bytes_per_block (package.archive, PACKAGE_CHUNK) != ARCHIVE_OK ||
+      archive_write_set_bytes_in_last_block (package.archive, 1) != ARCHIVE_OK ||
+      archive_write_open (package.archive, &package.compressor, NULL,
+                          compressor_write, compressor_close) != ARCHIVE_OK)
+    {
+      package_error (&package, target, error);
+      goto out;
+    }
+
+  /* The small entries first: a reader validates them before it writes the
+   * disk. */
+  if (!write_memory_entry (&package, QVM_ARCHIVE_MACHINE, machine_json, error) ||
+      !write_memory_entry (&package, QVM_ARCHIVE_LAYER, layer, error) ||
+      !write_disk_entry (&package, disk_fd, st.st_size, regions, error))
+    goto out;
+
+  if (archive_write_close (package.archive) != ARCHIVE_OK)
+    {
+      package_error (&package, target, error);
+      goto out;
+    }
+  if (fsync (out_fd) != 0 || close (out_fd) != 0)
+    {
+      out_fd = -1;
+      qvm_fs_set_error_from_errno (error, errno, target, "write");
+      goto out;
+    }
+  out_fd = -1;
+  if (rename (temp_path, target) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, target, "rename");
+      goto out;
+    }
+  temp_created = FALSE;
+  ok = TRUE;
+
+out:
+  if (package.archive != NULL)
+    archive_write_free (package.archive);
+  compressor_clear (&package.compressor);
+  if (out_fd >= 0)
+    close (out_fd);
+  if (temp_created)
+    unlink (temp_path);
+  if (disk_fd >= 0)
+    close (disk_fd);
+  return ok;
+}

@@ -1,0 +1,47 @@
+/* qvm-fs-private.h: small file system helpers shared by the image code
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Removes @path and, if it is a folder, everything below it, without ever
+ * following a symbolic link. A missing @path is not an error. */
+gboolean qvm_fs_remove_tree (const char *path,
+                             GError    **error);
+
+/* Same, for the entry @name of the folder open as @dirfd. */
+gboolean qvm_fs_remove_tree_at (int         dirfd,
+                                const char *name,
+                                GError    **error);
+
+/* Copies the whole content of @src_fd into the empty file @dst_fd: a
+ * reflink (FICLONE) when the file system offers one, else an in-kernel
+ * copy that keeps holes of the source where the kernel can. */
+gboolean qvm_fs_clone_fd (int      src_fd,
+                          int      dst_fd,
+                          GError **error);
+
+/* pwrite() until everything is written or an error occurs. */
+gboolean qvm_fs_pwrite_all (int           fd,
+                            const void   *data,
+                            gsize         len,
+                            guint64       offset,
+                            GError      **error);
+
+/* A random name for a file or folder: @prefix, 16 hex digits, @suffix. */
+char *qvm_fs_random_name (const char *prefix,
+                          const char *suffix);
+
+/* A GError from errno, naming @what ("disk.img", a path…). */
+void qvm_fs_set_error_from_errno (GError    **error,
+                                  int         saved_errno,
+                                  const char *what,
+                                  const char *action);
+
+G_END_DECLS

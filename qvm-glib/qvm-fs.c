@@ -1,0 +1,203 @@
+/* qvm-fs.c: small file system helpers shared by the image code
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "qvm-fs-private.h"
+#include "qvm-i18n-private.h"
+
+void
+qvm_fs_set_error_from_errno (GError    **error,
+                             int         saved_errno,
+                             const char *what,
+                             const char *action)
+{
+  if (what == NULL)
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                 /* Translators: "cannot write: No space left on device" */
+                 _("cannot %s: %s"), action, g_strerror (saved_errno));
+  else
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                 /* Translators: "disk.img: cannot create: No space left on device" */
+                 _("%s: cannot %s: %s"), what, action, g_strerror (saved_errno));
+}
+
+static gboolean
+remove_children (int dirfd, const char *what, GError **error)
+{
+  DIR *dir;
+  struct dirent *entry;
+  gboolean ok = TRUE;
+
+  dir = fdopendir (dirfd);
+  if (dir == NULL)
+    {
+      int saved_errno = errno;
+
+      close (dirfd);
+      qvm_fs_set_error_from_errno (error, saved_errno, what, "list");
+      return FALSE;
+    }
+
+  while (ok && (errno = 0, entry = readdir (dir)) != NULL)
+    {
+      if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+        continue;
+      ok = qvm_fs_remove_tree_at (dirfd, entry->d_name, error);
+    }
+  closedir (dir);
+  return ok;
+}
+
+gboolean
+qvm_fs_remove_tree_at (int         dirfd,
+                       const char *name,
+                       GError    **error)
+{
+  int child;
+
+  if (unlinkat (dirfd, name, 0) == 0 || errno == ENOENT)
+    return TRUE;
+  if (errno != EISDIR && errno != EPERM)
+    {
+      qvm_fs_set_error_from_errno (error, errno, name, "remove");
+      return FALSE;
+    }
+
+  child = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (child < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, name, "open");
+      return FALSE;
+    }
+  if (!remove_children (child, name, error))
+    return FALSE;
+  if (unlinkat (dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+    {
+      qvm_fs_set_error_from_errno (error, errno, name, "remove");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+qvm_fs_remove_tree (const char *path,
+                    GError    **error)
+{
+  g_autofree char *parent = g_path_get_dirname (path);
+  g_autofree char *base = g_path_get_basename (path);
+  int dirfd;
+  gboolean ok;
+
+  dirfd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    {
+      if (errno == ENOENT)
+        return TRUE;
+      qvm_fs_set_error_from_errno (error, errno, parent, "open");
+      return FALSE;
+    }
+  ok = qvm_fs_remove_tree_at (dirfd, base, error);
+  close (dirfd);
+  return ok;
+}
+
+gboolean
+qvm_fs_clone_fd (int      src_fd,
+                 int      dst_fd,
+                 GError **error)
+{
+  struct stat st;
+  off_t in_offset = 0, out_offset = 0;
+
+  if (ioctl (dst_fd, FICLONE, src_fd) == 0)
+    return TRUE;
+
+  if (fstat (src_fd, &st) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, "layer", "read");
+      return FALSE;
+    }
+
+  while (in_offset < st.st_size)
+    {
+      ssize_t n = copy_file_range (src_fd, &in_offset, dst_fd, &out_offset,
+                                   st.st_size - in_offset, 0);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
+        {
+          /* Old kernels or odd file systems: a plain copy. */
+          char buffer[64 * 1024];
+          ssize_t r = pread (src_fd, buffer, sizeof buffer, in_offset);
+
+          if (r < 0 && errno == EINTR)
+            continue;
+          if (r <= 0)
+            {
+              qvm_fs_set_error_from_errno (error, r < 0 ? errno : EIO, "layer", "read");
+              return FALSE;
+            }
+          if (!qvm_fs_pwrite_all (dst_fd, buffer, r, out_offset, error))
+            return FALSE;
+          in_offset += r;
+          out_offset += r;
+          continue;
+        }
+      if (n <= 0)
+        {
+          qvm_fs_set_error_from_errno (error, n < 0 ? errno : EIO, "layer", "copy");
+          return FALSE;
+        }
+    }
+
+  return TRUE;
+}
+
+gboolean
+qvm_fs_pwrite_all (int         fd,
+                   const void *data,
+                   gsize       len,
+                   guint64     offset,
+                   GError    **error)
+{
+  const guint8 *p = data;
+
+  while (len > 0)
+    {
+      ssize_t n = pwrite (fd, p, MIN (len, (gsize) G_MAXSSIZE), offset);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          qvm_fs_set_error_from_errno (error, n < 0 ? errno : EIO, NULL, "write");
+          return FALSE;
+        }
+      p += n;
+      len -= n;
+      offset += n;
+    }
+  return TRUE;
+}
+
+char *
+qvm_fs_random_name (const char *prefix,
+                    const char *suffix)
+{
+  return g_strdup_printf ("%s%08x%08x%s", prefix, g_random_int (), g_random_int (), suffix);
+}

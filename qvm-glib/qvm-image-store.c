@@ -1,0 +1,967 @@
+/* qvm-image-store.c: loads image archives once, hands out instances
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "qvm-archive-private.h"
+#include "qvm-error.h"
+#include "qvm-fs-private.h"
+#include "qvm-i18n-private.h"
+#include "qvm-image-store.h"
+#include "qvm-image-store-private.h"
+
+/**
+ * QvmImageStore:
+ *
+ * Loads image archives once, validates them, and hands out copy-on-write
+ * instances of them (upstream's image `Manager`).
+ *
+ * An image archive (`image.tar.zst`) is a zstd-compressed tar holding
+ * exactly `disk.img` (a raw disk, stored sparse), `layer.qcow2` (an empty
+ * qcow2 layer whose backing file is `disk.img`, format `raw`) and
+ * `machine.json` (a [class@Qvm.Machine]). Extraction refuses everything else
+ * with %QVM_ERROR_MALFORMED_PAYLOAD errors that name the entry and the rule:
+ * other names, paths, links, devices, a name twice, sizes over
+ * [property@Qvm.ImageStore:max-size] or data over
+ * [property@Qvm.ImageStore:max-data], a damaged or non-zstd archive, a layer
+ * with another backing file or format, a dirty, corrupt, encrypted or
+ * externally stored layer, a disk that looks like another image format, and
+ * a `machine.json` over 1 MiB or invalid.
+ *
+ * [method@Qvm.ImageStore.instance_async] loads the archive the first time
+ * an image id is asked for; requests for the same id while it loads wait
+ * for that one load. A failed load leaves nothing on disk and is forgotten,
+ * so the next request tries again. Each instance is a private copy of
+ * `layer.qcow2` next to `disk.img` (a reflink where the file system offers
+ * one), so creating one costs the same whatever the disk size; releasing it
+ * deletes the copy. Images stay loaded while unused, until
+ * [method@Qvm.ImageStore.collect].
+ *
+ * The store owns its folder: it marks it with a `.qvm-image-store` file
+ * locked for the store's lifetime, so that a second store (in this process
+ * or another) cannot use it at the same time. Images are not kept across
+ * stores: a new store deletes what it finds in its folder (the leftovers of
+ * a process that crashed), and a store that is finalized deletes its
+ * images. A folder that holds other files and no mark is refused, so that
+ * pointing a store at the wrong folder deletes nothing.
+ */
+
+#define STORE_MARK ".qvm-image-store"
+
+typedef struct _StoreImage StoreImage;
+
+struct _QvmImageStore
+{
+  GObject parent_instance;
+
+  char *folder;
+  int lock_fd;
+  QvmArchiveLimits limits;
+
+  GMutex mutex;               /* guards images and every StoreImage's state */
+  GHashTable *images;         /* image id → StoreImage */
+  guint n_loads;
+};
+
+/* One loaded (or loading) image archive. */
+struct _StoreImage
+{
+  gatomicrefcount ref_count;
+  char *id;
+  char *folder;
+  QvmMachine *machine;        /* set once loaded */
+  gboolean loaded;
+  guint users;               /* instances and requests waiting for the load */
+  GPtrArray *waiters;         /* GTasks of the requests waiting for the load */
+};
+
+static StoreImage *
+store_image_ref (StoreImage *image)
+{
+  g_atomic_ref_count_inc (&image->ref_count);
+  return image;
+}
+
+static void
+store_image_unref (StoreImage *image)
+{
+  if (!g_atomic_ref_count_dec (&image->ref_count))
+    return;
+  g_free (image->id);
+  g_free (image->folder);
+  g_clear_object (&image->machine);
+  g_clear_pointer (&image->waiters, g_ptr_array_unref);
+  g_free (image);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StoreImage, store_image_unref)
+
+/* ---- instances -------------------------------------------------------- */
+
+#define QVM_TYPE_STORE_IMAGE (qvm_store_image_get_type ())
+G_DECLARE_FINAL_TYPE (QvmStoreImage, qvm_store_image, QVM, STORE_IMAGE, GObject)
+
+/* An instance of a loaded image: a private copy of its layer. */
+struct _QvmStoreImage
+{
+  GObject parent_instance;
+
+  QvmImageStore *store;       /* a ref: the store outlives its instances */
+  StoreImage *image;
+  char *disk_file;
+  gboolean released;
+};
+
+static void qvm_store_image_iface_init (QvmImageInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (QvmStoreImage, qvm_store_image, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (QVM_TYPE_IMAGE, qvm_store_image_iface_init))
+
+enum {
+  INSTANCE_PROP_0,
+  INSTANCE_PROP_DISK_FILE,
+  INSTANCE_PROP_FORMAT,
+  INSTANCE_PROP_MACHINE,
+};
+
+static void
+qvm_store_image_release (QvmImage *image)
+{
+  QvmStoreImage *self = QVM_STORE_IMAGE (image);
+
+  g_return_if_fail (!self->released);
+
+  self->released = TRUE;
+  if (g_unlink (self->disk_file) != 0)
+    g_warning ("Cannot delete the image instance %s: %s", self->disk_file, g_strerror (errno));
+
+  g_mutex_lock (&self->store->mutex);
+  self->image->users--;
+  g_mutex_unlock (&self->store->mutex);
+
+  g_object_notify (G_OBJECT (self), "disk-file");
+}
+
+static void
+qvm_store_image_dispose (GObject *object)
+{
+  QvmStoreImage *self = QVM_STORE_IMAGE (object);
+
+  /* an instance dropped without release() still frees its disk */
+  if (!self->released && self->image != NULL)
+    qvm_store_image_release (QVM_IMAGE (self));
+
+  G_OBJECT_CLASS (qvm_store_image_parent_class)->dispose (object);
+}
+
+static void
+qvm_store_image_finalize (GObject *object)
+{
+  QvmStoreImage *self = QVM_STORE_IMAGE (object);
+
+  g_clear_pointer (&self->image, store_image_unref);
+  g_clear_object (&self->store);
+  g_free (self->disk_file);
+
+  G_OBJECT_CLASS (qvm_store_image_parent_class)->finalize (object);
+}
+
+static const char *
+qvm_store_image_get_disk_file (QvmImage *image)
+{
+  QvmStoreImage *self = QVM_STORE_IMAGE (image);
+
+  return self->released ? NULL : self->disk_file;
+}
+
+static const char *
+qvm_store_image_get_format (QvmImage *image)
+{
+  return "qcow2";
+}
+
+static QvmMachine *
+qvm_store_image_get_machine (QvmImage *image)
+{
+  return QVM_STORE_IMAGE (image)->image->machine;
+}
+
+static void
+qvm_store_image_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  QvmImage *image = QVM_IMAGE (object);
+
+  switch (prop_id)
+    {
+    case INSTANCE_PROP_DISK_FILE:
+      g_value_set_string (value, qvm_store_image_get_disk_file (image));
+      break;
+    case INSTANCE_PROP_FORMAT:
+      g_value_set_string (value, qvm_store_image_get_format (image));
+      break;
+    case INSTANCE_PROP_MACHINE:
+      g_value_set_object (value, qvm_store_image_get_machine (image));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+qvm_store_image_class_init (QvmStoreImageClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = qvm_store_image_dispose;
+  object_class->finalize = qvm_store_image_finalize;
+  object_class->get_property = qvm_store_image_get_property;
+
+  g_object_class_override_property (object_class, INSTANCE_PROP_DISK_FILE, "disk-file");
+  g_object_class_override_property (object_class, INSTANCE_PROP_FORMAT, "format");
+  g_object_class_override_property (object_class, INSTANCE_PROP_MACHINE, "machine");
+}
+
+static void
+qvm_store_image_init (QvmStoreImage *self)
+{
+}
+
+static void
+qvm_store_image_iface_init (QvmImageInterface *iface)
+{
+  iface->get_disk_file = qvm_store_image_get_disk_file;
+  iface->get_format = qvm_store_image_get_format;
+  iface->get_machine = qvm_store_image_get_machine;
+  iface->release = qvm_store_image_release;
+}
+
+/* ---- the store -------------------------------------------------------- */
+
+enum {
+  PROP_0,
+  PROP_FOLDER,
+  PROP_MAX_SIZE,
+  PROP_MAX_DATA,
+  N_PROPS,
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void qvm_image_store_initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (QvmImageStore, qvm_image_store, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, qvm_image_store_initable_iface_init))
+
+static void
+qvm_image_store_finalize (GObject *object)
+{
+  QvmImageStore *self = QVM_IMAGE_STORE (object);
+  GHashTableIter iter;
+  StoreImage *image;
+
+  /* Instances and loads hold a ref on the store, so no image is in use
+   * now; the images are of no use to a later store either. */
+  if (self->images != NULL)
+    {
+      g_hash_table_iter_init (&iter, self->images);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &image))
+        {
+          g_autoptr(GError) error = NULL;
+
+          if (!qvm_fs_remove_tree (image->folder, &error))
+            g_warning ("Cannot delete the image folder %s: %s", image->folder, error->message);
+        }
+      g_hash_table_unref (self->images);
+    }
+
+  if (self->lock_fd >= 0)
+    close (self->lock_fd);
+  g_mutex_clear (&self->mutex);
+  g_free (self->folder);
+
+  G_OBJECT_CLASS (qvm_image_store_parent_class)->finalize (object);
+}
+
+static void
+qvm_image_store_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  QvmImageStore *self = QVM_IMAGE_STORE (object);
+
+  switch (prop_id)
+    {
+    case PROP_FOLDER:
+      g_value_set_string (value, self->folder);
+      break;
+    case PROP_MAX_SIZE:
+      g_value_set_uint64 (value, qvm_image_store_get_max_size (self));
+      break;
+    case PROP_MAX_DATA:
+      g_value_set_uint64 (value, qvm_image_store_get_max_data (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+qvm_image_store_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  QvmImageStore *self = QVM_IMAGE_STORE (object);
+
+  switch (prop_id)
+    {
+    case PROP_FOLDER:
+      self->folder = g_value_dup_string (value);
+      break;
+    case PROP_MAX_SIZE:
+      qvm_image_store_set_max_size (self, g_value_get_uint64 (value));
+      break;
+    case PROP_MAX_DATA:
+      qvm_image_store_set_max_data (self, g_value_get_uint64 (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+qvm_image_store_class_init (QvmImageStoreClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  qvm_i18n_init ();
+
+  object_class->finalize = qvm_image_store_finalize;
+  object_class->get_property = qvm_image_store_get_property;
+  object_class->set_property = qvm_image_store_set_property;
+
+  /**
+   * QvmImageStore:folder:
+   *
+   * The folder the store keeps its images in; the store owns it.
+   */
+  properties[PROP_FOLDER] =
+    g_param_spec_string ("folder", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                         G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * QvmImageStore:max-size:
+   *
+   * The largest size, in bytes, of `disk.img` and `layer.qcow2` (holes
+   * included) and of the layer's virtual disk, in archives loaded from now
+   * on. 50 GiB by default.
+   */
+  properties[PROP_MAX_SIZE] =
+    g_param_spec_uint64 ("max-size", NULL, NULL, 0, G_MAXUINT64, QVM_ARCHIVE_DEFAULT_MAX_SIZE,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * QvmImageStore:max-data:
+   *
+   * The most data, in bytes, one archive may write to the store's folder
+   * (holes do not count), in archives loaded from now on. 50 GiB by
+   * default.
+   */
+  properties[PROP_MAX_DATA] =
+    g_param_spec_uint64 ("max-data", NULL, NULL, 0, G_MAXUINT64, QVM_ARCHIVE_DEFAULT_MAX_SIZE,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+qvm_image_store_init (QvmImageStore *self)
+{
+  self->lock_fd = -1;
+  g_mutex_init (&self->mutex);
+  qvm_archive_limits_init (&self->limits);
+  self->images = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                        (GDestroyNotify) store_image_unref);
+}
+
+/* Whether the folder holds anything but the store's mark, and the mark. */
+static gboolean
+inspect_folder (const char *folder,
+                gboolean   *has_entries,
+                gboolean   *has_mark,
+                GError    **error)
+{
+  g_autoptr(GDir) dir = g_dir_open (folder, 0, error);
+  const char *name;
+
+  if (dir == NULL)
+    return FALSE;
+  *has_mark = FALSE;
+  *has_entries = FALSE;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      if (strcmp (name, STORE_MARK) == 0)
+        *has_mark = TRUE;
+      else
+        *has_entries = TRUE;
+    }
+  return TRUE;
+}
+
+/* Deletes everything in the folder but the mark: images of an earlier
+ * store, which no one can use any more. */
+static gboolean
+remove_leftovers (QvmImageStore *self,
+                  int            dirfd,
+                  GError       **error)
+{
+  g_autoptr(GDir) dir = g_dir_open (self->folder, 0, error);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  if (dir == NULL)
+    return FALSE;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (strcmp (name, STORE_MARK) != 0)
+      g_ptr_array_add (names, g_strdup (name));
+
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_message ("Image store %s: deleting %s, left by an earlier store", self->folder,
+                 (const char *) names->pdata[i]);
+      if (!qvm_fs_remove_tree_at (dirfd, names->pdata[i], error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+qvm_image_store_initable_init (GInitable     *initable,
+                               GCancellable  *cancellable,
+                               GError       **error)
+{
+  QvmImageStore *self = QVM_IMAGE_STORE (initable);
+  gboolean has_mark = FALSE, has_entries = FALSE;
+  gboolean ok;
+  int dirfd;
+
+  if (self->folder == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("The image store needs a folder"));
+      return FALSE;
+    }
+  if (g_mkdir_with_parents (self->folder, 0700) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, self->folder, "create");
+      return FALSE;
+    }
+  dirfd = open (self->folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, self->folder, "open");
+      return FALSE;
+    }
+
+  if (!inspect_folder (self->folder, &has_entries, &has_mark, error))
+    {
+      close (dirfd);
+      return FALSE;
+    }
+  if (has_entries && !has_mark)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_EMPTY,
+                   _("The folder %s holds files but is not an image store; refusing to use it"),
+                   self->folder);
+      close (dirfd);
+      return FALSE;
+    }
+
+  self->lock_fd = openat (dirfd, STORE_MARK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (self->lock_fd < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, self->folder, "create the mark of");
+      close (dirfd);
+      return FALSE;
+    }
+  if (flock (self->lock_fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      if (errno == EWOULDBLOCK)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                     _("The image store %s is in use by another store"), self->folder);
+      else
+        qvm_fs_set_error_from_errno (error, errno, self->folder, "lock");
+      close (dirfd);
+      return FALSE;
+    }
+
+  ok = remove_leftovers (self, dirfd, error);
+  close (dirfd);
+  return ok;
+}
+
+static void
+qvm_image_store_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = qvm_image_store_initable_init;
+}
+
+/**
+ * qvm_image_store_new:
+ * @folder: (type filename): the folder to keep images in; created if missing
+ * @error: return location for a #GError
+ *
+ * Creates an image store in @folder. The store locks the folder for its
+ * lifetime and deletes what an earlier store left there; see
+ * [class@Qvm.ImageStore].
+ *
+ * Returns: (transfer full): the store, or %NULL with @error set: to
+ *   %G_IO_ERROR_BUSY if another store uses @folder, to
+ *   %G_IO_ERROR_NOT_EMPTY if @folder holds files and was never a store
+ */
+QvmImageStore *
+qvm_image_store_new (const char  *folder,
+                     GError     **error)
+{
+  g_return_val_if_fail (folder != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (QVM_TYPE_IMAGE_STORE, NULL, error, "folder", folder, NULL);
+}
+
+/**
+ * qvm_image_store_get_folder:
+ * @store: an image store
+ *
+ * Gets the folder the store keeps its images in.
+ *
+ * Returns: (type filename): the folder
+ */
+const char *
+qvm_image_store_get_folder (QvmImageStore *store)
+{
+  g_return_val_if_fail (QVM_IS_IMAGE_STORE (store), NULL);
+
+  return store->folder;
+}
+
+/**
+ * qvm_image_store_get_max_size:
+ * @store: an image store
+ *
+ * Gets [property@Qvm.ImageStore:max-size].
+ *
+ * Returns: the largest disk size in bytes
+ */
+guint64
+qvm_image_store_get_max_size (QvmImageStore *store)
+{
+  guint64 value;
+
+  g_return_val_if_fail (QVM_IS_IMAGE_STORE (store), 0);
+
+  g_mutex_lock (&store->mutex);
+  value = store->limits.max_entry_size;
+  g_mutex_unlock (&store->mutex);
+  return value;
+}
+
+/**
+ * qvm_image_store_set_max_size:
+ * @store: an image store
+ * @max_size: the largest disk size in bytes
+ *
+ * Sets [property@Qvm.ImageStore:max-size].
+ */
+void
+qvm_image_store_set_max_size (QvmImageStore *store,
+                              guint64        max_size)
+{
+  gboolean changed;
+
+  g_return_if_fail (QVM_IS_IMAGE_STORE (store));
+
+  g_mutex_lock (&store->mutex);
+  changed = store->limits.max_entry_size != max_size;
+  store->limits.max_entry_size = max_size;
+  g_mutex_unlock (&store->mutex);
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (store), properties[PROP_MAX_SIZE]);
+}
+
+/**
+ * qvm_image_store_get_max_data:
+ * @store: an image store
+ *
+ * Gets [property@Qvm.ImageStore:max-data].
+ *
+ * Returns: the most data one archive may write, in bytes
+ */
+guint64
+qvm_image_store_get_max_data (QvmImageStore *store)
+{
+  guint64 value;
+
+  g_return_val_if_fail (QVM_IS_IMAGE_STORE (store), 0);
+
+  g_mutex_lock (&store->mutex);
+  value = store->limits.max_total_size;
+  g_mutex_unlock (&store->mutex);
+  return value;
+}
+
+/**
+ * qvm_image_store_set_max_data:
+ * @store: an image store
+ * @max_data: the most data one archive may write, in bytes
+ *
+ * Sets [property@Qvm.ImageStore:max-data].
+ */
+void
+qvm_image_store_set_max_data (QvmImageStore *store,
+                              guint64        max_data)
+{
+  gboolean changed;
+
+  g_return_if_fail (QVM_IS_IMAGE_STORE (store));
+
+  g_mutex_lock (&store->mutex);
+  changed = store->limits.max_total_size != max_data;
+  store->limits.max_total_size = max_data;
+  g_mutex_unlock (&store->mutex);
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (store), properties[PROP_MAX_DATA]);
+}
+
+/* Creates an instance of a loaded image: a copy of its layer, in its
+ * folder, since the layer names its backing file relative to itself. */
+static void
+instance_thread (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  QvmImageStore *self = source_object;
+  StoreImage *image = task_data;
+  g_autofree char *layer = g_build_filename (image->folder, QVM_ARCHIVE_LAYER, NULL);
+  g_autofree char *disk_file = NULL;
+  GError *error = NULL;
+  QvmStoreImage *instance;
+  int layer_fd, instance_fd = -1;
+
+  layer_fd = open (layer, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (layer_fd < 0)
+    {
+      qvm_fs_set_error_from_errno (&error, errno, layer, "open");
+      goto failed;
+    }
+  /* a fresh name; O_EXCL makes a clash (or anything planted) an error */
+  for (int attempt = 0; attempt < 8 && instance_fd < 0; attempt++)
+    {
+      g_autofree char *name = qvm_fs_random_name ("instance-", ".qcow2");
+
+      g_free (disk_file);
+      disk_file = g_build_filename (image->folder, name, NULL);
+      instance_fd = open (disk_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (instance_fd < 0 && errno != EEXIST)
+        break;
+    }
+  if (instance_fd < 0)
+    {
+      qvm_fs_set_error_from_errno (&error, errno, disk_file, "create");
+      close (layer_fd);
+      goto failed;
+    }
+  if (!qvm_fs_clone_fd (layer_fd, instance_fd, &error) || close (instance_fd) != 0)
+    {
+      if (error == NULL)
+        qvm_fs_set_error_from_errno (&error, errno, disk_file, "write");
+      close (layer_fd);
+      g_unlink (disk_file);
+      goto failed;
+    }
+  close (layer_fd);
+
+  instance = g_object_new (QVM_TYPE_STORE_IMAGE, NULL);
+  instance->store = g_object_ref (self);
+  instance->image = store_image_ref (image);
+  instance->disk_file = g_steal_pointer (&disk_file);
+  g_task_return_pointer (task, instance, g_object_unref);
+  return;
+
+failed:
+  g_mutex_lock (&self->mutex);
+  image->users--;
+  g_mutex_unlock (&self->mutex);
+  g_task_return_error (task, error);
+}
+
+/* Runs the request @task for a loaded image in a worker thread. */
+static void
+start_instance (GTask      *task,
+                StoreImage *image)
+{
+  if (g_task_return_error_if_cancelled (task))
+    {
+      QvmImageStore *self = g_task_get_source_object (task);
+
+      g_mutex_lock (&self->mutex);
+      image->users--;
+      g_mutex_unlock (&self->mutex);
+      return;
+    }
+  g_task_set_task_data (task, store_image_ref (image), (GDestroyNotify) store_image_unref);
+  g_task_run_in_thread (task, instance_thread);
+}
+
+typedef struct {
+  GFile *source;
+  char *folder;
+  QvmArchiveLimits limits;
+} LoadData;
+
+static void
+load_data_free (LoadData *data)
+{
+  g_object_unref (data->source);
+  g_free (data->folder);
+  g_free (data);
+}
+
+static GObject *
+machine_from_json (GBytes  *json,
+                   GError **error)
+{
+  return G_OBJECT (qvm_machine_new_from_bytes (json, error));
+}
+
+static void
+load_thread (GTask        *task,
+             gpointer      source_object,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  LoadData *data = task_data;
+  g_autoptr(GFileInputStream) stream = NULL;
+  GObject *machine = NULL;
+  GError *error = NULL;
+
+  stream = g_file_read (data->source, NULL, &error);
+  if (stream == NULL ||
+      !qvm_archive_extract (G_INPUT_STREAM (stream), data->folder, &data->limits,
+                            machine_from_json, &machine, NULL, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, machine, g_object_unref);
+}
+
+/* In the context of the request that started the load. */
+static void
+load_done (GObject      *source_object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  QvmImageStore *self = QVM_IMAGE_STORE (source_object);
+  g_autoptr(StoreImage) image = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) waiters = NULL;
+  QvmMachine *machine;
+
+  machine = g_task_propagate_pointer (G_TASK (result), &error);
+
+  g_mutex_lock (&self->mutex);
+  waiters = g_steal_pointer (&image->waiters);
+  if (machine != NULL)
+    {
+      image->machine = machine;
+      image->loaded = TRUE;
+    }
+  else
+    {
+      /* not cached: the next request loads again */
+      if (g_hash_table_lookup (self->images, image->id) == image)
+        g_hash_table_remove (self->images, image->id);
+      image->users -= waiters->len;
+    }
+  g_mutex_unlock (&self->mutex);
+
+  if (machine == NULL)
+    g_debug ("Image store %s: loading %s failed: %s", self->folder, image->id, error->message);
+
+  for (guint i = 0; i < waiters->len; i++)
+    {
+      GTask *waiter = waiters->pdata[i];
+
+      if (machine != NULL)
+        start_instance (waiter, image);
+      else
+        g_task_return_error (waiter, g_error_copy (error));
+    }
+}
+
+/**
+ * qvm_image_store_instance_async:
+ * @store: an image store
+ * @image_id: a name that identifies the archive, such as its URL
+ * @source: the image archive, a file or any #GFile that can be read
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the instance
+ * @user_data: data for @callback
+ *
+ * Creates an instance of the image @image_id, loading it from @source if
+ * the store does not hold it yet. Requests for an @image_id that is being
+ * loaded wait for that load; @source is read only once. The loading and the
+ * copying run in worker threads; @callback runs in the thread-default main
+ * context of the caller.
+ *
+ * The caller decides what @image_id means and must make sure that one id
+ * always names the same archive. Cancelling @cancellable ends this request,
+ * at the latest when the load it waits for is done; the load itself goes on
+ * for the other requests and stays cached.
+ */
+void
+qvm_image_store_instance_async (QvmImageStore       *store,
+                                const char          *image_id,
+                                GFile               *source,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GTask) load = NULL;
+  StoreImage *image;
+
+  g_return_if_fail (QVM_IS_IMAGE_STORE (store));
+  g_return_if_fail (image_id != NULL);
+  g_return_if_fail (G_IS_FILE (source));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (store, cancellable, callback, user_data);
+  g_task_set_source_tag (task, qvm_image_store_instance_async);
+
+  g_mutex_lock (&store->mutex);
+  image = g_hash_table_lookup (store->images, image_id);
+  if (image == NULL)
+    {
+      g_autofree char *name = qvm_fs_random_name ("image-", "");
+      LoadData *data = g_new0 (LoadData, 1);
+
+      image = g_new0 (StoreImage, 1);
+      g_atomic_ref_count_init (&image->ref_count);
+      image->id = g_strdup (image_id);
+      image->folder = g_build_filename (store->folder, name, NULL);
+      image->waiters = g_ptr_array_new_with_free_func (g_object_unref);
+      g_hash_table_insert (store->images, image->id, image);
+      store->n_loads++;
+
+      data->source = g_object_ref (source);
+      data->folder = g_strdup (image->folder);
+      data->limits = store->limits;
+      load = g_task_new (store, NULL, load_done, store_image_ref (image));
+      g_task_set_source_tag (load, qvm_image_store_instance_async);
+      g_task_set_task_data (load, data, (GDestroyNotify) load_data_free);
+    }
+  image->users++;
+  if (!image->loaded)
+    g_ptr_array_add (image->waiters, g_object_ref (task));
+  store_image_ref (image);
+  g_mutex_unlock (&store->mutex);
+
+  if (load != NULL)
+    g_task_run_in_thread (load, load_thread);
+  else if (image->loaded)
+    start_instance (task, image);
+  store_image_unref (image);
+}
+
+/**
+ * qvm_image_store_instance_finish:
+ * @store: an image store
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Qvm.ImageStore.instance_async].
+ *
+ * Returns: (transfer full): a new instance of the image, with format
+ *   `qcow2`; call [method@Qvm.Image.release] when done with it. %NULL with
+ *   @error set, to %QVM_ERROR_MALFORMED_PAYLOAD if the archive is invalid
+ */
+QvmImage *
+qvm_image_store_instance_finish (QvmImageStore  *store,
+                                 GAsyncResult   *result,
+                                 GError        **error)
+{
+  g_return_val_if_fail (QVM_IS_IMAGE_STORE (store), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, store), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * qvm_image_store_collect:
+ * @store: an image store
+ *
+ * Deletes the images no instance uses (upstream's garbage collection).
+ * Images being loaded are kept. This deletes files: call it when the host
+ * needs the space or is idle.
+ *
+ * Returns: the number of images deleted
+ */
+guint
+qvm_image_store_collect (QvmImageStore *store)
+{
+  g_autoptr(GPtrArray) unused = g_ptr_array_new_with_free_func ((GDestroyNotify) store_image_unref);
+  GHashTableIter iter;
+  StoreImage *image;
+
+  g_return_val_if_fail (QVM_IS_IMAGE_STORE (store), 0);
+
+  g_mutex_lock (&store->mutex);
+  g_hash_table_iter_init (&iter, store->images);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &image))
+    if (image->loaded && image->users == 0)
+      {
+        g_ptr_array_add (unused, store_image_ref (image));
+        g_hash_table_iter_remove (&iter);
+      }
+  g_mutex_unlock (&store->mutex);
+
+  for (guint i = 0; i < unused->len; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      image = unused->pdata[i];
+      if (!qvm_fs_remove_tree (image->folder, &error))
+        g_warning ("Cannot delete the image folder %s: %s", image->folder, error->message);
+    }
+  return unused->len;
+}
+
+guint
+qvm_image_store_get_n_loads (QvmImageStore *store)
+{
+  guint n;
+
+  g_mutex_lock (&store->mutex);
+  n = store->n_loads;
+  g_mutex_unlock (&store->mutex);
+  return n;
+}

@@ -664,7 +664,6 @@ typedef struct {
   QvmQmpClient *client;
   const char   *command;
   JsonObject   *arguments;
-  int           fd;
   GCancellable *cancellable;
 } ExecuteStart;
 
@@ -675,22 +674,17 @@ execute_start (gpointer            start_data,
 {
   ExecuteStart *start = start_data;
 
-  if (start->fd >= 0)
-    qvm_qmp_client_execute_with_fd_async (start->client, start->command, start->arguments,
-                                          start->fd, start->cancellable, callback, callback_data);
-  else
-    qvm_qmp_client_execute_async (start->client, start->command, start->arguments,
-                                  start->cancellable, callback, callback_data);
+  qvm_qmp_client_execute_async (start->client, start->command, start->arguments,
+                                start->cancellable, callback, callback_data);
 }
 
 /* Runs a QMP command and waits for its answer (transfer full). */
 static JsonNode *
-vm_execute_with_fd (QvmVirtualMachine  *self,
-                    const char         *command,
-                    JsonObject         *arguments,
-                    int                 fd,
-                    GCancellable       *cancellable,
-                    GError            **error)
+vm_execute (QvmVirtualMachine  *self,
+            const char         *command,
+            JsonObject         *arguments,
+            GCancellable       *cancellable,
+            GError            **error)
 {
   g_autoptr(QvmQmpClient) client = NULL;
   g_autoptr(GAsyncResult) result = NULL;
@@ -704,19 +698,9 @@ vm_execute_with_fd (QvmVirtualMachine  *self,
     }
 
   client = g_object_ref (self->qmp);
-  start = (ExecuteStart) { client, command, arguments, fd, cancellable };
+  start = (ExecuteStart) { client, command, arguments, cancellable };
   result = qvm_coroutine_await (execute_start, &start);
   return qvm_qmp_client_execute_finish (client, result, error);
-}
-
-static JsonNode *
-vm_execute (QvmVirtualMachine  *self,
-            const char         *command,
-            JsonObject         *arguments,
-            GCancellable       *cancellable,
-            GError            **error)
-{
-  return vm_execute_with_fd (self, command, arguments, -1, cancellable, error);
 }
 
 /* The operations that talk to a running guest need QMP and no end. */
@@ -2432,26 +2416,98 @@ decode_screenshot (int      memfd,
   return g_object_ref (gdk_pixbuf_loader_get_pixbuf (loader));
 }
 
+/* The fdset ids screenshots use: the library picks them so that add-fd,
+ * screendump and remove-fd can be sent at once, without waiting for
+ * add-fd to name the set. Far above the small ids QEMU hands out. */
+#define SCREENSHOT_FDSET_BASE (G_GINT64_CONSTANT (1) << 30)
+
+/* The three commands of one screenshot, in flight together. QEMU runs
+ * in-band commands in order, so the dump finds the set the add made, and
+ * the remove runs whatever happened to the dump. */
+typedef struct {
+  QvmQmpClient *client;
+  GCancellable *cancellable;
+  int           fd;
+  gint64        fdset_id;
+  GTask        *all_done;     /* completes once the three answered */
+  guint         pending;
+  GError       *add_error;
+  GError       *dump_error;
+  GError       *remove_error;
+} Screenshot;
+
+static void
+screenshot_answered (Screenshot *shot)
+{
+  if (--shot->pending == 0)
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&shot->all_done);
+      g_task_return_boolean (task, TRUE);
+    }
+}
+
+#define DEFINE_SCREENSHOT_CALLBACK(name, field)                               \
+  static void                                                                  \
+  name (GObject      *source,                                                  \
+        GAsyncResult *result,                                                  \
+        gpointer      data)                                                    \
+  {                                                                            \
+    Screenshot *shot = data;                                                   \
+    g_autoptr(JsonNode) answer =                                               \
+      qvm_qmp_client_execute_finish (QVM_QMP_CLIENT (source), result,          \
+                                     &shot->field);                            \
+    screenshot_answered (shot);                                                \
+  }
+
+DEFINE_SCREENSHOT_CALLBACK (screenshot_added, add_error)
+DEFINE_SCREENSHOT_CALLBACK (screenshot_dumped, dump_error)
+DEFINE_SCREENSHOT_CALLBACK (screenshot_removed, remove_error)
+
+#undef DEFINE_SCREENSHOT_CALLBACK
+
+static void
+screenshot_start (gpointer            start_data,
+                  GAsyncReadyCallback callback,
+                  gpointer            callback_data)
+{
+  Screenshot *shot = start_data;
+  g_autoptr(JsonObject) add_args = json_object_new ();
+  g_autoptr(JsonObject) dump_args = json_object_new ();
+  g_autoptr(JsonObject) remove_args = json_object_new ();
+  g_autofree char *fdset_path = g_strdup_printf ("/dev/fdset/%" G_GINT64_FORMAT, shot->fdset_id);
+
+  shot->all_done = g_task_new (NULL, NULL, callback, callback_data);
+  shot->pending = 3;
+
+  json_object_set_int_member (add_args, "fdset-id", shot->fdset_id);
+  json_object_set_string_member (add_args, "opaque", "qvm-glib screenshot");
+  json_object_set_string_member (dump_args, "filename", fdset_path);
+  json_object_set_int_member (remove_args, "fdset-id", shot->fdset_id);
+
+  qvm_qmp_client_execute_with_fd_async (shot->client, "add-fd", add_args, shot->fd,
+                                        shot->cancellable, screenshot_added, shot);
+  qvm_qmp_client_execute_async (shot->client, "screendump", dump_args,
+                                shot->cancellable, screenshot_dumped, shot);
+  /* Not cancellable: the set must go whatever happens. */
+  qvm_qmp_client_execute_async (shot->client, "remove-fd", remove_args,
+                                NULL, screenshot_removed, shot);
+}
+
 static void
 screenshot_co (GTask        *task,
                gpointer      source_object,
                gpointer      task_data,
                GCancellable *cancellable)
 {
+  static guint counter;
   QvmVirtualMachine *self = source_object;
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) added = NULL;
-  g_autoptr(JsonNode) dumped = NULL;
-  g_autoptr(JsonNode) removed = NULL;
-  g_autoptr(JsonObject) add_args = NULL;
-  g_autoptr(JsonObject) dump_args = NULL;
-  g_autoptr(JsonObject) remove_args = NULL;
+  g_autoptr(QvmQmpClient) client = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
   g_autofree char *writable_path = NULL;
-  g_autofree char *fdset_path = NULL;
+  Screenshot shot = { 0 };
   GdkPixbuf *pixbuf;
-  gint64 fdset_id;
   int memfd;
-  int writable;
 
   if (!check_running (self, &error))
     {
@@ -2472,8 +2528,8 @@ screenshot_co (GTask        *task,
   /* QEMU hands out an fdset member only to an open() with the same access
    * mode, and screendump opens for writing: give it a write-only one. */
   writable_path = g_strdup_printf ("/proc/self/fd/%d", memfd);
-  writable = open (writable_path, O_WRONLY | O_CLOEXEC);
-  if (writable < 0)
+  shot.fd = open (writable_path, O_WRONLY | O_CLOEXEC);
+  if (shot.fd < 0)
     {
       int saved_errno = errno;
       close (memfd);
@@ -2483,35 +2539,28 @@ screenshot_co (GTask        *task,
       return;
     }
 
-  add_args = json_object_new ();
-  json_object_set_string_member (add_args, "opaque", "qvm-glib screenshot");
+  client = g_object_ref (self->qmp);
+  shot.client = client;
+  shot.cancellable = cancellable;
+  shot.fdset_id = SCREENSHOT_FDSET_BASE + (guint) g_atomic_int_add (&counter, 1);
+
   fd_lock (self);
-  added = vm_execute_with_fd (self, "add-fd", add_args, writable, cancellable, &error);
+  result = qvm_coroutine_await (screenshot_start, &shot);
   fd_unlock (self);
-  close (writable);
-  if (added == NULL || !JSON_NODE_HOLDS_OBJECT (added))
+  close (shot.fd);
+
+  /* The first failure tells most. */
+  if (shot.add_error != NULL || shot.dump_error != NULL || shot.remove_error != NULL)
     {
-      close (memfd);
-      if (error == NULL)
-        error = g_error_new (QVM_ERROR, QVM_ERROR_PROTOCOL, _("QEMU answered add-fd without an object"));
-      g_prefix_error (&error, _("Cannot take a screenshot: "));
-      qvm_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  fdset_id = json_object_get_int_member_with_default (json_node_get_object (added), "fdset-id", -1);
-
-  fdset_path = g_strdup_printf ("/dev/fdset/%" G_GINT64_FORMAT, fdset_id);
-  dump_args = json_object_new ();
-  json_object_set_string_member (dump_args, "filename", fdset_path);
-  dumped = vm_execute (self, "screendump", dump_args, cancellable, &error);
-
-  /* Always give the set back, whatever happened to the dump. */
-  remove_args = json_object_new ();
-  json_object_set_int_member (remove_args, "fdset-id", fdset_id);
-  removed = vm_execute (self, "remove-fd", remove_args, NULL, dumped == NULL ? NULL : &error);
-
-  if (dumped == NULL || removed == NULL)
-    {
+      if (shot.add_error != NULL)
+        error = g_steal_pointer (&shot.add_error);
+      else if (shot.dump_error != NULL)
+        error = g_steal_pointer (&shot.dump_error);
+      else
+        error = g_steal_pointer (&shot.remove_error);
+      g_clear_error (&shot.add_error);
+      g_clear_error (&shot.dump_error);
+      g_clear_error (&shot.remove_error);
       close (memfd);
       g_prefix_error (&error, _("Cannot take a screenshot: "));
       qvm_task_return_error (task, g_steal_pointer (&error));

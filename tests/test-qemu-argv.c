@@ -575,6 +575,7 @@ run_in_qemu (QvmQemuArgvConfig *config)
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
   qemu = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, &error);
   g_assert_no_error (error);
+  g_clear_object (&launcher);   /* closes QEMU's end here: EOF if it dies */
 
   in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
   answer = read_qmp_line (in);

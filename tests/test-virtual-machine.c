@@ -683,6 +683,67 @@ test_kill_starting (Fixture       *fixture,
 }
 
 static void
+test_start_cancelled (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+  qvm_virtual_machine_start_async (fixture->vm, cancellable, on_started, fixture);
+  g_cancellable_cancel (cancellable);
+  iterate_until (&fixture->started);
+
+  g_assert_error (fixture->start_error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (fixture->done_count, ==, 1);
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
+  g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_KILLED);
+  g_assert_cmpuint (count_children (), ==, 0);
+}
+
+static void
+test_start_twice (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  start_running (fixture);
+  fixture->started = FALSE;
+  start_and_wait (fixture);
+  g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  /* The first start still stands. */
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+}
+
+static void
+test_start_without_callback (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  g_autofree char *missing = g_build_filename (fixture->folder, "no-such-qemu", NULL);
+
+  /* The seed's Start(): failures come through "done" alone. */
+  qvm_virtual_machine_set_qemu_binary (fixture->vm, missing);
+  qvm_virtual_machine_start (fixture->vm);
+  wait_for_done (fixture);
+
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_FAILED);
+  g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_QEMU_NOT_FOUND);
+}
+
+static void
+test_dropped_unstarted (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  /* A machine never started still owns the network and the image: they
+   * are released when it goes. */
+  g_autoptr(GError) error = NULL;
+  g_autofree char *netdev = NULL;
+
+  g_assert_nonnull (qvm_user_network_get_socket_path (fixture->network));
+  g_clear_object (&fixture->vm);
+  g_assert_null (qvm_user_network_get_socket_path (fixture->network));
+  netdev = qvm_network_get_netdev (QVM_NETWORK (fixture->network), "netdev0", &error);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_assert_false (qvm_folder_image_get_in_use (fixture->image));
+}
+
+static void
 test_kill_running (Fixture       *fixture,
                    gconstpointer  data)
 {
@@ -1266,6 +1327,10 @@ main (int argc, char *argv[])
   g_test_add ("/virtual-machine/" path, Fixture, data, fixture_set_up, func, fixture_tear_down)
 
   ADD ("lifecycle", test_lifecycle, NULL);
+  ADD ("start/cancelled", test_start_cancelled, NULL);
+  ADD ("start/twice", test_start_twice, NULL);
+  ADD ("start/without-callback", test_start_without_callback, NULL);
+  ADD ("dropped-unstarted", test_dropped_unstarted, NULL);
   ADD ("kill/before-start", test_kill_before_start, NULL);
   ADD ("kill/starting", test_kill_starting, NULL);
   ADD ("kill/running", test_kill_running, NULL);

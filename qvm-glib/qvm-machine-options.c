@@ -120,7 +120,7 @@ qvm_machine_options_init (QvmMachineOptions *self)
 static QvmSchema *
 options_schema (void)
 {
-  return qvm_payload_get_builtin_schema (OPTIONS_SCHEMA, NULL);
+  return qvm_payload_load_builtin_schema (OPTIONS_SCHEMA);
 }
 
 /**
@@ -170,10 +170,13 @@ QvmMachineOptions *
 qvm_machine_options_new_from_json (JsonNode  *node,
                                    GError   **error)
 {
+  g_autoptr(QvmSchema) schema = NULL;
+
   g_return_val_if_fail (node != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!qvm_payload_validate (options_schema (), node, NULL, NULL, error))
+  schema = options_schema ();
+  if (!qvm_payload_validate (schema, node, NULL, NULL, error))
     return NULL;
 
   return options_from_valid_json (node);
@@ -195,6 +198,7 @@ qvm_machine_options_new_from_data (const char  *data,
                                    gssize       length,
                                    GError     **error)
 {
+  g_autoptr(QvmSchema) schema = NULL;
   g_autoptr(JsonNode) root = NULL;
 
   g_return_val_if_fail (data != NULL, NULL);
@@ -203,7 +207,8 @@ qvm_machine_options_new_from_data (const char  *data,
   if (length < 0)
     length = strlen (data);
 
-  root = qvm_payload_load (options_schema (), data, length, NULL, NULL, error);
+  schema = options_schema ();
+  root = qvm_payload_load (schema, data, length, NULL, NULL, error);
   if (root == NULL)
     return NULL;
 
@@ -307,8 +312,5 @@ qvm_machine_options_to_data (QvmMachineOptions *options)
 const char *
 qvm_machine_options_get_schema (void)
 {
-  const char *text;
-
-  qvm_payload_get_builtin_schema (OPTIONS_SCHEMA, &text);
-  return text;
+  return qvm_payload_get_builtin_schema_text (OPTIONS_SCHEMA);
 }

@@ -471,6 +471,10 @@ explain_sound (const char *problem,
   if (!str_in (device, sound_devices) || !str_in (controller, sound_controllers))
     return g_strdup ("");
 
+  /* A pair that does go together: the line is about something else. */
+  if (str_in (device, pci_sound_devices) == g_str_equal (controller, "pci"))
+    return NULL;
+
   needs = str_in (device, pci_sound_devices) ? "\"pci\"" : "\"intel-hda\" or \"ich9-intel-hda\"";
   return g_strdup_printf (_("device \"%s\" does not go with controller \"%s\" (it needs controller %s)"),
                           device, controller, needs);
@@ -611,7 +615,7 @@ machine_from_valid_json (JsonNode *root)
 static QvmSchema *
 machine_schema (void)
 {
-  return qvm_payload_get_builtin_schema (MACHINE_SCHEMA, NULL);
+  return qvm_payload_load_builtin_schema (MACHINE_SCHEMA);
 }
 
 /**
@@ -629,10 +633,13 @@ QvmMachine *
 qvm_machine_new_from_json (JsonNode  *node,
                            GError   **error)
 {
+  g_autoptr(QvmSchema) schema = NULL;
+
   g_return_val_if_fail (node != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!qvm_payload_validate (machine_schema (), node, NULL, explain_machine_problem, error))
+  schema = machine_schema ();
+  if (!qvm_payload_validate (schema, node, NULL, explain_machine_problem, error))
     return NULL;
 
   return machine_from_valid_json (node);
@@ -644,9 +651,10 @@ machine_new_from_data (const char  *data,
                        const char  *source,
                        GError     **error)
 {
+  g_autoptr(QvmSchema) schema = machine_schema ();
   g_autoptr(JsonNode) root = NULL;
 
-  root = qvm_payload_load (machine_schema (), data, length, source, explain_machine_problem, error);
+  root = qvm_payload_load (schema, data, length, source, explain_machine_problem, error);
   if (root == NULL)
     return NULL;
 
@@ -1170,8 +1178,5 @@ qvm_machine_save_to_file (QvmMachine    *machine,
 const char *
 qvm_machine_get_schema (void)
 {
-  const char *text;
-
-  qvm_payload_get_builtin_schema (MACHINE_SCHEMA, &text);
-  return text;
+  return qvm_payload_get_builtin_schema_text (MACHINE_SCHEMA);
 }

@@ -93,10 +93,11 @@ char *qvm_payload_format_value (JsonNode *value);
 JsonNode *qvm_payload_lookup (JsonNode   *root,
                               const char *path);
 
-/* Loads a schema compiled into the library's resources under
- * /org/qvm-glib/schemas/@name once, and keeps it. Returns (transfer none)
- * the schema and, in @text (nullable), its text (NUL-terminated, static). */
-QvmSchema *qvm_payload_get_builtin_schema (const char  *name,
-                                           const char **text);
+/* The text of a schema compiled into the library's resources under
+ * /org/qvm-glib/schemas/@name (NUL-terminated, static). */
+const char *qvm_payload_get_builtin_schema_text (const char *name);
+
+/* Compiles that schema. Returns (transfer full) a new schema. */
+QvmSchema *qvm_payload_load_builtin_schema (const char *name);
 
 G_END_DECLS

@@ -704,6 +704,26 @@ test_machine_bad_documents (void)
   assert_text_invalid ("\xef\xbb\xbf{}", -1, "U+FEFF");
   assert_text_invalid ("{\"uuid\": \"abc}", -1, "unterminated string");
 
+  /* Strings: strict escapes. json-glib cuts a string at \u0000, which
+   * would let a value pass for another. */
+  {
+    g_autoptr(GString) smuggled = g_string_new (full_machine);
+
+    g_string_replace (smuggled, "02:5e:1a:00:00:01", "02:5e:1a:00:00:01\\u0000junk", 1);
+    assert_text_invalid (smuggled->str, -1, "line 5, column 69: a string contains \\u0000");
+  }
+  assert_text_invalid ("{\"uuid\": \"\\x41\"}", -1, "line 1, column 11: unknown escape");
+  assert_text_invalid ("{\"uuid\": \"\\u12\"}", -1, "malformed \\u escape");
+  assert_text_invalid ("{\"uuid\": \"a\nb\"}", -1, "control character U+000A");
+  assert_text_invalid ("{\"uuid\": \"a\\", -1, "unterminated string");
+  {
+    /* Escapes JSON allows are fine. */
+    g_autofree char *escaped = machine_with ("keyboard.layout", "\"en\\u002dus\"");
+    g_autoptr(QvmMachine) machine = assert_valid (escaped);
+
+    g_assert_cmpstr (qvm_machine_get_keyboard_layout (machine), ==, "en-us");
+  }
+
   /* Structure errors come from json-glib, with line and column. */
   assert_text_invalid ("{\"uuid\": 1,}", -1, "not valid JSON at line 1");
   assert_text_invalid ("{\"a\" \"b\"}", -1, "not valid JSON at line 1");

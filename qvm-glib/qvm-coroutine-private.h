@@ -132,7 +132,13 @@ void qvm_coroutine_invoke_later (GMainContext  *context,
 /* Runs @func in a new coroutine bound to @task's context, holding a
  * reference on @task until @func returns. @func returns its result with the
  * qvm_task_return_*() helpers below. This is how every public foo_async()
- * is written: create the GTask, then qvm_coroutine_run_task(). */
+ * is written: create the GTask, then qvm_coroutine_run_task().
+ *
+ * The body starts at once, running up to its first wait before this
+ * returns, when the calling thread can acquire the task's context (the
+ * usual case: foo_async() called from the thread that runs it); otherwise
+ * it starts from an idle in that context. Either way the task's callback
+ * runs later, from the main loop, since the returns are deferred. */
 typedef void (*QvmCoroutineTaskFunc) (GTask        *task,
                                       gpointer      source_object,
                                       gpointer      task_data,

@@ -5,7 +5,7 @@
  *
  * Each coroutine gets an mmap'd stack with a PROT_NONE guard page below it,
  * so an overflow faults instead of corrupting the neighbouring memory.
- * makecontext()/swapcontext() are used once, to start the trampoline on the
+ * makecontext()/setcontext() are used once, to start the trampoline on the
  * new stack; every later switch is a sigsetjmp()/siglongjmp() pair that does
  * not save the signal mask, which spares swapcontext()'s sigprocmask system
  * call on every switch.
@@ -45,6 +45,7 @@
 # ifndef HAVE_SANITIZER_COMMON_INTERFACE_DEFS_H
 #  error "AddressSanitizer build without <sanitizer/common_interface_defs.h>: use -Dcoroutine=gthread"
 # endif
+# include <sanitizer/asan_interface.h>
 # include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -105,6 +106,24 @@ asan_finish_switch (void        *fake_stack_save,
 #endif
 }
 
+/* Saves where we are in @from_env and jumps to @to_env. Returns when
+ * something jumps back to @from_env: this frame stays alive on the stack we
+ * leave, so the second return of sigsetjmp() is valid. Kept out of line
+ * so that no caller's variable lives across the sigsetjmp(). */
+static __attribute__((noinline)) void
+jump (sigjmp_buf *from_env,
+      void      **fake_stack_save,
+      const void *to_stack,
+      size_t      to_stack_size,
+      sigjmp_buf *to_env)
+{
+  if (sigsetjmp (*from_env, 0) == 0)
+    {
+      asan_start_switch (fake_stack_save, to_stack, to_stack_size);
+      siglongjmp (*to_env, 1);
+    }
+}
+
 void
 qvm_coroutine_backend_switch (QvmCoroutine       *from,
                               QvmCoroutine       *to,
@@ -115,37 +134,25 @@ qvm_coroutine_backend_switch (QvmCoroutine       *from,
   sigjmp_buf *from_env = ufrom != NULL ? &ufrom->env : &leader.env;
   void **from_fake_stack = ufrom != NULL ? &ufrom->fake_stack : &leader.fake_stack;
   sigjmp_buf *to_env = uto != NULL ? &uto->env : &leader.env;
-  const void *to_stack;
-  size_t to_stack_size;
 
   if (action == QVM_COROUTINE_SWITCH_ENTER)
     {
-      to_stack = uto->stack;
-      to_stack_size = uto->stack_size;
+      jump (from_env, from_fake_stack, uto->stack, uto->stack_size, to_env);
+      /* Back because @to yielded or finished. */
+      asan_finish_switch (*from_fake_stack, NULL, NULL);
     }
   else
     {
-      to_stack = ufrom->caller_stack;
-      to_stack_size = ufrom->caller_stack_size;
-    }
-
-  if (sigsetjmp (*from_env, 0) == 0)
-    {
-      /* A terminating coroutine's fake stack is dropped (NULL); if the
-       * pool reuses it, it starts afresh. */
+      /* A terminating coroutine's fake stack is dropped (NULL): if the pool
+       * reuses the coroutine, it starts afresh. */
       if (action == QVM_COROUTINE_SWITCH_TERMINATE)
         *from_fake_stack = NULL;
-      asan_start_switch (action == QVM_COROUTINE_SWITCH_TERMINATE ? NULL : from_fake_stack,
-                         to_stack, to_stack_size);
-      siglongjmp (*to_env, 1);
+      jump (from_env, action == QVM_COROUTINE_SWITCH_TERMINATE ? NULL : from_fake_stack,
+            ufrom->caller_stack, ufrom->caller_stack_size, to_env);
+      /* Entered again: note which stack entered us this time, the one the
+       * next yield goes back to. */
+      asan_finish_switch (*from_fake_stack, &ufrom->caller_stack, &ufrom->caller_stack_size);
     }
-
-  /* Back in @from. A coroutine notes which stack entered it this time, the
-   * one it will yield to. */
-  if (action == QVM_COROUTINE_SWITCH_ENTER)
-    asan_finish_switch (*from_fake_stack, NULL, NULL);
-  else
-    asan_finish_switch (*from_fake_stack, &ufrom->caller_stack, &ufrom->caller_stack_size);
 }
 
 /* The first function on a new stack. makecontext() passes int arguments
@@ -179,7 +186,7 @@ trampoline (unsigned int low,
 static void
 start_trampoline (QvmCoroutineUcontext *co)
 {
-  ucontext_t creator_uc, uc;
+  ucontext_t uc;
   sigjmp_buf creator_env;
   guint64 address = (uintptr_t) co;
   void *fake_stack = NULL;
@@ -193,11 +200,14 @@ start_trampoline (QvmCoroutineUcontext *co)
   makecontext (&uc, (void (*) (void)) trampoline, 2,
                (unsigned int) (address & 0xffffffffu), (unsigned int) (address >> 32));
 
+  /* setcontext(), not swapcontext(): the trampoline comes back with a
+   * siglongjmp(), and ASan warns about (and does not need) the latter. */
   co->creator_env = &creator_env;
   if (sigsetjmp (creator_env, 0) == 0)
     {
       asan_start_switch (&fake_stack, co->stack, co->stack_size);
-      swapcontext (&creator_uc, &uc);
+      setcontext (&uc);
+      g_error ("qvm-coroutine: setcontext() failed: %s", g_strerror (errno));
     }
   asan_finish_switch (fake_stack, NULL, NULL);
   co->creator_env = NULL;
@@ -269,6 +279,10 @@ qvm_coroutine_backend_new (gsize stack_size)
   if (mprotect (co->mapping, page, PROT_NONE) != 0)
     g_error ("qvm-coroutine: cannot protect a stack guard page: %s", g_strerror (errno));
   co->stack = co->mapping + page;
+#ifdef QVM_ASAN
+  /* The address may have held an earlier stack whose shadow is stale. */
+  ASAN_UNPOISON_MEMORY_REGION (co->stack, co->stack_size);
+#endif
 
 #ifdef HAVE_VALGRIND_VALGRIND_H
   co->valgrind_stack_id = VALGRIND_STACK_REGISTER (co->stack, co->stack + co->stack_size);

@@ -67,6 +67,13 @@ qvm_coroutine_self (void)
   return get_current ();
 }
 
+/* Named so that a failed precondition reads "assertion 'inside_coroutine ()'". */
+static gboolean
+inside_coroutine (void)
+{
+  return get_current () != NULL;
+}
+
 const char *
 qvm_coroutine_get_backend_name (void)
 {
@@ -249,7 +256,7 @@ qvm_coroutine_yield (void)
 {
   QvmCoroutine *co = get_current ();
 
-  g_return_if_fail (co != NULL);
+  g_return_if_fail (inside_coroutine ());
 
   co->state = QVM_COROUTINE_STATE_SUSPENDED;
   set_current (co->caller);
@@ -287,9 +294,31 @@ wait_wake (QvmWait *wait)
     qvm_coroutine_enter (wait->co);
 }
 
+/* The source that wakes a cancelled wait: dispatched once its ready time
+ * is set, which any thread may do. */
 static gboolean
-on_wait_cancelled (GCancellable *cancellable,
-                   gpointer      data)
+wake_source_dispatch (GSource    *source,
+                      GSourceFunc callback,
+                      gpointer    data)
+{
+  g_source_set_ready_time (source, -1);
+  return callback != NULL ? callback (data) : G_SOURCE_REMOVE;
+}
+
+static GSourceFuncs wake_source_funcs = {
+  .dispatch = wake_source_dispatch,
+};
+
+/* Runs in the cancelling thread, maybe during the wait's own yield. */
+static void
+on_cancelled (GCancellable *cancellable,
+              gpointer      data)
+{
+  g_source_set_ready_time (data, 0);
+}
+
+static gboolean
+on_wait_cancelled (gpointer data)
 {
   QvmWait *wait = data;
 
@@ -309,9 +338,9 @@ set_cancelled_error (GCancellable *cancellable,
                          _("Operation was cancelled"));
 }
 
-/* Attaches @source (whose callback wakes @wait) to the coroutine's context
- * together with a cancellable source, yields until one of them fires, and
- * removes both. */
+/* Attaches @source (whose callback wakes @wait) to the coroutine's context,
+ * arms a source that wakes it on cancellation, yields until one of them
+ * fires, and removes both. */
 static gboolean
 wait_for_source (QvmWait      *wait,
                  GSource      *source,
@@ -320,19 +349,24 @@ wait_for_source (QvmWait      *wait,
 {
   QvmCoroutine *co = wait->co;
   g_autoptr(GSource) cancel_source = NULL;
+  gulong handler = 0;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
 
-  /* A GCancellable source rather than a "cancelled" handler: it fires in
-   * our context, on the main stack, whatever thread cancels, and has none
-   * of g_cancellable_disconnect()'s deadlock rules. */
+  /* Not a GCancellableSource: GLib 2.74 leaks one disposed while another
+   * thread is still inside g_cancellable_cancel(). Our handler only makes
+   * our own source ready, so g_cancellable_disconnect() below, which waits
+   * for a handler running in another thread, cannot deadlock, and once it
+   * returned nothing can touch the source any more. */
   if (cancellable != NULL)
     {
-      cancel_source = g_cancellable_source_new (cancellable);
-      g_source_set_callback (cancel_source, G_SOURCE_FUNC (on_wait_cancelled), wait, NULL);
+      cancel_source = g_source_new (&wake_source_funcs, sizeof (GSource));
+      g_source_set_callback (cancel_source, on_wait_cancelled, wait, NULL);
       g_source_set_static_name (cancel_source, "[qvm] coroutine wait cancelled");
       g_source_attach (cancel_source, co->context);
+      handler = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled),
+                                       cancel_source, NULL);
     }
   g_source_attach (source, co->context);
 
@@ -341,7 +375,10 @@ wait_for_source (QvmWait      *wait,
 
   g_source_destroy (source);
   if (cancel_source != NULL)
-    g_source_destroy (cancel_source);
+    {
+      g_cancellable_disconnect (cancellable, handler);
+      g_source_destroy (cancel_source);
+    }
 
   if (wait->cancelled)
     {
@@ -375,7 +412,7 @@ qvm_coroutine_wait_fd (int            fd,
   g_autoptr(GSource) source = NULL;
   gboolean ok;
 
-  g_return_val_if_fail (wait.co != NULL /* inside a coroutine */, FALSE);
+  g_return_val_if_fail (inside_coroutine (), FALSE);
   g_return_val_if_fail (fd >= 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -410,7 +447,7 @@ qvm_coroutine_wait_socket (GSocket       *socket,
   QvmWait wait = { get_current (), FALSE, FALSE, 0 };
   g_autoptr(GSource) source = NULL;
 
-  g_return_val_if_fail (wait.co != NULL /* inside a coroutine */, FALSE);
+  g_return_val_if_fail (inside_coroutine (), FALSE);
   g_return_val_if_fail (G_IS_SOCKET (socket), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -436,7 +473,7 @@ qvm_coroutine_sleep (guint          msec,
   QvmWait wait = { get_current (), FALSE, FALSE, 0 };
   g_autoptr(GSource) source = NULL;
 
-  g_return_val_if_fail (wait.co != NULL /* inside a coroutine */, FALSE);
+  g_return_val_if_fail (inside_coroutine (), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   source = g_timeout_source_new (msec);
@@ -492,7 +529,7 @@ qvm_coroutine_await (QvmCoroutineStartFunc start,
 {
   QvmAwait await = { get_current (), start, start_data, NULL, FALSE };
 
-  g_return_val_if_fail (await.co != NULL /* inside a coroutine */, NULL);
+  g_return_val_if_fail (inside_coroutine (), NULL);
   g_return_val_if_fail (start != NULL, NULL);
 
   defer_to_main_stack (await.co, await_start, &await);
@@ -525,7 +562,7 @@ qvm_coroutine_wait_subprocess (GSubprocess   *subprocess,
   QvmSubprocessWait wait = { subprocess, cancellable };
   g_autoptr(GAsyncResult) result = NULL;
 
-  g_return_val_if_fail (get_current () != NULL /* inside a coroutine */, FALSE);
+  g_return_val_if_fail (inside_coroutine (), FALSE);
   g_return_val_if_fail (G_IS_SUBPROCESS (subprocess), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <gio/gunixfdmessage.h>
@@ -119,6 +120,45 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
+
+/**
+ * QvmQmpClient:
+ *
+ * A client for the QEMU Machine Protocol (QMP), QEMU's JSON control
+ * channel.
+ *
+ * Make one on a stream connected to QEMU's monitor with
+ * [func@Qvm.QmpClient.new_async] (for a VM, one end of a socket pair whose
+ * other end QEMU gets as `-chardev socket,id=qmp,fd=N` with
+ * `-mon chardev=qmp,mode=control`: there is no socket file to wait for),
+ * or on a socket path with [func@Qvm.QmpClient.connect_async]. The client
+ * reads QEMU's greeting and negotiates capabilities before it is handed
+ * out.
+ *
+ * Then [method@Qvm.QmpClient.execute_async] runs commands; any number may
+ * be in flight. Errors QEMU answers with are in the %QVM_QMP_ERROR domain;
+ * a connection that ends or a peer that breaks the protocol (garbage,
+ * messages over 16 MiB, JSON that is not QMP) gives %QVM_ERROR_CLOSED or
+ * %QVM_ERROR_PROTOCOL, closes the client and emits
+ * [signal@Qvm.QmpClient::closed]. QEMU's events are emitted as the detailed
+ * [signal@Qvm.QmpClient::event] signal, in order with the replies.
+ *
+ * ```python
+ * def on_status(client, result):
+ *     status = client.execute_finish(result).get_object()
+ *     print(status.get_string_member('status'))
+ *
+ * def on_connected(source, result):
+ *     client = Qvm.QmpClient.connect_finish(result)
+ *     client.connect('event::SHUTDOWN', lambda c, name, data, ts: loop.quit())
+ *     client.execute_async('query-status', None, None, on_status)
+ *
+ * Qvm.QmpClient.connect_async('/run/vm/qmp.sock', None, on_connected)
+ * ```
+ *
+ * A client is used from the thread that owns the main context it was made
+ * in; its callbacks and signals run in that context.
+ */
 
 static void async_initable_iface_init (GAsyncInitableIface *iface);
 
@@ -1248,7 +1288,8 @@ async_initable_iface_init (GAsyncInitableIface *iface)
  * @stream from now on and closes it when it closes.
  *
  * The client's callbacks and signals run in the thread-default main context
- * of the caller.
+ * of the caller. To bound the handshake in time, make the client with
+ * g_async_initable_new_async() and set [property@Qvm.QmpClient:timeout].
  */
 void
 qvm_qmp_client_new_async (GIOStream           *stream,

@@ -555,14 +555,13 @@ test_huge_line (void)
 static void
 script_slow_drip (Peer *peer)
 {
-  const char *reply_format = "{\"return\": {\"status\": \"running\", \"singlestep\": false, \"running\": true}, "
-                             "\"id\": %" G_GINT64_FORMAT "}\r\n";
   g_autofree char *reply = NULL;
   gint64 id;
 
   peer_handshake (peer);
   id = peer_expect (peer, "query-status");
-  reply = g_strdup_printf (reply_format, id);
+  reply = g_strdup_printf ("{\"return\": {\"status\": \"running\", \"singlestep\": false, \"running\": true}, "
+                           "\"id\": %" G_GINT64_FORMAT "}\r\n", id);
   for (const char *p = reply; *p != '\0'; p++)
     {
       peer_write (peer, p, 1);
@@ -1179,9 +1178,10 @@ test_generic_stream (void)
   QmpTestCall calls[50] = { { 0 } };
   Peer *peer = peer_start (script_generic_stream, &connection);
 
+  /* The connection closes its socket when finalized: keep it until the
+   * end. */
   stream = g_simple_io_stream_new (g_io_stream_get_input_stream (connection),
                                    g_io_stream_get_output_stream (connection));
-  g_clear_object (&connection);
   client = qmp_test_client_new (stream, &error);
   g_assert_no_error (error);
   g_clear_object (&stream);
@@ -1204,6 +1204,7 @@ test_generic_stream (void)
   qmp_test_recorder_clear (&recorder);
   g_clear_object (&client);
   qmp_test_drain ();
+  g_clear_object (&connection);
   peer_finish (peer);
 }
 

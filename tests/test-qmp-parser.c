@@ -36,13 +36,15 @@ free_messages (GQueue *messages)
   g_queue_free_full (messages, (GDestroyNotify) qvm_qmp_message_free);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (GQueue, free_messages)
+/* A GQueue of QvmQmpMessage, freed with its messages. */
+typedef GQueue MessageQueue;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MessageQueue, free_messages)
 
 static QvmQmpMessage *
 parse_one (const char *text)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GQueue) messages = parse_all (text, 0, &error);
+  g_autoptr(MessageQueue) messages = parse_all (text, 0, &error);
 
   g_assert_no_error (error);
   g_assert_cmpuint (g_queue_get_length (messages), ==, 1);
@@ -152,7 +154,7 @@ static void
 test_tricky_stream (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GQueue) messages = parse_all (tricky_stream, 0, &error);
+  g_autoptr(MessageQueue) messages = parse_all (tricky_stream, 0, &error);
 
   g_assert_no_error (error);
   check_tricky_messages (messages);
@@ -167,7 +169,7 @@ test_any_split (void)
   for (gsize split = 0; split <= length; split++)
     {
       g_autoptr(QvmQmpParser) parser = qvm_qmp_parser_new (0);
-      g_autoptr(GQueue) messages = g_queue_new ();
+      g_autoptr(MessageQueue) messages = g_queue_new ();
       g_autoptr(GError) error = NULL;
 
       g_assert_true (qvm_qmp_parser_feed (parser, tricky_stream, split, messages, &error));
@@ -183,7 +185,7 @@ static void
 test_byte_by_byte (void)
 {
   g_autoptr(QvmQmpParser) parser = qvm_qmp_parser_new (0);
-  g_autoptr(GQueue) messages = g_queue_new ();
+  g_autoptr(MessageQueue) messages = g_queue_new ();
   gsize length = strlen (tricky_stream);
 
   for (gsize i = 0; i < length; i++)
@@ -200,11 +202,11 @@ static void
 test_in_message (void)
 {
   g_autoptr(QvmQmpParser) parser = qvm_qmp_parser_new (0);
-  g_autoptr(GQueue) messages = g_queue_new ();
+  g_autoptr(MessageQueue) messages = g_queue_new ();
   g_autoptr(GError) error = NULL;
 
   g_assert_false (qvm_qmp_parser_in_message (parser));
-  g_assert_true (qvm_qmp_parser_feed (parser, "\r\n{\"return\": {", 13, messages, &error));
+  g_assert_true (qvm_qmp_parser_feed (parser, "\r\n{\"return\": {", 14, messages, &error));
   g_assert_true (qvm_qmp_parser_in_message (parser));
   g_assert_cmpuint (g_queue_get_length (messages), ==, 0);
   g_assert_true (qvm_qmp_parser_feed (parser, "}, \"id\": 1}\r\n", 13, messages, &error));
@@ -221,7 +223,7 @@ assert_protocol_error (const char *text,
                        ...)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GQueue) messages = parse_all (text, max_size, &error);
+  g_autoptr(MessageQueue) messages = parse_all (text, max_size, &error);
   const char *fragment;
   va_list args;
 
@@ -295,14 +297,14 @@ static void
 test_messages_before_error (void)
 {
   g_autoptr(QvmQmpParser) parser = qvm_qmp_parser_new (0);
-  g_autoptr(GQueue) messages = g_queue_new ();
+  g_autoptr(MessageQueue) messages = g_queue_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GError) again = NULL;
   const char *text = "{\"return\": {}, \"id\": 1}\r\nxyz";
 
   g_assert_false (qvm_qmp_parser_feed (parser, text, strlen (text), messages, &error));
   g_assert_error (error, QVM_ERROR, QVM_ERROR_PROTOCOL);
-  g_assert_nonnull (strstr (error->message, "at byte 26"));
+  g_assert_nonnull (strstr (error->message, "at byte 25"));
   g_assert_cmpuint (g_queue_get_length (messages), ==, 1);
 
   /* The error sticks. */
@@ -316,14 +318,14 @@ static void
 test_size_limit (void)
 {
   g_autoptr(QvmQmpParser) parser = qvm_qmp_parser_new (64);
-  g_autoptr(GQueue) messages = g_queue_new ();
+  g_autoptr(MessageQueue) messages = g_queue_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *exact = NULL;
   const char *head = "{\"return\": \"";
   gsize fed = 0;
 
   /* A message of exactly the limit passes. */
-  exact = g_strdup_printf ("{\"return\": \"%s\"}", "0123456789012345678901234567890123456789012345678");
+  exact = g_strdup_printf ("{\"return\": \"%s\"}", "01234567890123456789012345678901234567890123456789");
   g_assert_cmpuint (strlen (exact), ==, 64);
   g_assert_true (qvm_qmp_parser_feed (parser, exact, 64, messages, &error));
   g_assert_no_error (error);
@@ -351,7 +353,7 @@ test_size_limit_one_chunk (void)
   gsize size = 4 * 1024 * 1024;
   g_autofree char *huge = g_malloc (size + 1);
   g_autoptr(QvmQmpParser) parser = qvm_qmp_parser_new (1024);
-  g_autoptr(GQueue) messages = g_queue_new ();
+  g_autoptr(MessageQueue) messages = g_queue_new ();
   g_autoptr(GError) error = NULL;
 
   memset (huge, ' ', size);
@@ -368,7 +370,7 @@ test_depth_limit (void)
 {
   GString *deep = g_string_new ("{\"return\": ");
   g_autoptr(GError) error = NULL;
-  g_autoptr(GQueue) ok_messages = NULL;
+  g_autoptr(MessageQueue) ok_messages = NULL;
   g_autofree char *ok_text = NULL;
   g_autofree char *deep_text = NULL;
 
@@ -469,7 +471,7 @@ test_fuzz (void)
   for (int round = 0; round < 2000; round++)
     {
       g_autoptr(QvmQmpParser) parser = qvm_qmp_parser_new (g_test_rand_int_range (1, 512));
-      g_autoptr(GQueue) messages = g_queue_new ();
+      g_autoptr(MessageQueue) messages = g_queue_new ();
       g_autoptr(GError) error = NULL;
       g_autofree char *data = g_memdup2 (tricky_stream, stream_length);
       gsize offset = 0;
@@ -488,7 +490,8 @@ test_fuzz (void)
 
       while (ok && offset < stream_length)
         {
-          gsize chunk = MIN ((gsize) g_test_rand_int_range (1, 40), stream_length - offset);
+          gsize wanted = g_test_rand_int_range (1, 40);
+          gsize chunk = MIN (wanted, stream_length - offset);
 
           ok = qvm_qmp_parser_feed (parser, data + offset, chunk, messages, &error);
           offset += chunk;

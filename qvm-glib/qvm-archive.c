@@ -481,7 +481,14 @@ close_entry (Extract *extract,
       machine = extract->validate_machine (json, &local_error);
       if (machine == NULL)
         {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "%s: ", entry->name);
+          /* every line of the validator's message names the entry */
+          g_auto(GStrv) lines = g_strsplit (local_error->message, "\n", -1);
+          g_autoptr(GString) message = g_string_new (NULL);
+
+          for (guint i = 0; lines[i] != NULL; i++)
+            if (lines[i][0] != '\0')
+              g_string_append_printf (message, "%s%s: %s", message->len ? "\n" : "", entry->name, lines[i]);
+          g_set_error_literal (error, local_error->domain, local_error->code, message->str);
           return FALSE;
         }
       extract->machine = machine;
@@ -906,8 +913,18 @@ write_bytes (Package      *package,
              gboolean      count,
              GError      **error)
 {
-  while (len > 0)
+  gboolean first = TRUE;
+
+  /* an empty write still lets the pax writer emit a sparse map */
+  while (len > 0 || first)
     {
+      first = FALSE;
+      if (len == 0)
+        {
+          if (archive_write_data (package->archive, data, 0) < 0)
+            return package_error (package, name, error);
+          break;
+        }
       la_ssize_t n = archive_write_data (package->archive, data, MIN (len, PACKAGE_CHUNK));
 
       if (n <= 0)
@@ -1005,6 +1022,18 @@ write_disk_entry (Package *package,
         }
     }
 
+  /* The trailing hole too: the pax writer emits the sparse map on the
+   * first write, which a disk without data would otherwise never make. */
+  do
+    {
+      gsize len = MIN (size - position, PACKAGE_CHUNK);
+
+      if (!write_bytes (package, QVM_ARCHIVE_DISK, zeros, len, FALSE, error))
+        return FALSE;
+      position += len;
+    }
+  while (position < size);
+
   return TRUE;
 }
 
@@ -1044,6 +1073,14 @@ qvm_archive_package (const char             *folder,
   if (!S_ISREG (st.st_mode))
     {
       g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED, _("%s: not a regular file"), disk_path);
+      goto out;
+    }
+  /* qcow2 counts the virtual disk in 512-byte sectors */
+  if (st.st_size % 512 != 0)
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED,
+                   _("%s: the size %" G_GINT64_FORMAT " is not a multiple of 512 bytes"),
+                   disk_path, (gint64) st.st_size);
       goto out;
     }
 
@@ -1088,7 +1125,9 @@ qvm_archive_package (const char             *folder,
       package_error (&package, target, error);
       goto out;
     }
-  if (fsync (out_fd) != 0 || close (out_fd) != 0)
+  /* No fsync(): like tar and zstd, the archive reaches the disk when the
+   * kernel writes it back; a caller that needs it durable syncs it. */
+  if (close (out_fd) != 0)
     {
       out_fd = -1;
       qvm_fs_set_error_from_errno (error, errno, target, "write");

@@ -38,7 +38,7 @@ qvm_mutable_image_default_init (QvmMutableImageInterface *iface)
    * @total. Emissions may be merged when the main context is busy.
    */
   g_signal_new ("progress", QVM_TYPE_MUTABLE_IMAGE, G_SIGNAL_RUN_LAST,
-                0, NULL, NULL, NULL,
+                G_STRUCT_OFFSET (QvmMutableImageInterface, progress), NULL, NULL, NULL,
                 G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
 }
 

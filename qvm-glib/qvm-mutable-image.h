@@ -28,6 +28,7 @@ G_DECLARE_INTERFACE (QvmMutableImage, qvm_mutable_image, QVM, MUTABLE_IMAGE, Qvm
  * @package: writes the image archive, blocking
  * @package_async: writes the image archive in the background
  * @package_finish: finishes @package_async
+ * @progress: class closure of the [signal@Qvm.MutableImage::progress] signal
  *
  * The virtual methods of [iface@Qvm.MutableImage].
  */
@@ -47,6 +48,10 @@ struct _QvmMutableImageInterface
   gboolean (*package_finish) (QvmMutableImage     *image,
                               GAsyncResult        *result,
                               GError             **error);
+
+  void     (*progress)       (QvmMutableImage     *image,
+                              guint64              done,
+                              guint64              total);
 
   /*< private >*/
   gpointer padding[8];

@@ -27,6 +27,14 @@
 
 #define MACHINE_JSON "{\"uuid\": \"52a5c0f4-7d3e-4a9b-9a43-1f2b3c4d5e6f\", \"memory\": 512}"
 
+static gboolean
+have_program (const char *name)
+{
+  g_autofree char *path = g_find_program_in_path (name);
+
+  return path != NULL;
+}
+
 typedef enum {
   FILTER_ZSTD,
   FILTER_GZIP,
@@ -674,7 +682,7 @@ test_refuse_zstd_not_tar (Fixture *f, gconstpointer data)
   const char *argv[] = { "zstd", "-q", "-f", text, "-o", path, NULL };
   int status;
 
-  if (g_find_program_in_path ("zstd") == NULL)
+  if (!have_program ("zstd"))
     {
       g_test_skip ("zstd is not installed");
       return;
@@ -811,7 +819,7 @@ test_package_round_trip (Fixture *f, gconstpointer data)
   g_autoptr(GBytes) json = g_bytes_new_static (MACHINE_JSON, strlen (MACHINE_JSON));
   g_autoptr(GObject) machine = NULL;
   g_autoptr(GError) error = NULL;
-  static const guint64 offsets[] = { 0, 5 * MIB + 7, 200 * MIB, GIB - 4096 };
+  static const guint64 offsets[] = { 0, 5 * MIB + 7, 200 * MIB, 256 * MIB - 4096 };
   Progress progress = { 0 };
   struct stat st;
   int fd;
@@ -819,7 +827,7 @@ test_package_round_trip (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_mkdir (source, 0700), ==, 0);
   fd = open (disk, O_WRONLY | O_CREAT | O_EXCL, 0644);
   g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (ftruncate (fd, GIB), ==, 0);
+  g_assert_cmpint (ftruncate (fd, 256 * MIB), ==, 0);
   for (gsize i = 0; i < G_N_ELEMENTS (offsets); i++)
     {
       char marker[64];
@@ -834,7 +842,7 @@ test_package_round_trip (Fixture *f, gconstpointer data)
   g_assert_cmpuint (progress.calls, >, 0);
   g_assert_cmpuint (progress.done, ==, progress.total);
 
-  /* small: 1 GiB of mostly holes */
+  /* small: 256 MiB of mostly holes */
   g_assert_cmpint (stat (target, &st), ==, 0);
   g_test_message ("archive: %" G_GINT64_FORMAT " bytes", (gint64) st.st_size);
   g_assert_cmpint (st.st_size, <, 64 * 1024);
@@ -842,7 +850,7 @@ test_package_round_trip (Fixture *f, gconstpointer data)
   g_assert_true (extract_file (f, target, folder, &machine, &error));
   g_assert_no_error (error);
   g_assert_cmpint (stat (extracted, &st), ==, 0);
-  g_assert_cmpuint (st.st_size, ==, GIB);
+  g_assert_cmpuint (st.st_size, ==, 256 * MIB);
   g_assert_cmpuint (st.st_blocks * 512, <=, 4 * 64 * 1024);
 
   fd = open (extracted, O_RDONLY);
@@ -857,7 +865,7 @@ test_package_round_trip (Fixture *f, gconstpointer data)
   close (fd);
 
   /* GNU tar, as upstream extracted them, lists the same three entries */
-  if (g_find_program_in_path ("tar") != NULL && g_find_program_in_path ("zstd") != NULL)
+  if (have_program ("tar") && have_program ("zstd"))
     {
       const char *argv[] = { "tar", "--zstd", "-tf", target, NULL };
       g_autofree char *out = NULL;
@@ -867,6 +875,22 @@ test_package_round_trip (Fixture *f, gconstpointer data)
                                    &out, NULL, &status, NULL));
       g_assert_true (g_spawn_check_wait_status (status, NULL));
       g_assert_cmpstr (out, ==, "machine.json\nlayer.qcow2\ndisk.img\n");
+
+      /* …and extracts a disk.img identical to ours */
+      {
+        g_autofree char *gnu = g_build_filename (f->root, "gnu", NULL);
+        g_autofree char *gnu_disk = g_build_filename (gnu, "disk.img", NULL);
+        const char *extract[] = { "tar", "--zstd", "-xf", target, "-C", gnu, NULL };
+        const char *compare[] = { "cmp", disk, gnu_disk, NULL };
+
+        g_assert_cmpint (g_mkdir (gnu, 0700), ==, 0);
+        g_assert_true (g_spawn_sync (NULL, (char **) extract, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                     NULL, NULL, &status, NULL));
+        g_assert_true (g_spawn_check_wait_status (status, NULL));
+        g_assert_true (g_spawn_sync (NULL, (char **) compare, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                     NULL, NULL, &status, NULL));
+        g_assert_true (g_spawn_check_wait_status (status, NULL));
+      }
     }
 }
 
@@ -880,6 +904,23 @@ test_package_missing_disk (Fixture *f, gconstpointer data)
 
   g_assert_false (qvm_archive_package (f->parent, json, target, NULL, NULL, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  names = list_folder (f->archives);
+  g_assert_cmpuint (g_strv_length (names), ==, 0);
+}
+
+static void
+test_package_odd_size (Fixture *f, gconstpointer data)
+{
+  g_autofree char *disk = g_build_filename (f->parent, "disk.img", NULL);
+  g_autofree char *target = g_build_filename (f->archives, "image.tar.zst", NULL);
+  g_autoptr(GBytes) json = g_bytes_new_static (MACHINE_JSON, strlen (MACHINE_JSON));
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) names = NULL;
+
+  g_assert_true (g_file_set_contents (disk, "not a whole sector", -1, NULL));
+  g_assert_false (qvm_archive_package (f->parent, json, target, NULL, NULL, NULL, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "is not a multiple of 512 bytes"));
   names = list_folder (f->archives);
   g_assert_cmpuint (g_strv_length (names), ==, 0);
 }
@@ -927,6 +968,7 @@ main (int argc, char *argv[])
   ADD ("cancelled", test_cancelled);
   ADD ("package/round-trip", test_package_round_trip);
   ADD ("package/missing-disk", test_package_missing_disk);
+  ADD ("package/odd-size", test_package_odd_size);
 
   return g_test_run ();
 }

@@ -274,6 +274,44 @@ test_tool_examples (Fixture       *fixture,
     g_assert_true (g_str_has_prefix (lines[i], prefix));
 }
 
+/* qvm inspect: a packaged image is described, a hostile one refused. */
+static void
+test_tool_inspect (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autofree char *build = g_build_filename (fixture->folder, "build", NULL);
+  g_autofree char *archive = g_build_filename (fixture->folder, "image.tar.zst", NULL);
+  g_autofree char *bad = g_build_filename (fixture->folder, "bad.tar.zst", NULL);
+  g_autoptr(QvmMachine) machine = qvm_machine_new_random ();
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(Result) valid = { 0 };
+  g_auto(Result) invalid = { 0 };
+
+  image = qvm_folder_image_new_blank (build, 1024 * 1024, machine, &error);
+  g_assert_no_error (error);
+  g_assert_true (qvm_mutable_image_package (QVM_MUTABLE_IMAGE (image), archive, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (qvm_folder_image_delete (image, &error));
+  g_assert_no_error (error);
+
+  run_qvm (fixture, &valid, "inspect", "image.tar.zst", NULL);
+  g_assert_cmpint (valid.status, ==, 0);
+  g_assert_nonnull (strstr (valid.out, qvm_machine_get_uuid (machine)));
+  g_assert_nonnull (strstr (valid.out, "disk.img: 1048576 bytes, 0 bytes of data"));
+  g_assert_nonnull (strstr (valid.out, "verdict: valid image archive"));
+
+  g_assert_true (g_file_set_contents (bad, "\x1f\x8b\x08 gzip", -1, NULL));
+  run_qvm (fixture, &invalid, "inspect", "bad.tar.zst", NULL);
+  g_assert_cmpint (invalid.status, ==, 1);
+  g_assert_true (g_str_has_prefix (invalid.err, "qvm: bad.tar.zst: image archive: "));
+  g_assert_nonnull (strstr (invalid.err, "gzip"));
+  g_assert_nonnull (strstr (invalid.out, "verdict: invalid image archive"));
+
+  g_unlink (archive);
+  g_unlink (bad);
+}
+
 static void
 test_tool_usage (Fixture       *fixture,
                  gconstpointer  data)
@@ -310,6 +348,7 @@ main (int argc, char *argv[])
   ADD ("/qvm-tool/schema", test_tool_schema);
   ADD ("/qvm-tool/new-machine", test_tool_new_machine);
   ADD ("/qvm-tool/examples", test_tool_examples);
+  ADD ("/qvm-tool/inspect", test_tool_inspect);
   ADD ("/qvm-tool/usage", test_tool_usage);
 #undef ADD
 

@@ -3,8 +3,8 @@
  * Copyright 2026 The qvm-glib authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * One program, one subcommand per task (validate, schema, new-machine; run,
- * build and inspect come later). Each subcommand parses its own options
+ * One program, one subcommand per task (validate, schema, new-machine,
+ * inspect; run and build come later). Each subcommand parses its own options
  * with a GOptionContext, so `qvm SUBCOMMAND --help` works. Problems are
  * printed as "qvm: WHAT: WHY" lines on stderr.
  */
@@ -12,10 +12,12 @@
 #include "config.h"
 
 #include <locale.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "qvm.h"
 
@@ -193,10 +195,73 @@ command_new_machine (int    argc,
   return EXIT_SUCCESS;
 }
 
+/* Extracts the archive as a store would (every rule checked) into a
+ * temporary folder, reports, and deletes the folder. */
+static int
+command_inspect (int    argc,
+                 char **argv)
+{
+  g_autoptr(GOptionContext) context =
+    command_context (_("ARCHIVE"),
+                     _("Checks an image archive (image.tar.zst) as an image store does, and prints its "
+                       "machine definition, the size of its disk and a verdict. The archive is "
+                       "extracted to a temporary folder, deleted afterwards."));
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *temporary = NULL;
+  g_autofree char *folder = NULL;
+  g_autofree char *data = NULL;
+  const char *disk;
+  struct stat st;
+
+  if (!parse_options (context, "inspect", &argc, &argv))
+    return EXIT_USAGE;
+  if (argc != 2)
+    {
+      print_error ("inspect", _("expected one image archive (see qvm inspect --help)"));
+      return EXIT_USAGE;
+    }
+
+  temporary = g_dir_make_tmp ("qvm-inspect-XXXXXX", &error);
+  if (temporary == NULL)
+    {
+      print_error ("inspect", error->message);
+      return EXIT_INVALID;
+    }
+  folder = g_build_filename (temporary, "image", NULL);
+  image = qvm_folder_image_new_from_archive (argv[1], folder, NULL, &error);
+  if (image == NULL)
+    {
+      g_auto(GStrv) lines = g_strsplit (error->message, "\n", -1);
+
+      for (guint i = 0; lines[i] != NULL; i++)
+        print_error (argv[1], lines[i]);
+      g_rmdir (temporary);
+      g_print (_("verdict: invalid image archive\n"));
+      return EXIT_INVALID;
+    }
+
+  data = qvm_machine_to_data (qvm_image_get_machine (QVM_IMAGE (image)));
+  disk = qvm_image_get_disk_file (QVM_IMAGE (image));
+  if (stat (disk, &st) != 0)
+    memset (&st, 0, sizeof st);
+  qvm_image_release (QVM_IMAGE (image));
+  g_print ("machine.json:\n%s", data);
+  g_print (_("disk.img: %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " bytes of data\n"),
+           (gint64) st.st_size, (gint64) st.st_blocks * 512);
+  g_print (_("verdict: valid image archive\n"));
+
+  if (!qvm_folder_image_delete (image, &error))
+    print_error (folder, error->message);
+  g_rmdir (temporary);
+  return EXIT_SUCCESS;
+}
+
 static const Command commands[] = {
   { "validate", N_("FILE…"), N_("Check machine definitions"), command_validate },
   { "schema", "machine|options", N_("Print a JSON Schema"), command_schema },
   { "new-machine", "", N_("Print a random valid machine definition"), command_new_machine },
+  { "inspect", N_("ARCHIVE"), N_("Check an image archive and describe it"), command_inspect },
 };
 
 static void

@@ -10,7 +10,7 @@ PACKAGES="
   libgdk-pixbuf-2.0-dev gobject-introspection libgirepository1.0-dev
   gir1.2-glib-2.0 gir1.2-json-1.0 gir1.2-soup-3.0 gir1.2-gdkpixbuf-2.0
   python3-gi gjs valgrind libclang-rt-14-dev
-  qemu-system-x86 qemu-utils
+  qemu-system-x86 qemu-utils zstd
   libgvnc-1.0-dev
   json-schema-test-suite
 "

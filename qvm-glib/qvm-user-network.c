@@ -54,6 +54,14 @@
  *   for the guest is closed. Time the handler takes (a paused message) does
  *   not count.
  *
+ * For the handler, the local address of a request is `169.254.169.254:80`
+ * and its remote address `0.0.0.0` (slirp does not tell the guest's
+ * address); the host of its URI is whatever the guest sent in `Host`.
+ *
+ * Each connection carries one request: answers say `Connection: close`, and
+ * pipelined requests after the first are not read. (QEMU runs one helper
+ * per connection either way.)
+ *
  * All of the network's work happens in the thread-default main context that
  * was current when it was created, in small steps: a guest that floods its
  * service does not block that main context or the service of another
@@ -446,6 +454,12 @@ on_request_started (SoupServer        *server,
                     gpointer           user_data)
 {
   QvmUserNetwork *self = QVM_USER_NETWORK (user_data);
+  SoupMessageHeaders *response_headers = soup_server_message_get_response_headers (msg);
+
+  /* libsoup keeps a connection open only on a server with listeners of its
+   * own, which ours has not (it accepts connections itself, see
+   * on_listener_ready()): say so to the guest. */
+  soup_message_headers_replace (response_headers, "Connection", "close");
 
   /* Connected after libsoup's own handlers, so the request line is parsed. */
   g_signal_connect_object (msg, "got-headers", G_CALLBACK (on_got_headers), self, 0);
@@ -497,6 +511,12 @@ serve_connection (QvmUserNetwork *self,
     }
 }
 
+/* The network accepts connections itself rather than through
+ * soup_server_listen_socket(): so it can refuse connections above the cap
+ * before libsoup sets anything up, give each socket its idle timeout, and
+ * hand libsoup inet addresses (libsoup 3.2 casts the local address to
+ * GInetSocketAddress for an HTTP/1.0 request without Host, which with a unix
+ * socket address gives a guest a way to trigger g_critical()s). */
 static gboolean
 on_listener_ready (GSocket      *listener,
                    GIOCondition  condition,

@@ -279,7 +279,7 @@ vm_end (QvmVirtualMachine *self,
   else if (self->qemu == NULL && !self->teardown_started)
     {
       /* Never spawned: nothing to wait for. A start in progress notices
-       * the end before it spawns. */
+       * the end once its spawn returns. */
       if (!self->start_requested || self->start_task == NULL)
         vm_begin_teardown (self);
     }
@@ -935,6 +935,41 @@ argv_config (QvmVirtualMachine *self,
   return config;
 }
 
+typedef struct {
+  GSubprocessLauncher *launcher;
+  const char * const  *argv;
+} SpawnStart;
+
+static void
+spawn_start (gpointer            start_data,
+             GAsyncReadyCallback callback,
+             gpointer            callback_data)
+{
+  SpawnStart *start = start_data;
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, callback_data);
+  GError *error = NULL;
+  GSubprocess *process = g_subprocess_launcher_spawnv (start->launcher, start->argv, &error);
+
+  if (process != NULL)
+    g_task_return_pointer (task, process, g_object_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+/* Spawns from the main stack: a child inherits the signal mask of the
+ * thread that forks it, and the coroutine threads of the gthread backend
+ * block every signal (QEMU would then ignore SIGTERM). */
+static GSubprocess *
+spawn (GSubprocessLauncher  *launcher,
+       const char * const   *argv,
+       GError              **error)
+{
+  SpawnStart start = { launcher, argv };
+  g_autoptr(GAsyncResult) result = qvm_coroutine_await (spawn_start, &start);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 /* Everything up to a spawned QEMU. On failure nothing is left running. */
 static gboolean
 spawn_qemu (QvmVirtualMachine  *self,
@@ -999,7 +1034,7 @@ spawn_qemu (QvmVirtualMachine  *self,
   g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
   g_subprocess_launcher_take_fd (launcher, fds[1], QMP_CHILD_FD);
 
-  self->qemu = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, error);
+  self->qemu = spawn (launcher, (const char * const *) argv, error);
   if (self->qemu == NULL)
     {
       /* The launcher closes its end when it goes. */
@@ -1089,6 +1124,14 @@ start_co (GTask        *task,
 
   /* From now on the teardown waits for QEMU to exit, whatever happens. */
   vm_begin_teardown (self);
+
+  if (self->end_reason != QVM_VM_DONE_REASON_NONE)
+    {
+      /* Ended (killed, cancelled) while QEMU was being spawned. */
+      self->sigkill_sent = TRUE;
+      g_subprocess_force_exit (self->qemu);
+      return;
+    }
 
   if (!connect_and_run (self, &error))
     {

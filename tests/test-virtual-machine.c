@@ -1305,7 +1305,7 @@ test_guest_obeys_shutdown (Fixture       *fixture,
   g_assert_null (qvm_virtual_machine_get_error (fixture->vm));
 }
 
-/* If an assertion fails, QEMU must not outlive the test. */
+/* If an assertion fails or the test times out, QEMU must not outlive it. */
 static void
 kill_children_on_abort (int signum)
 {
@@ -1320,6 +1320,7 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
 
   signal (SIGABRT, kill_children_on_abort);
+  signal (SIGTERM, kill_children_on_abort);
   log_records = g_ptr_array_new_with_free_func (log_record_free);
   g_log_set_writer_func (log_writer, NULL, NULL);
 

@@ -57,6 +57,10 @@
  * started (a network's guestfwd commands) could keep the pipes open. */
 #define OUTPUT_GRACE_MS 1000
 
+/* How long QEMU may run on after its QMP connection ended before it is
+ * killed: it normally exits right after closing it. */
+#define QMP_CLOSED_GRACE_MS 2000
+
 /* The descriptor number QEMU gets its end of the QMP socketpair on. */
 #define QMP_CHILD_FD 3
 
@@ -112,6 +116,8 @@ struct _QvmVirtualMachine
   GSocketConnection *qmp_connection;
   QvmQmpClient      *qmp;
   gulong             qmp_event_handler;
+  gulong             qmp_closed_handler;
+  GCancellable      *qmp_watch_cancellable;
 
   gboolean           shutdown_event_seen;
   gboolean           shutdown_by_guest;
@@ -469,6 +475,7 @@ finish_done (gpointer data)
 
   g_assert (!self->done);
 
+  g_cancellable_cancel (self->qmp_watch_cancellable);
   release_resources (self);
 
   if (self->socket_folder != NULL)
@@ -489,6 +496,7 @@ finish_done (gpointer data)
   if (self->qmp != NULL)
     {
       g_clear_signal_handler (&self->qmp_event_handler, self->qmp);
+      g_clear_signal_handler (&self->qmp_closed_handler, self->qmp);
       g_clear_object (&self->qmp);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QMP_CLIENT]);
     }
@@ -1060,6 +1068,10 @@ on_qmp_event (QvmQmpClient *client,
               JsonObject   *data,
               gint64        timestamp,
               gpointer      user_data);
+static void
+on_qmp_closed (QvmQmpClient *client,
+               const GError *reason,
+               gpointer      user_data);
 
 static void
 qmp_new_start (gpointer            start_data,
@@ -1085,6 +1097,7 @@ connect_and_run (QvmVirtualMachine  *self,
 
   self->qmp = client;
   self->qmp_event_handler = g_signal_connect (client, "event", G_CALLBACK (on_qmp_event), self);
+  self->qmp_closed_handler = g_signal_connect (client, "closed", G_CALLBACK (on_qmp_closed), self);
   /* The client owns the connection now. */
   g_clear_object (&self->qmp_connection);
 
@@ -1248,6 +1261,48 @@ on_qmp_event (QvmQmpClient *client,
                  name, data, timestamp);
 }
 
+typedef struct {
+  QvmVirtualMachine *vm;
+  GError            *reason;
+} QmpClosed;
+
+static void
+qmp_closed_co (gpointer data)
+{
+  QmpClosed *closed = data;
+  QvmVirtualMachine *self = closed->vm;
+
+  /* QEMU closes the monitor when it exits; one that keeps running without
+   * it can no longer be driven. */
+  if (qvm_coroutine_sleep (QMP_CLOSED_GRACE_MS, self->qmp_watch_cancellable, NULL) &&
+      qemu_running (self) && self->end_reason == QVM_VM_DONE_REASON_NONE)
+    vm_end (self, QVM_VM_DONE_REASON_CRASHED,
+            g_error_new (QVM_ERROR, QVM_ERROR_PROTOCOL,
+                         _("QEMU's QMP connection ended (%s) but QEMU kept running"),
+                         closed->reason != NULL ? closed->reason->message : _("closed")));
+
+  g_clear_error (&closed->reason);
+  g_object_unref (closed->vm);
+  g_free (closed);
+}
+
+static void
+on_qmp_closed (QvmQmpClient *client,
+               const GError *reason,
+               gpointer      user_data)
+{
+  QvmVirtualMachine *self = user_data;
+  QmpClosed *closed;
+
+  if (!qemu_running (self) || self->end_reason != QVM_VM_DONE_REASON_NONE)
+    return;
+
+  closed = g_new0 (QmpClosed, 1);
+  closed->vm = g_object_ref (self);
+  closed->reason = reason != NULL ? g_error_copy (reason) : NULL;
+  qvm_coroutine_spawn (qmp_closed_co, closed);
+}
+
 /* ---- GObject ------------------------------------------------------------------ */
 
 static gboolean
@@ -1377,6 +1432,7 @@ qvm_virtual_machine_finalize (GObject *object)
   g_free (self->shutdown_event_reason);
   g_queue_clear_full (&self->stderr_tail, g_free);
   g_clear_object (&self->readers_cancellable);
+  g_clear_object (&self->qmp_watch_cancellable);
 
   G_OBJECT_CLASS (qvm_virtual_machine_parent_class)->finalize (object);
 }
@@ -1579,8 +1635,8 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
    * QvmVirtualMachine:qemu-binary:
    *
    * The QEMU to run: a path, or a name looked up on `PATH`. Defaults to
-   * the `QVM_QEMU` environment variable, or `qemu-system-x86_64`. Changes
-   * take effect at the next start.
+   * the `QVM_QEMU` environment variable, or `qemu-system-x86_64`. Read
+   * when the machine starts.
    */
   properties[PROP_QEMU_BINARY] =
     g_param_spec_string ("qemu-binary", NULL, NULL, NULL,
@@ -1688,6 +1744,7 @@ qvm_virtual_machine_init (QvmVirtualMachine *self)
                               g_random_int_range (0, 0x10000));
   self->context = g_main_context_ref_thread_default ();
   self->readers_cancellable = g_cancellable_new ();
+  self->qmp_watch_cancellable = g_cancellable_new ();
   g_queue_init (&self->stderr_tail);
   g_queue_init (&self->fd_lock_waiters);
 
@@ -1903,7 +1960,7 @@ qvm_virtual_machine_get_qemu_binary (QvmVirtualMachine *vm)
  * @qemu_binary: (nullable) (type filename): a path, or a name to look up
  *   on `PATH`; %NULL for the default
  *
- * Sets the QEMU binary used by the next start.
+ * Sets the QEMU binary to run; read when the machine starts.
  */
 void
 qvm_virtual_machine_set_qemu_binary (QvmVirtualMachine *vm,
@@ -1941,8 +1998,8 @@ qvm_virtual_machine_get_accel (QvmVirtualMachine *vm)
  * @vm: a virtual machine
  * @accel: (nullable): `auto`, `kvm` or `tcg`; %NULL for the default
  *
- * Sets the accelerator used by the next start. An unknown name makes that
- * start fail with %QVM_ERROR_FAILED.
+ * Sets the accelerator; read when the machine starts. An unknown name
+ * makes the start fail with %QVM_ERROR_FAILED.
  */
 void
 qvm_virtual_machine_set_accel (QvmVirtualMachine *vm,

@@ -1190,7 +1190,7 @@ test_cycles (Fixture       *fixture,
 static const char fake_qemu[] =
   "#!/usr/bin/python3\n"
   "# Speaks QMP on fd 3 the way QEMU does, then plays one scenario.\n"
-  "import json, os, socket, sys\n"
+  "import json, os, signal, socket, sys\n"
   "mode = os.path.basename(sys.argv[0]).split('-', 2)[2]\n"
   "sock = socket.socket(fileno=3)\n"
   "def send(message):\n"
@@ -1229,6 +1229,11 @@ static const char fake_qemu[] =
   "            print('emulation failure', file=sys.stderr, flush=True)\n"
   "            status = 'internal-error'\n"
   "            event('STOP')\n"
+  "        elif name == 'cont' and mode == 'closes-qmp':\n"
+  "            status = 'running'\n"
+  "            sock.close()\n"
+  "            while True:\n"
+  "                signal.pause()\n"
   "        elif name == 'cont' and mode == 'poweroff':\n"
   "            status = 'running'\n"
   "            event('RESUME')\n"
@@ -1274,6 +1279,24 @@ test_guest_failed (Fixture       *fixture,
   g_assert_nonnull (strstr (error->message, "internal-error"));
   g_assert_nonnull (strstr (error->message, "KVM internal error. Suberror: 1"));
   g_assert_true (folder_is_empty (fixture->socket_folder));
+}
+
+static void
+test_qmp_lost (Fixture       *fixture,
+               gconstpointer  data)
+{
+  const GError *error;
+
+  /* QEMU drops its monitor and runs on: it cannot be driven any more. */
+  use_fake_qemu (fixture, "closes-qmp");
+  start_and_wait (fixture);
+  wait_for_done (fixture);
+
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_CRASHED);
+  error = qvm_virtual_machine_get_error (fixture->vm);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_PROTOCOL);
+  g_assert_nonnull (strstr (error->message, "kept running"));
+  g_assert_cmpuint (count_children (), ==, 0);
 }
 
 static void
@@ -1355,6 +1378,7 @@ main (int argc, char *argv[])
   ADD ("cycles", test_cycles, GUINT_TO_POINTER (20));
   ADD ("fake/guest-failed", test_guest_failed, NULL);
   ADD ("fake/guest-poweroff", test_guest_poweroff, NULL);
+  ADD ("fake/qmp-lost", test_qmp_lost, NULL);
   ADD ("fake/guest-obeys-shutdown", test_guest_obeys_shutdown, NULL);
 
 #undef ADD

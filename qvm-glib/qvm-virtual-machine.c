@@ -67,6 +67,34 @@
 /* sizeof (struct sockaddr_un.sun_path) on Linux, terminating NUL included. */
 #define UNIX_PATH_MAX 108
 
+/**
+ * QvmVirtualMachine:
+ *
+ * One QEMU process and the resources it holds: a [iface@Qvm.Image] to boot
+ * from, a [iface@Qvm.Network], and a private folder for QEMU's sockets
+ * (the seed's `VirtualMachine`).
+ *
+ * Make it with [ctor@Qvm.VirtualMachine.new], start it with
+ * [method@Qvm.VirtualMachine.start_async], and wait for
+ * [signal@Qvm.VirtualMachine::done], which is emitted exactly once, after
+ * QEMU has exited, the QMP connection is closed, the network and the
+ * image are released and the socket folder is removed.
+ * [method@Qvm.VirtualMachine.get_error] then tells why it ended.
+ *
+ * While it runs: [method@Qvm.VirtualMachine.screenshot_async],
+ * [method@Qvm.VirtualMachine.get_vnc_socket] for a VNC client,
+ * [method@Qvm.VirtualMachine.pause_async] and
+ * [method@Qvm.VirtualMachine.resume_async], QMP events through
+ * [signal@Qvm.VirtualMachine::qmp-event] and any other command through
+ * [method@Qvm.VirtualMachine.get_qmp_client]. It ends with
+ * [method@Qvm.VirtualMachine.kill] or
+ * [method@Qvm.VirtualMachine.shutdown_async], or by itself.
+ *
+ * Signals, notifications and callbacks run in the thread-default main
+ * context of the thread that made the machine. A started machine keeps
+ * itself alive until it is done: dropping the last reference does not
+ * stop QEMU, [method@Qvm.VirtualMachine.kill] does.
+ */
 struct _QvmVirtualMachine
 {
   GObject            parent_instance;

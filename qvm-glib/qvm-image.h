@@ -32,6 +32,16 @@ G_DECLARE_INTERFACE (QvmImage, qvm_image, QVM, IMAGE, GObject)
  *
  * The virtual methods of [iface@Qvm.Image].
  */
+
+/**
+ * QvmImageInterface::get_disk_file:
+ * @image: an image
+ *
+ * Implements [method@Qvm.Image.get_disk_file].
+ *
+ * Returns: (type filename) (nullable): the path of the disk file, or %NULL
+ *   if @image was released
+ */
 struct _QvmImageInterface
 {
   GTypeInterface parent_iface;

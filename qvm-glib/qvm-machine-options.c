@@ -285,20 +285,13 @@ qvm_machine_options_to_json (QvmMachineOptions *options)
 char *
 qvm_machine_options_to_data (QvmMachineOptions *options)
 {
-  g_autoptr(JsonGenerator) generator = NULL;
   g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
 
   g_return_val_if_fail (QVM_IS_MACHINE_OPTIONS (options), NULL);
 
   root = qvm_machine_options_to_json (options);
-  generator = json_generator_new ();
-  json_generator_set_pretty (generator, TRUE);
-  json_generator_set_indent (generator, 2);
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, NULL);
 
-  return g_strconcat (text, "\n", NULL);
+  return qvm_payload_to_text (root);
 }
 
 /**

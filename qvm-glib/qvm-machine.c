@@ -1109,20 +1109,13 @@ qvm_machine_to_json (QvmMachine *machine)
 char *
 qvm_machine_to_data (QvmMachine *machine)
 {
-  g_autoptr(JsonGenerator) generator = NULL;
   g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
 
   g_return_val_if_fail (QVM_IS_MACHINE (machine), NULL);
 
   root = qvm_machine_to_json (machine);
-  generator = json_generator_new ();
-  json_generator_set_pretty (generator, TRUE);
-  json_generator_set_indent (generator, 2);
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, NULL);
 
-  return g_strconcat (text, "\n", NULL);
+  return qvm_payload_to_text (root);
 }
 
 /**

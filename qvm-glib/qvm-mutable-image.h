@@ -32,6 +32,17 @@ G_DECLARE_INTERFACE (QvmMutableImage, qvm_mutable_image, QVM, MUTABLE_IMAGE, Qvm
  *
  * The virtual methods of [iface@Qvm.MutableImage].
  */
+
+/**
+ * QvmMutableImageInterface::progress:
+ * @image: the image being packaged
+ * @done: bytes of data packaged so far
+ * @total: bytes of data to package
+ *
+ * The class closure of the [signal@Qvm.MutableImage::progress] signal, run
+ * after the handlers connected to it; implementations usually leave it
+ * %NULL.
+ */
 struct _QvmMutableImageInterface
 {
   GTypeInterface parent_iface;

@@ -89,6 +89,10 @@ void qvm_payload_set_error (GError     **error,
 /* The value as compact JSON for a message, shortened with "…" when long. */
 char *qvm_payload_format_value (JsonNode *value);
 
+/* @root as pretty-printed JSON (two-space indent) ending with a newline: the
+ * text of a machine.json or options file. */
+char *qvm_payload_to_text (JsonNode *root);
+
 /* The node at @path ("network.mac", "(root)", "a[2].b") below @root, or NULL. */
 JsonNode *qvm_payload_lookup (JsonNode   *root,
                               const char *path);

@@ -747,3 +747,17 @@ qvm_payload_load_builtin_schema (const char *name)
     g_error ("built-in schema %s: %s", name, error->message);
   return schema;
 }
+
+char *
+qvm_payload_to_text (JsonNode *root)
+{
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_indent (generator, 2);
+  json_generator_set_root (generator, root);
+  text = json_generator_to_data (generator, NULL);
+
+  return g_strconcat (text, "\n", NULL);
+}

@@ -967,7 +967,7 @@ release_client_context (QvmQmpClient *client)
  *
  * The blocking form of [method@Qvm.QmpClient.execute_async], for scripts.
  * It iterates the client's main context until the reply arrives, so the
- * client's signals (and, for a client made with [func@Qvm.QmpClient.new] or
+ * client's signals (and, for a client made with [ctor@Qvm.QmpClient.new] or
  * [func@Qvm.QmpClient.connect_sync], only those) are emitted meanwhile. For
  * a client made with the asynchronous constructors in an application's main
  * context, other sources of that context run too: prefer the asynchronous
@@ -1474,7 +1474,7 @@ qvm_qmp_client_connect_finish (GAsyncResult  *result,
  * @error: return location for a #GError
  *
  * The blocking form of [func@Qvm.QmpClient.connect_async], for scripts;
- * like [func@Qvm.QmpClient.new], the client gets a private main context.
+ * like [ctor@Qvm.QmpClient.new], the client gets a private main context.
  * (It is not called `connect`, which would hide g_signal_connect() in
  * Python.)
  *

@@ -3,7 +3,7 @@
 # runs every leg below and ends with meson's summary of each leg and one
 # "N passed, N failed" line over all of them.
 #
-#   default    the normal build (-Dwerror=true), every suite
+#   default    the normal build (-Dwerror=true, with the docs), every suite
 #   sanitize   AddressSanitizer + UndefinedBehaviorSanitizer, gthread
 #              coroutine backend, the unit and qemu suites, leaks fatal
 #   valgrind   memcheck over the unit suite of the default build
@@ -54,7 +54,7 @@ coroutine_option () {
 for leg in $legs; do
   case $leg in
     default)
-      configure "$build"
+      configure "$build" -Ddocs=true
       run_leg default "$build" "$@"
       ;;
     sanitize)
@@ -66,7 +66,7 @@ for leg in $legs; do
         run_leg sanitize "$build-sanitize" --suite unit --suite qemu "$@"
       ;;
     valgrind)
-      [ -f "$build/build.ninja" ] || configure "$build"
+      [ -f "$build/build.ninja" ] || configure "$build" -Ddocs=true
       run_leg valgrind "$build" --suite unit --timeout-multiplier 10 \
         --wrap="valgrind --quiet --error-exitcode=1 --leak-check=full \
 --errors-for-leak-kinds=definite,indirect,possible \

@@ -13,6 +13,7 @@ PACKAGES="
   qemu-system-x86 qemu-utils zstd
   json-schema-test-suite
   syslinux syslinux-common mtools dosfstools fdisk xz-utils
+  gi-docgen
 "
 
 missing=""

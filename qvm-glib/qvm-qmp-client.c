@@ -19,8 +19,12 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <gio/gunixfdmessage.h>
 #include <gio/gunixsocketaddress.h>
 
 #include "qvm-coroutine-private.h"
@@ -28,6 +32,7 @@
 #include "qvm-i18n-private.h"
 #include "qvm-qmp-client-private.h"
 #include "qvm-qmp-parser-private.h"
+#include "qvm-qmp-fd-private.h"
 
 /* How much the reader asks the socket for at once. */
 #define READ_CHUNK_SIZE (64 * 1024)
@@ -57,6 +62,11 @@ typedef struct {
   GByteArray    *out;          /* queued bytes; the first out_done are sent */
   gsize          out_done;
   GError        *write_error;  /* the first failed write */
+
+  /* A descriptor sent (SCM_RIGHTS) with the byte out[fd_offset], the
+   * first of a command; -1 when none. See qvm_qmp_client_attach_fd(). */
+  int            fd;
+  gsize          fd_offset;
 } QvmQmpIo;
 
 typedef struct {
@@ -210,6 +220,7 @@ io_new (GIOStream *stream)
   io->cancellable = g_cancellable_new ();
   io->out = g_byte_array_new ();
   io->writer_idle = TRUE;
+  io->fd = -1;
   return io;
 }
 
@@ -236,6 +247,8 @@ io_unref (QvmQmpIo *io)
   g_clear_object (&io->cancellable);
   g_byte_array_unref (io->out);
   g_clear_error (&io->write_error);
+  if (io->fd >= 0)
+    close (io->fd);
   g_free (io);
 }
 
@@ -292,6 +305,8 @@ io_read (QvmQmpIo     *io,
     }
 }
 
+static gssize io_send_chunk (QvmQmpIo *io, GError **error);
+
 /* Sends what the socket takes now without waiting. FALSE on a hard error. */
 static gboolean
 io_send_now (QvmQmpIo *io,
@@ -300,10 +315,7 @@ io_send_now (QvmQmpIo *io,
   while (io->out_done < io->out->len)
     {
       g_autoptr(GError) local_error = NULL;
-      gssize n = g_socket_send_with_blocking (io->socket,
-                                              (const char *) io->out->data + io->out_done,
-                                              io->out->len - io->out_done,
-                                              FALSE, NULL, &local_error);
+      gssize n = io_send_chunk (io, &local_error);
 
       if (n < 0)
         {
@@ -315,13 +327,11 @@ io_send_now (QvmQmpIo *io,
       io->out_done += n;
     }
 
-  if (io->out_done == io->out->len)
+  if (io->out_done == io->out->len || io->out_done > io->out->len / 2)
     {
-      g_byte_array_set_size (io->out, 0);
-      io->out_done = 0;
-    }
-  else if (io->out_done > io->out->len / 2)
-    {
+      /* A pending descriptor's byte is never sent yet: it moves too. */
+      if (io->fd >= 0)
+        io->fd_offset -= io->out_done;
       g_byte_array_remove_range (io->out, 0, io->out_done);
       io->out_done = 0;
     }
@@ -342,6 +352,11 @@ io_write_failed (QvmQmpIo *io,
     g_error_free (error);
   g_byte_array_set_size (io->out, 0);
   io->out_done = 0;
+  if (io->fd >= 0)
+    {
+      close (io->fd);
+      io->fd = -1;
+    }
 }
 
 typedef struct {
@@ -1923,4 +1938,98 @@ qvm_qmp_client_init (QvmQmpClient *self)
   g_queue_init (&self->parsed);
   self->calls = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, call_free);
   self->next_id = 1;
+}
+
+/* ---- Passing a descriptor with a command (qvm-qmp-fd-private.h) ------- */
+
+/* Sends from out_done on: with the pending descriptor when its byte is the
+ * next one, and never past that byte without it. */
+static gssize
+io_send_chunk (QvmQmpIo *io,
+               GError  **error)
+{
+  const char *data = (const char *) io->out->data + io->out_done;
+  gsize size = io->out->len - io->out_done;
+  GOutputVector vector;
+  g_autoptr(GUnixFDList) fds = NULL;
+  g_autoptr(GSocketControlMessage) message = NULL;
+  GPollableReturn sent;
+  gsize written = 0;
+
+  if (io->fd < 0 || io->fd_offset < io->out_done)
+    return g_socket_send_with_blocking (io->socket, data, size, FALSE, NULL, error);
+  if (io->fd_offset > io->out_done)
+    return g_socket_send_with_blocking (io->socket, data, io->fd_offset - io->out_done,
+                                        FALSE, NULL, error);
+
+  vector.buffer = data;
+  vector.size = size;
+  fds = g_unix_fd_list_new ();
+  if (g_unix_fd_list_append (fds, io->fd, error) < 0)
+    return -1;
+  message = g_unix_fd_message_new_with_fd_list (fds);
+
+  /* GSocket descriptors are non-blocking: a zero timeout never waits. */
+  sent = g_socket_send_message_with_timeout (io->socket, NULL, &vector, 1, &message, 1,
+                                             0, 0, &written, NULL, error);
+  if (sent == G_POLLABLE_RETURN_WOULD_BLOCK)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "would block");
+      return -1;
+    }
+  if (sent != G_POLLABLE_RETURN_OK)
+    return -1;
+
+  close (io->fd);
+  io->fd = -1;
+  return written;
+}
+
+gboolean
+qvm_qmp_client_attach_fd (QvmQmpClient  *client,
+                          int            fd,
+                          GError       **error)
+{
+  QvmQmpIo *io = client->io;
+  int copy;
+
+  if (io == NULL || io->socket == NULL ||
+      g_socket_get_family (io->socket) != G_SOCKET_FAMILY_UNIX)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("Descriptors can only be passed over a unix socket"));
+      return FALSE;
+    }
+  if (io->fd >= 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                           _("Another descriptor is waiting to be sent to QEMU"));
+      return FALSE;
+    }
+
+  copy = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "%s", g_strerror (saved_errno));
+      return FALSE;
+    }
+
+  io->fd = copy;
+  io->fd_offset = io->out->len;
+  return TRUE;
+}
+
+void
+qvm_qmp_client_detach_unsent_fd (QvmQmpClient *client)
+{
+  QvmQmpIo *io = client->io;
+
+  /* Still waiting with no command after it: the command was not queued. */
+  if (io != NULL && io->fd >= 0 && io->fd_offset >= io->out->len)
+    {
+      close (io->fd);
+      io->fd = -1;
+    }
 }

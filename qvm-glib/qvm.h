@@ -20,5 +20,6 @@
 #include "qvm-mutable-image.h"
 #include "qvm-image-store.h"
 #include "qvm-folder-image.h"
+#include "qvm-virtual-machine.h"
 
 #undef QVM_INSIDE

@@ -1,0 +1,112 @@
+#!/usr/bin/gjs -m
+// QvmVirtualMachine as seen from GJS: start, screenshot, kill, done.
+// Needs QEMU (no guest OS: a blank disk, SeaBIOS's screen).
+import GdkPixbuf from 'gi://GdkPixbuf?version=2.0';
+import Gio from 'gi://Gio';
+import GLib from 'gi://GLib';
+import Qvm from 'gi://Qvm?version=1.0';
+import {TapRunner} from './taprunner.js';
+
+const t = new TapRunner();
+const TIMEOUT_S = 60;
+
+function runUntil(condition) {
+    const context = GLib.MainContext.default();
+    const deadline = GLib.get_monotonic_time() + TIMEOUT_S * 1000000;
+    while (!condition()) {
+        if (GLib.get_monotonic_time() > deadline)
+            throw new Error('timed out');
+        context.iteration(true);
+    }
+}
+
+// Runs an _async/_finish pair to completion and returns the result.
+function call(vm, name, ...args) {
+    let result = null;
+    vm[`${name}_async`](...args, null, (source, res) => {
+        try {
+            result = {value: vm[`${name}_finish`](res)};
+        } catch (e) {
+            result = {error: e};
+        }
+    });
+    runUntil(() => result !== null);
+    if (result.error)
+        throw result.error;
+    return result.value;
+}
+
+function removeTree(path) {
+    const file = Gio.File.new_for_path(path);
+    const children = file.enumerate_children('standard::name,standard::type',
+        Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
+    let info;
+    while ((info = children.next_file(null)) !== null) {
+        const child = GLib.build_filenamev([path, info.get_name()]);
+        if (info.get_file_type() === Gio.FileType.DIRECTORY)
+            removeTree(child);
+        else
+            Gio.File.new_for_path(child).delete(null);
+    }
+    file.delete(null);
+}
+
+function withMachine(func) {
+    const folder = GLib.dir_make_tmp('qvm-gjs-vm-XXXXXX');
+    const sockets = GLib.build_filenamev([folder, 'sockets']);
+    const networkFolder = GLib.build_filenamev([folder, 'network']);
+    GLib.mkdir_with_parents(sockets, 0o700);
+    GLib.mkdir_with_parents(networkFolder, 0o700);
+    const image = Qvm.FolderImage.new_blank(GLib.build_filenamev([folder, 'image']),
+        16 * 1024 * 1024, Qvm.Machine.new_random());
+    const network = Qvm.UserNetwork.new(networkFolder);
+    const vm = Qvm.VirtualMachine.new(Qvm.MachineOptions.new(64), image, network,
+        sockets, null, null);
+    vm.set_accel(GLib.getenv('QVM_TEST_ACCEL') ?? 'tcg');
+    try {
+        func(vm, image, sockets, folder);
+    } finally {
+        vm.kill();
+        runUntil(() => vm.get_state() === Qvm.VmState.DONE);
+        image.delete();
+        removeTree(folder);
+    }
+}
+
+t.test('start, screenshot, kill, done', () => withMachine((vm, image, sockets) => {
+    const reasons = [];
+    vm.connect('done', () => reasons.push(vm.get_done_reason()));
+
+    t.equal(call(vm, 'start'), true, 'start');
+    t.equal(vm.state, Qvm.VmState.RUNNING, 'state');
+    t.ok(GLib.file_test(vm.get_vnc_socket(), GLib.FileTest.EXISTS), 'VNC socket');
+
+    const pixbuf = call(vm, 'screenshot');
+    t.ok(pixbuf instanceof GdkPixbuf.Pixbuf, 'a pixbuf');
+    t.ok(pixbuf.get_width() > 0 && pixbuf.get_height() > 0, 'a size');
+
+    vm.kill();
+    runUntil(() => reasons.length > 0);
+    t.equal(reasons.length, 1, 'done once');
+    t.equal(reasons[0], Qvm.VmDoneReason.KILLED, 'reason');
+    t.ok(vm.get_error().matches(Qvm.error_quark(), Qvm.Error.KILLED), 'killed error');
+    t.equal(vm.get_vnc_socket(), null, 'no VNC socket once done');
+    t.equal(image.get_in_use(), false, 'image released');
+    t.equal(Gio.File.new_for_path(sockets).enumerate_children('standard::name',
+        Gio.FileQueryInfoFlags.NONE, null).next_file(null), null, 'socket folder empty');
+}));
+
+t.test('missing QEMU fails the start', () => withMachine((vm, image, sockets, folder) => {
+    vm.qemu_binary = GLib.build_filenamev([folder, 'no-qemu']);
+    let error = null;
+    try {
+        call(vm, 'start');
+    } catch (e) {
+        error = e;
+    }
+    t.ok(error !== null, 'an error');
+    t.ok(error.matches(Qvm.error_quark(), Qvm.Error.QEMU_NOT_FOUND), 'QEMU_NOT_FOUND');
+    t.equal(vm.get_done_reason(), Qvm.VmDoneReason.FAILED, 'reason');
+}));
+
+t.run();

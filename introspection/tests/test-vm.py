@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+# QvmVirtualMachine as seen from PyGObject: start, screenshot, kill, done.
+# Needs QEMU (no guest OS: a blank disk, SeaBIOS's screen).
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+import gi
+gi.require_version('Qvm', '1.0')
+gi.require_version('GdkPixbuf', '2.0')
+from gi.repository import GdkPixbuf, Gio, GLib, Qvm  # noqa: E402
+
+TIMEOUT_S = 60
+
+
+class VirtualMachineTest(unittest.TestCase):
+    def setUp(self):
+        self.folder = tempfile.mkdtemp(prefix='qvm-gi-vm-')
+        sockets = os.path.join(self.folder, 'sockets')
+        os.mkdir(sockets)
+        network_folder = os.path.join(self.folder, 'network')
+        os.mkdir(network_folder)
+        self.image = Qvm.FolderImage.new_blank(os.path.join(self.folder, 'image'),
+                                               16 * 1024 * 1024, Qvm.Machine.new_random())
+        self.network = Qvm.UserNetwork.new(network_folder)
+        self.vm = Qvm.VirtualMachine.new(Qvm.MachineOptions.new(64), self.image, self.network,
+                                         sockets, None, None)
+        self.vm.set_accel(os.environ.get('QVM_TEST_ACCEL', 'tcg'))
+        self.sockets = sockets
+
+    def tearDown(self):
+        # Nothing may outlive the test, whatever happened in it.
+        self.vm.kill()
+        self.run_until(lambda: self.vm.get_state() == Qvm.VmState.DONE)
+        self.image.delete()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def run_until(self, condition):
+        context = GLib.MainContext.default()
+        deadline = GLib.get_monotonic_time() + TIMEOUT_S * 1000000
+        while not condition():
+            self.assertLess(GLib.get_monotonic_time(), deadline, 'timed out')
+            context.iteration(True)
+
+    def call(self, start, finish, *args):
+        result = {}
+
+        def done(vm, async_result):
+            try:
+                result['value'] = finish(async_result)
+            except GLib.Error as error:
+                result['error'] = error
+
+        start(*args, None, done)
+        self.run_until(lambda: result)
+        if 'error' in result:
+            raise result['error']
+        return result['value']
+
+    def test_start_screenshot_kill_done(self):
+        reasons = []
+        self.vm.connect('done', lambda vm: reasons.append(vm.get_done_reason()))
+        states = []
+        self.vm.connect('notify::state', lambda vm, pspec: states.append(vm.props.state))
+
+        self.assertEqual(self.vm.get_state(), Qvm.VmState.CREATED)
+        self.assertTrue(self.call(self.vm.start_async, self.vm.start_finish))
+        self.assertEqual(self.vm.get_state(), Qvm.VmState.RUNNING)
+        self.assertTrue(os.path.exists(self.vm.get_vnc_socket()))
+        self.assertIsNotNone(self.vm.get_qmp_client())
+
+        pixbuf = self.call(self.vm.screenshot_async, self.vm.screenshot_finish)
+        self.assertIsInstance(pixbuf, GdkPixbuf.Pixbuf)
+        self.assertGreater(pixbuf.get_width(), 0)
+        self.assertGreater(pixbuf.get_height(), 0)
+        blocking = self.vm.screenshot(None)
+        self.assertEqual((blocking.get_width(), blocking.get_height()),
+                         (pixbuf.get_width(), pixbuf.get_height()))
+
+        self.vm.kill()
+        self.run_until(lambda: reasons)
+        self.assertEqual(reasons, [Qvm.VmDoneReason.KILLED])
+        self.assertTrue(self.vm.get_error().matches(Qvm.error_quark(), Qvm.Error.KILLED))
+        self.assertIsNone(self.vm.get_vnc_socket())
+        self.assertEqual(states[-1], Qvm.VmState.DONE)
+        self.assertEqual(os.listdir(self.sockets), [])
+        self.assertFalse(self.image.get_in_use())
+
+    def test_missing_qemu(self):
+        details = []
+        self.vm.connect('done::failed', lambda vm: details.append('failed'))
+        self.vm.props.qemu_binary = os.path.join(self.folder, 'no-qemu')
+        with self.assertRaises(GLib.Error) as caught:
+            self.call(self.vm.start_async, self.vm.start_finish)
+        self.assertTrue(caught.exception.matches(Qvm.error_quark(), Qvm.Error.QEMU_NOT_FOUND))
+        self.assertIn('no-qemu', caught.exception.message)
+        self.run_until(lambda: details)
+        self.assertEqual(details, ['failed'])
+
+    def test_bad_cdrom(self):
+        with self.assertRaises(GLib.Error) as caught:
+            Qvm.VirtualMachine.new(Qvm.MachineOptions.new(64), self.image, self.network,
+                                   self.sockets, os.path.join(self.folder, 'none.iso'), None)
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.NOT_FOUND))
+        self.assertIn('none.iso', caught.exception.message)
+
+
+if __name__ == '__main__':
+    sys.path.insert(0, __file__.rsplit('/', 1)[0])
+    from taptest import run_tap
+    sys.exit(run_tap(__name__))

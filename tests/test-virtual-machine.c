@@ -1,0 +1,1362 @@
+/* test-virtual-machine.c: QvmVirtualMachine with the real QEMU (suite 'qemu')
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * No guest OS: a blank disk, so SeaBIOS shows "No bootable device" and
+ * ignores ACPI. The real QvmFolderImage and QvmUserNetwork are used. A few
+ * cases QEMU cannot be made to produce on demand (a guest stuck in
+ * internal-error, a clean guest power-off) use a scripted fake QEMU that
+ * speaks QMP on the same inherited socket.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <gvnc.h>
+
+#include "qvm.h"
+
+#define TIMEOUT_S 60
+
+/* ---- Log records of QEMU's output, caught on their way out ------------ */
+
+typedef struct {
+  char *vm_id;
+  char *stream;
+  char *message;
+} LogRecord;
+
+static GPtrArray *log_records;   /* of LogRecord *, for the Qvm domain */
+
+static void
+log_record_free (gpointer data)
+{
+  LogRecord *record = data;
+
+  g_free (record->vm_id);
+  g_free (record->stream);
+  g_free (record->message);
+  g_free (record);
+}
+
+static GLogWriterOutput
+log_writer (GLogLevelFlags   level,
+            const GLogField *fields,
+            gsize            n_fields,
+            gpointer         data)
+{
+  LogRecord record = { NULL, NULL, NULL };
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, QVM_VM_ID_FIELD))
+        record.vm_id = (char *) fields[i].value;
+      else if (g_str_equal (fields[i].key, "QVM_QEMU_STREAM"))
+        record.stream = (char *) fields[i].value;
+      else if (g_str_equal (fields[i].key, "MESSAGE"))
+        record.message = (char *) fields[i].value;
+    }
+
+  if (record.vm_id != NULL && record.stream != NULL && record.message != NULL)
+    {
+      LogRecord *copy = g_new (LogRecord, 1);
+
+      copy->vm_id = g_strdup (record.vm_id);
+      copy->stream = g_strdup (record.stream);
+      copy->message = g_strdup (record.message);
+      g_ptr_array_add (log_records, copy);
+    }
+
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
+/* The fixture data of tests that make their own virtual machine. */
+static const char no_vm[] = "no vm";
+
+/* ---- Fixture ------------------------------------------------------------- */
+
+typedef struct {
+  char              *folder;
+  char              *socket_folder;
+  QvmMachineOptions *options;
+  QvmFolderImage    *image;
+  QvmUserNetwork    *network;
+  QvmVirtualMachine *vm;
+  guint              done_count;
+  GList             *states;      /* of QvmVmState, in notify order */
+  gboolean           started;
+  GError            *start_error;
+} Fixture;
+
+static void
+on_done (QvmVirtualMachine *vm,
+         gpointer           data)
+{
+  Fixture *fixture = data;
+
+  fixture->done_count++;
+  /* Everything is released before "done". */
+  g_assert_false (qvm_folder_image_get_in_use (fixture->image));
+  g_assert_null (qvm_virtual_machine_get_vnc_socket (vm));
+  g_assert_cmpint (qvm_virtual_machine_get_state (vm), ==, QVM_VM_STATE_DONE);
+}
+
+static void
+on_state (GObject    *object,
+          GParamSpec *pspec,
+          gpointer    data)
+{
+  Fixture *fixture = data;
+
+  fixture->states = g_list_append (fixture->states,
+                                   GINT_TO_POINTER (qvm_virtual_machine_get_state (QVM_VIRTUAL_MACHINE (object))));
+}
+
+static QvmVirtualMachine *
+make_vm (Fixture    *fixture,
+         const char *cdrom1,
+         GError    **error)
+{
+  QvmVirtualMachine *vm = qvm_virtual_machine_new (fixture->options, QVM_IMAGE (fixture->image),
+                                                   QVM_NETWORK (fixture->network),
+                                                   fixture->socket_folder, cdrom1, NULL, error);
+
+  if (vm == NULL)
+    return NULL;
+
+  qvm_virtual_machine_set_accel (vm, g_getenv ("QVM_TEST_ACCEL"));
+  g_signal_connect (vm, "done", G_CALLBACK (on_done), fixture);
+  g_signal_connect (vm, "notify::state", G_CALLBACK (on_state), fixture);
+  return vm;
+}
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QvmMachine) machine = qvm_machine_new_random ();
+  g_autofree char *image_folder = NULL;
+  g_autofree char *network_folder = NULL;
+
+  fixture->folder = g_dir_make_tmp ("qvm-test-vm-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture->socket_folder = g_build_filename (fixture->folder, "sockets", NULL);
+  g_assert_cmpint (g_mkdir (fixture->socket_folder, 0700), ==, 0);
+
+  image_folder = g_build_filename (fixture->folder, "image", NULL);
+  fixture->image = qvm_folder_image_new_blank (image_folder, 16 * 1024 * 1024, machine, &error);
+  g_assert_no_error (error);
+
+  network_folder = g_build_filename (fixture->folder, "network", NULL);
+  g_assert_cmpint (g_mkdir (network_folder, 0700), ==, 0);
+  fixture->network = qvm_user_network_new (network_folder, &error);
+  g_assert_no_error (error);
+
+  /* Small: SeaBIOS needs little, and the machine is shared. */
+  fixture->options = qvm_machine_options_new (64);
+
+  if (data != no_vm)
+    {
+      fixture->vm = make_vm (fixture, NULL, &error);
+      g_assert_no_error (error);
+    }
+}
+
+static gboolean
+folder_is_empty (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+
+  return dir != NULL && g_dir_read_name (dir) == NULL;
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) children = NULL;
+  GFileInfo *info;
+
+  children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME ","
+                                        G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
+
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        remove_tree (child);
+      else
+        g_unlink (child);
+      g_object_unref (info);
+    }
+  g_rmdir (path);
+}
+
+static void
+wait_for_done (Fixture *fixture)
+{
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
+
+  while (fixture->done_count == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  if (fixture->vm != NULL)
+    {
+      /* Whatever the test did, nothing may be left running. */
+      qvm_virtual_machine_kill (fixture->vm);
+      wait_for_done (fixture);
+      /* "done" only once, even after more loop iterations. */
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      g_assert_cmpuint (fixture->done_count, ==, 1);
+      g_assert_true (folder_is_empty (fixture->socket_folder));
+      g_clear_object (&fixture->vm);
+    }
+
+  g_clear_object (&fixture->options);
+  g_clear_object (&fixture->network);
+  if (fixture->image != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      qvm_folder_image_delete (fixture->image, &error);
+      g_assert_no_error (error);
+      g_clear_object (&fixture->image);
+    }
+  g_list_free (fixture->states);
+  g_clear_error (&fixture->start_error);
+
+  remove_tree (fixture->folder);
+  g_free (fixture->socket_folder);
+  g_free (fixture->folder);
+}
+
+/* ---- Helpers ---------------------------------------------------------------- */
+
+static void
+iterate_until (gboolean *flag)
+{
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
+
+  while (!*flag)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static void
+on_started (GObject      *source,
+            GAsyncResult *result,
+            gpointer      data)
+{
+  Fixture *fixture = data;
+
+  qvm_virtual_machine_start_finish (QVM_VIRTUAL_MACHINE (source), result, &fixture->start_error);
+  fixture->started = TRUE;
+}
+
+static void
+start_and_wait (Fixture *fixture)
+{
+  qvm_virtual_machine_start_async (fixture->vm, NULL, on_started, fixture);
+  iterate_until (&fixture->started);
+}
+
+static void
+start_running (Fixture *fixture)
+{
+  start_and_wait (fixture);
+  g_assert_no_error (fixture->start_error);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+}
+
+typedef struct {
+  gboolean      done;
+  GAsyncResult *result;
+} Wait;
+
+static void
+on_wait_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  Wait *wait = data;
+
+  wait->result = g_object_ref (result);
+  wait->done = TRUE;
+}
+
+static void
+pause_or_resume (QvmVirtualMachine *vm,
+                 gboolean           pause)
+{
+  g_autoptr(GError) error = NULL;
+  Wait wait = { FALSE, NULL };
+
+  if (pause)
+    qvm_virtual_machine_pause_async (vm, NULL, on_wait_done, &wait);
+  else
+    qvm_virtual_machine_resume_async (vm, NULL, on_wait_done, &wait);
+  iterate_until (&wait.done);
+  if (pause)
+    g_assert_true (qvm_virtual_machine_pause_finish (vm, wait.result, &error));
+  else
+    g_assert_true (qvm_virtual_machine_resume_finish (vm, wait.result, &error));
+  g_assert_no_error (error);
+  g_object_unref (wait.result);
+}
+
+static char *
+query_status (QvmVirtualMachine *vm)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) answer = qvm_qmp_client_execute (qvm_virtual_machine_get_qmp_client (vm),
+                                                       "query-status", NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return g_strdup (json_object_get_string_member (json_node_get_object (answer), "status"));
+}
+
+static gboolean
+pixbuf_is_blank (GdkPixbuf *pixbuf)
+{
+  const guint8 *pixels = gdk_pixbuf_read_pixels (pixbuf);
+  gsize size = (gsize) gdk_pixbuf_get_rowstride (pixbuf) * (gdk_pixbuf_get_height (pixbuf) - 1) +
+               gdk_pixbuf_get_width (pixbuf) * gdk_pixbuf_get_n_channels (pixbuf);
+
+  for (gsize i = 0; i < size; i++)
+    if (pixels[i] != pixels[0])
+      return FALSE;
+  return TRUE;
+}
+
+/* Screenshots until SeaBIOS shows its text screen (720x400; the VGA BIOS
+ * passes through other modes before). */
+static GdkPixbuf *
+screenshot_not_blank (QvmVirtualMachine *vm)
+{
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GdkPixbuf) pixbuf = qvm_virtual_machine_screenshot (vm, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (pixbuf);
+      if (!pixbuf_is_blank (pixbuf) && gdk_pixbuf_get_width (pixbuf) == 720)
+        return g_steal_pointer (&pixbuf);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (100 * 1000);
+    }
+}
+
+/* QEMU's pid: the child of this process whose command line holds @uuid. */
+static pid_t
+find_qemu (const char *uuid)
+{
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  while ((name = g_dir_read_name (proc)) != NULL)
+    {
+      g_autofree char *stat_path = g_strdup_printf ("/proc/%s/stat", name);
+      g_autofree char *cmdline_path = g_strdup_printf ("/proc/%s/cmdline", name);
+      g_autofree char *stat = NULL;
+      g_autofree char *cmdline = NULL;
+      gsize length;
+      const char *after_comm;
+
+      if (!g_ascii_isdigit (name[0]) ||
+          !g_file_get_contents (stat_path, &stat, NULL, NULL) ||
+          !g_file_get_contents (cmdline_path, &cmdline, &length, NULL))
+        continue;
+      after_comm = strrchr (stat, ')');
+      if (after_comm == NULL || atoi (after_comm + 4) != getpid ())
+        continue;
+      for (gsize i = 0; i + 1 < length; i++)
+        if (cmdline[i] == '\0')
+          cmdline[i] = ' ';
+      if (strstr (cmdline, uuid) != NULL)
+        return atoi (name);
+    }
+
+  return 0;
+}
+
+static guint
+count_children (void)
+{
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+  guint count = 0;
+
+  while ((name = g_dir_read_name (proc)) != NULL)
+    {
+      g_autofree char *stat_path = g_strdup_printf ("/proc/%s/stat", name);
+      g_autofree char *stat = NULL;
+      const char *after_comm;
+
+      if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (stat_path, &stat, NULL, NULL))
+        continue;
+      after_comm = strrchr (stat, ')');
+      if (after_comm != NULL && atoi (after_comm + 4) == getpid ())
+        count++;
+    }
+
+  return count;
+}
+
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) fds = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint count = 0;
+
+  while (g_dir_read_name (fds) != NULL)
+    count++;
+  return count;
+}
+
+/* ---- A real VNC client ------------------------------------------------------ */
+
+typedef struct {
+  gboolean  initialized;
+  gboolean  updated;
+  gboolean  failed;
+  int       width;
+  int       height;
+  guint8   *pixels;
+  VncBaseFramebuffer *framebuffer;
+} VncClient;
+
+static void
+vnc_choose_auth (VncConnection *connection,
+                 GValueArray   *types,
+                 gpointer       data)
+{
+  vnc_connection_set_auth_type (connection, VNC_CONNECTION_AUTH_NONE);
+}
+
+static void
+vnc_initialized (VncConnection *connection,
+                 gpointer       data)
+{
+  VncClient *client = data;
+  /* 32 bits per pixel, little endian BGRX. */
+  static const VncPixelFormat local = {
+    .bits_per_pixel = 32, .depth = 24, .byte_order = G_LITTLE_ENDIAN, .true_color_flag = 1,
+    .red_max = 255, .green_max = 255, .blue_max = 255,
+    .red_shift = 16, .green_shift = 8, .blue_shift = 0,
+  };
+  gint32 encodings[] = { VNC_CONNECTION_ENCODING_RAW };
+
+  client->width = vnc_connection_get_width (connection);
+  client->height = vnc_connection_get_height (connection);
+  client->pixels = g_malloc0 ((gsize) client->width * client->height * 4);
+  client->framebuffer = vnc_base_framebuffer_new (client->pixels, client->width, client->height,
+                                                  client->width * 4, &local,
+                                                  vnc_connection_get_pixel_format (connection));
+  vnc_connection_set_framebuffer (connection, VNC_FRAMEBUFFER (client->framebuffer));
+  vnc_connection_set_encodings (connection, G_N_ELEMENTS (encodings), encodings);
+  vnc_connection_framebuffer_update_request (connection, FALSE, 0, 0, client->width, client->height);
+  client->initialized = TRUE;
+}
+
+static void
+vnc_update (VncConnection *connection,
+            guint16        x,
+            guint16        y,
+            guint16        width,
+            guint16        height,
+            gpointer       data)
+{
+  VncClient *client = data;
+
+  client->updated = TRUE;
+}
+
+static void
+vnc_failed (VncConnection *connection,
+            gpointer       data)
+{
+  VncClient *client = data;
+
+  client->failed = TRUE;
+}
+
+static void
+check_vnc (const char *socket_path,
+           int         expected_width,
+           int         expected_height)
+{
+  VncConnection *connection = vnc_connection_new ();
+  VncClient client = { 0 };
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
+  gboolean drawn = FALSE;
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_strlcpy (address.sun_path, socket_path, sizeof address.sun_path);
+  g_assert_cmpint (connect (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
+
+  g_signal_connect (connection, "vnc-auth-choose-type", G_CALLBACK (vnc_choose_auth), &client);
+  g_signal_connect (connection, "vnc-initialized", G_CALLBACK (vnc_initialized), &client);
+  g_signal_connect (connection, "vnc-framebuffer-update", G_CALLBACK (vnc_update), &client);
+  g_signal_connect (connection, "vnc-disconnected", G_CALLBACK (vnc_failed), &client);
+  g_assert_true (vnc_connection_open_fd (connection, fd));
+
+  while (!client.updated && !client.failed)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_false (client.failed);
+  g_assert_true (client.initialized);
+
+  g_assert_cmpint (client.width, ==, expected_width);
+  g_assert_cmpint (client.height, ==, expected_height);
+  for (gsize i = 0; i < (gsize) client.width * client.height * 4 && !drawn; i++)
+    drawn = client.pixels[i] != 0;
+  g_assert_true (drawn);
+
+  vnc_connection_shutdown (connection);
+  while (!client.failed)
+    g_main_context_iteration (NULL, TRUE);
+  g_signal_handlers_disconnect_by_data (connection, &client);
+  g_object_unref (connection);
+  g_clear_object (&client.framebuffer);
+  g_free (client.pixels);
+  close (fd);
+}
+
+/* ---- Tests ------------------------------------------------------------------- */
+
+static void
+on_shutdown (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  Wait *wait = data;
+
+  wait->result = g_object_ref (result);
+  wait->done = TRUE;
+}
+
+static void
+test_lifecycle (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkPixbuf) screenshot = NULL;
+  g_autofree char *vnc_socket = NULL;
+  g_autofree char *status = NULL;
+  Wait shutdown = { FALSE, NULL };
+  const QvmVmState expected_states[] = {
+    QVM_VM_STATE_STARTING, QVM_VM_STATE_RUNNING, QVM_VM_STATE_PAUSED, QVM_VM_STATE_RUNNING,
+    QVM_VM_STATE_STOPPING, QVM_VM_STATE_DONE,
+  };
+  GList *state;
+  guint i;
+
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_CREATED);
+  g_assert_null (qvm_virtual_machine_get_vnc_socket (fixture->vm));
+  g_assert_null (qvm_virtual_machine_get_qmp_client (fixture->vm));
+  g_assert_cmpint (qvm_machine_get_memory (qvm_virtual_machine_get_machine (fixture->vm)), ==, 64);
+
+  start_running (fixture);
+  g_assert_true (qvm_folder_image_get_in_use (fixture->image));
+
+  /* VNC: the socket is there, in a private folder. */
+  vnc_socket = g_strdup (qvm_virtual_machine_get_vnc_socket (fixture->vm));
+  g_assert_nonnull (vnc_socket);
+  g_assert_true (g_str_has_prefix (vnc_socket, fixture->socket_folder));
+  g_assert_true (g_file_test (vnc_socket, G_FILE_TEST_EXISTS));
+
+  status = query_status (fixture->vm);
+  g_assert_cmpstr (status, ==, "running");
+  g_clear_pointer (&status, g_free);
+
+  /* SeaBIOS's text screen: 720x400. */
+  screenshot = screenshot_not_blank (fixture->vm);
+  g_assert_cmpint (gdk_pixbuf_get_width (screenshot), ==, 720);
+  g_assert_cmpint (gdk_pixbuf_get_height (screenshot), ==, 400);
+
+  check_vnc (vnc_socket, gdk_pixbuf_get_width (screenshot), gdk_pixbuf_get_height (screenshot));
+
+  pause_or_resume (fixture->vm, TRUE);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_PAUSED);
+  status = query_status (fixture->vm);
+  g_assert_cmpstr (status, ==, "paused");
+  g_clear_pointer (&status, g_free);
+  /* A paused guest still has a screen. */
+  g_clear_object (&screenshot);
+  screenshot = qvm_virtual_machine_screenshot (fixture->vm, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (pixbuf_is_blank (screenshot));
+
+  pause_or_resume (fixture->vm, FALSE);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+  status = query_status (fixture->vm);
+  g_assert_cmpstr (status, ==, "running");
+
+  /* No OS: nobody handles the ACPI power button; killed after the timeout. */
+  qvm_virtual_machine_shutdown_async (fixture->vm, 300, NULL, on_shutdown, &shutdown);
+  iterate_until (&shutdown.done);
+  g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, &error));
+  g_assert_no_error (error);
+  g_object_unref (shutdown.result);
+
+  g_assert_cmpuint (fixture->done_count, ==, 1);
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
+  g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_KILLED);
+  g_assert_nonnull (strstr (qvm_virtual_machine_get_error (fixture->vm)->message, "300 ms"));
+  g_assert_false (g_file_test (vnc_socket, G_FILE_TEST_EXISTS));
+  g_assert_true (folder_is_empty (fixture->socket_folder));
+  g_assert_null (qvm_virtual_machine_get_qmp_client (fixture->vm));
+
+  for (state = fixture->states, i = 0; state != NULL; state = state->next, i++)
+    {
+      g_assert_cmpuint (i, <, G_N_ELEMENTS (expected_states));
+      g_assert_cmpint (GPOINTER_TO_INT (state->data), ==, expected_states[i]);
+    }
+  g_assert_cmpuint (i, ==, G_N_ELEMENTS (expected_states));
+
+  /* Operations on a done machine fail cleanly. */
+  g_clear_object (&screenshot);
+  screenshot = qvm_virtual_machine_screenshot (fixture->vm, NULL, &error);
+  g_assert_null (screenshot);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+}
+
+static void
+test_kill_before_start (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  qvm_virtual_machine_kill (fixture->vm);
+  /* Never from inside kill(). */
+  g_assert_cmpuint (fixture->done_count, ==, 0);
+  qvm_virtual_machine_kill (fixture->vm);
+  wait_for_done (fixture);
+
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
+  g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_KILLED);
+  g_assert_true (folder_is_empty (fixture->socket_folder));
+
+  /* Starting a killed machine fails, and spawns nothing. */
+  start_and_wait (fixture);
+  g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_assert_cmpuint (count_children (), ==, 0);
+}
+
+static void
+test_kill_starting (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  qvm_virtual_machine_start_async (fixture->vm, NULL, on_started, fixture);
+  qvm_virtual_machine_kill (fixture->vm);
+  iterate_until (&fixture->started);
+
+  g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_KILLED);
+  g_assert_cmpuint (fixture->done_count, ==, 1);
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
+  g_assert_cmpuint (count_children (), ==, 0);
+}
+
+static void
+test_start_cancelled (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+  qvm_virtual_machine_start_async (fixture->vm, cancellable, on_started, fixture);
+  g_cancellable_cancel (cancellable);
+  iterate_until (&fixture->started);
+
+  g_assert_error (fixture->start_error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (fixture->done_count, ==, 1);
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
+  g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_KILLED);
+  g_assert_cmpuint (count_children (), ==, 0);
+}
+
+static void
+test_start_twice (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  start_running (fixture);
+  fixture->started = FALSE;
+  start_and_wait (fixture);
+  g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  /* The first start still stands. */
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+}
+
+static void
+test_start_without_callback (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  g_autofree char *missing = g_build_filename (fixture->folder, "no-such-qemu", NULL);
+
+  /* The seed's Start(): failures come through "done" alone. */
+  qvm_virtual_machine_set_qemu_binary (fixture->vm, missing);
+  qvm_virtual_machine_start (fixture->vm);
+  wait_for_done (fixture);
+
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_FAILED);
+  g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_QEMU_NOT_FOUND);
+}
+
+static void
+test_dropped_unstarted (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  /* A machine never started still owns the network and the image: they
+   * are released when it goes. */
+  g_autoptr(GError) error = NULL;
+  g_autofree char *netdev = NULL;
+
+  g_assert_nonnull (qvm_user_network_get_socket_path (fixture->network));
+  g_clear_object (&fixture->vm);
+  g_assert_null (qvm_user_network_get_socket_path (fixture->network));
+  netdev = qvm_network_get_netdev (QVM_NETWORK (fixture->network), "netdev0", &error);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_assert_false (qvm_folder_image_get_in_use (fixture->image));
+}
+
+static void
+test_kill_running (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  start_running (fixture);
+  qvm_virtual_machine_kill (fixture->vm);
+  qvm_virtual_machine_kill (fixture->vm);
+  wait_for_done (fixture);
+
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
+  g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_KILLED);
+  g_assert_cmpuint (count_children (), ==, 0);
+}
+
+static void
+test_kill_paused (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  start_running (fixture);
+  pause_or_resume (fixture->vm, TRUE);
+  qvm_virtual_machine_kill (fixture->vm);
+  wait_for_done (fixture);
+
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
+  g_assert_cmpuint (count_children (), ==, 0);
+}
+
+static void
+test_kill_stopping (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  Wait shutdown = { FALSE, NULL };
+
+  start_running (fixture);
+  /* The shutdown is under way (waiting for the guest) when kill comes. */
+  qvm_virtual_machine_shutdown_async (fixture->vm, 10 * 1000, NULL, on_shutdown, &shutdown);
+  qvm_virtual_machine_kill (fixture->vm);
+  iterate_until (&shutdown.done);
+  g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, NULL));
+  g_object_unref (shutdown.result);
+
+  g_assert_cmpuint (fixture->done_count, ==, 1);
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
+  g_assert_nonnull (strstr (qvm_virtual_machine_get_error (fixture->vm)->message, "killed"));
+}
+
+static void
+test_kill_done (Fixture       *fixture,
+                gconstpointer  data)
+{
+  start_running (fixture);
+  qvm_virtual_machine_kill (fixture->vm);
+  wait_for_done (fixture);
+
+  qvm_virtual_machine_kill (fixture->vm);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (fixture->done_count, ==, 1);
+}
+
+static void
+test_shutdown_never_started (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  Wait shutdown = { FALSE, NULL };
+
+  qvm_virtual_machine_shutdown_async (fixture->vm, 1000, NULL, on_shutdown, &shutdown);
+  iterate_until (&shutdown.done);
+  g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, NULL));
+  g_object_unref (shutdown.result);
+
+  g_assert_cmpuint (fixture->done_count, ==, 1);
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_SHUTDOWN);
+  g_assert_null (qvm_virtual_machine_get_error (fixture->vm));
+}
+
+static void
+test_quit_over_qmp (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) answer = NULL;
+
+  /* The caller's own "quit" through the QMP client is a shutdown too. */
+  start_running (fixture);
+  answer = qvm_qmp_client_execute (qvm_virtual_machine_get_qmp_client (fixture->vm),
+                                   "quit", NULL, NULL, &error);
+  g_assert_no_error (error);
+  wait_for_done (fixture);
+
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_SHUTDOWN);
+  g_assert_null (qvm_virtual_machine_get_error (fixture->vm));
+}
+
+static void
+test_qemu_missing (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const char *binary = data;
+  g_autofree char *path = NULL;
+
+  if (!g_str_equal (binary, "qemu-system-none"))
+    binary = path = g_build_filename (fixture->folder, "no-such-qemu", NULL);
+
+  qvm_virtual_machine_set_qemu_binary (fixture->vm, binary);
+  g_assert_cmpstr (qvm_virtual_machine_get_qemu_binary (fixture->vm), ==, binary);
+  start_and_wait (fixture);
+
+  g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_QEMU_NOT_FOUND);
+  g_assert_nonnull (strstr (fixture->start_error->message, binary));
+  g_assert_cmpuint (fixture->done_count, ==, 1);
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_FAILED);
+  g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_QEMU_NOT_FOUND);
+  /* Nothing left: no folder, no process, image and network released. */
+  g_assert_true (folder_is_empty (fixture->socket_folder));
+  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_false (qvm_folder_image_get_in_use (fixture->image));
+}
+
+static void
+test_bad_accel (Fixture       *fixture,
+                gconstpointer  data)
+{
+  qvm_virtual_machine_set_accel (fixture->vm, "warp-drive");
+  start_and_wait (fixture);
+
+  g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_FAILED);
+  g_assert_nonnull (strstr (fixture->start_error->message, "“warp-drive”"));
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_FAILED);
+  g_assert_true (folder_is_empty (fixture->socket_folder));
+}
+
+static void
+test_qemu_refuses (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *script = g_build_filename (fixture->folder, "qemu-refuses", NULL);
+  const GError *done_error;
+
+  /* A QEMU that complains and exits: status and last lines in the error. */
+  g_file_set_contents (script,
+                       "#!/bin/sh\n"
+                       "echo 'qemu: first complaint' >&2\n"
+                       "echo 'qemu: -device bogus: not found' >&2\n"
+                       "exit 3\n", -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (script, 0755), ==, 0);
+
+  qvm_virtual_machine_set_qemu_binary (fixture->vm, script);
+  start_and_wait (fixture);
+
+  g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
+  done_error = qvm_virtual_machine_get_error (fixture->vm);
+  g_assert_error (done_error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
+  g_assert_nonnull (strstr (done_error->message, "status 3"));
+  g_assert_nonnull (strstr (done_error->message, "qemu: first complaint"));
+  g_assert_nonnull (strstr (done_error->message, "qemu: -device bogus: not found"));
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_FAILED);
+  g_assert_true (folder_is_empty (fixture->socket_folder));
+
+  /* And the lines were logged, tagged with the machine's id. */
+  {
+    gboolean seen = FALSE;
+
+    for (guint i = 0; i < log_records->len; i++)
+      {
+        LogRecord *record = g_ptr_array_index (log_records, i);
+
+        if (g_str_equal (record->vm_id, qvm_virtual_machine_get_id (fixture->vm)) &&
+            g_str_equal (record->stream, "stderr") &&
+            strstr (record->message, "-device bogus") != NULL)
+          seen = TRUE;
+      }
+    g_assert_true (seen);
+  }
+}
+
+static void
+test_killed_from_outside (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  const GError *error;
+  pid_t pid;
+
+  start_running (fixture);
+  pid = find_qemu (qvm_machine_get_uuid (qvm_virtual_machine_get_machine (fixture->vm)));
+  g_assert_cmpint (pid, >, 0);
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  wait_for_done (fixture);
+
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_CRASHED);
+  error = qvm_virtual_machine_get_error (fixture->vm);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
+  g_assert_nonnull (strstr (error->message, "signal 9"));
+  g_assert_true (folder_is_empty (fixture->socket_folder));
+}
+
+static void
+test_terminated_from_outside (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  const GError *error;
+  pid_t pid;
+
+  /* SIGTERM: QEMU exits cleanly by itself, but nobody asked for it. */
+  start_running (fixture);
+  pid = find_qemu (qvm_machine_get_uuid (qvm_virtual_machine_get_machine (fixture->vm)));
+  g_assert_cmpint (pid, >, 0);
+  g_assert_cmpint (kill (pid, SIGTERM), ==, 0);
+  wait_for_done (fixture);
+
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_CRASHED);
+  error = qvm_virtual_machine_get_error (fixture->vm);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
+  g_assert_nonnull (strstr (error->message, "host-signal"));
+}
+
+static void
+test_cdrom_missing (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *missing = g_build_filename (fixture->folder, "missing.iso", NULL);
+  g_autofree char *netdev = NULL;
+  QvmVirtualMachine *vm;
+
+  vm = make_vm (fixture, missing, &error);
+  g_assert_null (vm);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, missing));
+  g_assert_nonnull (strstr (error->message, "CD-ROM 1"));
+  g_clear_error (&error);
+
+  /* A folder is no CD-ROM either. */
+  vm = make_vm (fixture, fixture->folder, &error);
+  g_assert_null (vm);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  g_clear_error (&error);
+
+  /* The caller still owns the network and the image: both still work. */
+  netdev = qvm_network_get_netdev (QVM_NETWORK (fixture->network), "netdev0", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (netdev);
+  g_assert_true (folder_is_empty (fixture->socket_folder));
+  g_assert_cmpuint (count_children (), ==, 0);
+}
+
+static void
+test_cdrom_attached (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *iso = g_build_filename (fixture->folder, "tools.iso", NULL);
+  g_autoptr(JsonNode) blocks = NULL;
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  g_file_set_contents (iso, "", 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (truncate (iso, 2048 * 16), ==, 0);
+
+  fixture->vm = make_vm (fixture, iso, &error);
+  g_assert_no_error (error);
+  start_running (fixture);
+
+  blocks = qvm_qmp_client_execute (qvm_virtual_machine_get_qmp_client (fixture->vm),
+                                   "query-block", NULL, NULL, &error);
+  g_assert_no_error (error);
+  json_generator_set_root (generator, blocks);
+  text = json_generator_to_data (generator, NULL);
+  g_assert_nonnull (strstr (text, iso));
+  g_assert_nonnull (strstr (text, "\"ro\":true"));
+}
+
+static void
+test_malformed (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QvmMachineOptions) tiny = qvm_machine_options_new (1);
+  g_autoptr(QvmMachine) random = qvm_machine_new_random ();
+  g_autoptr(JsonNode) json = qvm_machine_to_json (random);
+  g_autoptr(QvmMachine) machine = NULL;
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autofree char *folder = g_build_filename (fixture->folder, "image-big", NULL);
+  g_autofree char *netdev = NULL;
+  QvmVirtualMachine *vm;
+
+  /* The image asks for more memory than the options allow. */
+  json_object_set_int_member (json_node_get_object (json), "memory", 128);
+  machine = qvm_machine_new_from_json (json, &error);
+  g_assert_no_error (error);
+  image = qvm_folder_image_new_blank (folder, 1024 * 1024, machine, &error);
+  g_assert_no_error (error);
+
+  vm = qvm_virtual_machine_new (tiny, QVM_IMAGE (image), QVM_NETWORK (fixture->network),
+                                fixture->socket_folder, NULL, NULL, &error);
+  g_assert_null (vm);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+  g_clear_error (&error);
+
+  netdev = qvm_network_get_netdev (QVM_NETWORK (fixture->network), "netdev0", &error);
+  g_assert_no_error (error);
+  g_assert_true (folder_is_empty (fixture->socket_folder));
+  qvm_folder_image_delete (image, &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_bad_socket_folder (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *missing = g_build_filename (fixture->folder, "nowhere", NULL);
+  g_autofree char *long_path = g_strnfill (100, 'x');
+  QvmVirtualMachine *vm;
+
+  vm = qvm_virtual_machine_new (fixture->options, QVM_IMAGE (fixture->image),
+                                QVM_NETWORK (fixture->network), missing, NULL, NULL, &error);
+  g_assert_null (vm);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, missing));
+  g_clear_error (&error);
+
+  g_free (missing);
+  missing = g_build_filename (fixture->folder, long_path, NULL);
+  g_assert_cmpint (g_mkdir (missing, 0700), ==, 0);
+  vm = qvm_virtual_machine_new (fixture->options, QVM_IMAGE (fixture->image),
+                                QVM_NETWORK (fixture->network), missing, NULL, NULL, &error);
+  g_assert_null (vm);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG);
+}
+
+static void
+test_concurrent_screenshots (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  Wait waits[4] = { 0 };
+  g_autoptr(GdkPixbuf) first = NULL;
+
+  start_running (fixture);
+  first = screenshot_not_blank (fixture->vm);
+
+  for (guint i = 0; i < G_N_ELEMENTS (waits); i++)
+    qvm_virtual_machine_screenshot_async (fixture->vm, NULL, on_wait_done, &waits[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (waits); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GdkPixbuf) pixbuf = NULL;
+
+      iterate_until (&waits[i].done);
+      pixbuf = qvm_virtual_machine_screenshot_finish (fixture->vm, waits[i].result, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (gdk_pixbuf_get_width (pixbuf), ==, gdk_pixbuf_get_width (first));
+      g_assert_cmpint (gdk_pixbuf_get_height (pixbuf), ==, gdk_pixbuf_get_height (first));
+      g_assert_false (pixbuf_is_blank (pixbuf));
+      g_object_unref (waits[i].result);
+    }
+
+  /* No fdset left behind in QEMU. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) fdsets = qvm_qmp_client_execute (qvm_virtual_machine_get_qmp_client (fixture->vm),
+                                                         "query-fdsets", NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (json_array_get_length (json_node_get_array (fdsets)), ==, 0);
+  }
+}
+
+static void
+on_stop_event (QvmVirtualMachine *vm,
+               const char        *name,
+               JsonObject        *event_data,
+               gint64             timestamp,
+               gpointer           data)
+{
+  guint *count = data;
+
+  g_assert_cmpstr (name, ==, "STOP");
+  g_assert_cmpint (timestamp, >, 0);
+  (*count)++;
+}
+
+static void
+test_qmp_event (Fixture       *fixture,
+                gconstpointer  data)
+{
+  guint stops = 0;
+
+  g_signal_connect (fixture->vm, "qmp-event::STOP", G_CALLBACK (on_stop_event), &stops);
+  start_running (fixture);
+  g_assert_cmpuint (stops, ==, 0);
+  pause_or_resume (fixture->vm, TRUE);
+  while (stops == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (stops, ==, 1);
+}
+
+static void
+test_cycles (Fixture       *fixture,
+             gconstpointer  data)
+{
+  guint cycles = GPOINTER_TO_UINT (data);
+  guint fds_before;
+
+  /* One cycle first: libraries open what they keep open (GIO modules…). */
+  g_clear_object (&fixture->vm);   /* never started: releases at dispose */
+  fds_before = count_fds ();
+
+  for (guint i = 0; i < cycles; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      fixture->done_count = 0;
+      fixture->started = FALSE;
+      g_clear_error (&fixture->start_error);
+      g_clear_object (&fixture->network);
+      {
+        g_autofree char *network_folder = g_build_filename (fixture->folder, "network", NULL);
+        fixture->network = qvm_user_network_new (network_folder, &error);
+        g_assert_no_error (error);
+      }
+
+      fixture->vm = make_vm (fixture, NULL, &error);
+      g_assert_no_error (error);
+      start_running (fixture);
+      qvm_virtual_machine_kill (fixture->vm);
+      wait_for_done (fixture);
+      g_clear_object (&fixture->vm);
+
+      g_assert_true (folder_is_empty (fixture->socket_folder));
+      g_assert_cmpuint (count_children (), ==, 0);
+      if (i == 0)
+        fds_before = MAX (fds_before, count_fds ());
+    }
+
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (count_fds (), <=, fds_before);
+}
+
+/* ---- A scripted QEMU, for what the real one will not do on demand ------------- */
+
+static const char fake_qemu[] =
+  "#!/usr/bin/python3\n"
+  "# Speaks QMP on fd 3 the way QEMU does, then plays one scenario.\n"
+  "import json, os, socket, sys\n"
+  "mode = os.path.basename(sys.argv[0]).split('-', 2)[2]\n"
+  "sock = socket.socket(fileno=3)\n"
+  "def send(message):\n"
+  "    sock.sendall((json.dumps(message) + '\\r\\n').encode())\n"
+  "def event(name, data=None):\n"
+  "    message = {'event': name, 'timestamp': {'seconds': 1700000000, 'microseconds': 0}}\n"
+  "    if data is not None:\n"
+  "        message['data'] = data\n"
+  "    send(message)\n"
+  "send({'QMP': {'version': {'qemu': {'major': 7, 'minor': 2, 'micro': 0}, 'package': 'fake'},\n"
+  "              'capabilities': []}})\n"
+  "decoder = json.JSONDecoder()\n"
+  "buffer = ''\n"
+  "status = 'prelaunch'\n"
+  "while True:\n"
+  "    chunk = sock.recv(4096)\n"
+  "    if not chunk:\n"
+  "        sys.exit(0)\n"
+  "    buffer += chunk.decode()\n"
+  "    while True:\n"
+  "        buffer = buffer.lstrip()\n"
+  "        try:\n"
+  "            command, end = decoder.raw_decode(buffer)\n"
+  "        except ValueError:\n"
+  "            break\n"
+  "        buffer = buffer[end:]\n"
+  "        name = command['execute']\n"
+  "        reply = {'return': {}}\n"
+  "        if 'id' in command:\n"
+  "            reply['id'] = command['id']\n"
+  "        if name == 'query-status':\n"
+  "            reply['return'] = {'status': status, 'running': status == 'running'}\n"
+  "        send(reply)\n"
+  "        if name == 'cont' and mode == 'guest-failed':\n"
+  "            print('KVM internal error. Suberror: 1', file=sys.stderr, flush=True)\n"
+  "            print('emulation failure', file=sys.stderr, flush=True)\n"
+  "            status = 'internal-error'\n"
+  "            event('STOP')\n"
+  "        elif name == 'cont' and mode == 'poweroff':\n"
+  "            status = 'running'\n"
+  "            event('RESUME')\n"
+  "            event('SHUTDOWN', {'guest': True, 'reason': 'guest-shutdown'})\n"
+  "            sys.exit(0)\n"
+  "        elif name == 'cont':\n"
+  "            status = 'running'\n"
+  "            event('RESUME')\n"
+  "        elif name == 'system_powerdown' and mode == 'obeys':\n"
+  "            event('POWERDOWN')\n"
+  "            event('SHUTDOWN', {'guest': True, 'reason': 'guest-shutdown'})\n"
+  "            sys.exit(0)\n";
+
+static void
+use_fake_qemu (Fixture    *fixture,
+               const char *mode)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = g_strdup_printf ("fake-qemu-%s", mode);
+  g_autofree char *script = g_build_filename (fixture->folder, name, NULL);
+
+  g_file_set_contents (script, fake_qemu, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (script, 0755), ==, 0);
+  qvm_virtual_machine_set_qemu_binary (fixture->vm, script);
+}
+
+static void
+test_guest_failed (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const GError *error;
+
+  /* Like the nested KVM here: the guest stops in internal-error and QEMU
+   * would wait forever. */
+  use_fake_qemu (fixture, "guest-failed");
+  start_and_wait (fixture);
+  wait_for_done (fixture);
+
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_CRASHED);
+  error = qvm_virtual_machine_get_error (fixture->vm);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_GUEST_FAILED);
+  g_assert_nonnull (strstr (error->message, "internal-error"));
+  g_assert_nonnull (strstr (error->message, "KVM internal error. Suberror: 1"));
+  g_assert_true (folder_is_empty (fixture->socket_folder));
+}
+
+static void
+test_guest_poweroff (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  use_fake_qemu (fixture, "poweroff");
+  start_and_wait (fixture);
+  wait_for_done (fixture);
+
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_POWEROFF);
+  g_assert_null (qvm_virtual_machine_get_error (fixture->vm));
+}
+
+static void
+test_guest_obeys_shutdown (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  Wait shutdown = { FALSE, NULL };
+
+  use_fake_qemu (fixture, "obeys");
+  start_running (fixture);
+  qvm_virtual_machine_shutdown_async (fixture->vm, 30 * 1000, NULL, on_shutdown, &shutdown);
+  iterate_until (&shutdown.done);
+  g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, NULL));
+  g_object_unref (shutdown.result);
+
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_SHUTDOWN);
+  g_assert_null (qvm_virtual_machine_get_error (fixture->vm));
+}
+
+/* If an assertion fails, QEMU must not outlive the test. */
+static void
+kill_children_on_abort (int signum)
+{
+  /* The whole process group: this test and its QEMUs (meson runs each
+   * test in a session of its own, a shell in a job of its own). */
+  kill (0, SIGKILL);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  signal (SIGABRT, kill_children_on_abort);
+  log_records = g_ptr_array_new_with_free_func (log_record_free);
+  g_log_set_writer_func (log_writer, NULL, NULL);
+
+#define ADD(path, func, data) \
+  g_test_add ("/virtual-machine/" path, Fixture, data, fixture_set_up, func, fixture_tear_down)
+
+  ADD ("lifecycle", test_lifecycle, NULL);
+  ADD ("start/cancelled", test_start_cancelled, NULL);
+  ADD ("start/twice", test_start_twice, NULL);
+  ADD ("start/without-callback", test_start_without_callback, NULL);
+  ADD ("dropped-unstarted", test_dropped_unstarted, NULL);
+  ADD ("kill/before-start", test_kill_before_start, NULL);
+  ADD ("kill/starting", test_kill_starting, NULL);
+  ADD ("kill/running", test_kill_running, NULL);
+  ADD ("kill/paused", test_kill_paused, NULL);
+  ADD ("kill/stopping", test_kill_stopping, NULL);
+  ADD ("kill/done", test_kill_done, NULL);
+  ADD ("shutdown/never-started", test_shutdown_never_started, NULL);
+  ADD ("shutdown/quit-over-qmp", test_quit_over_qmp, NULL);
+  ADD ("qemu/missing-path", test_qemu_missing, "path");
+  ADD ("qemu/missing-name", test_qemu_missing, "qemu-system-none");
+  ADD ("qemu/refuses", test_qemu_refuses, NULL);
+  ADD ("qemu/bad-accel", test_bad_accel, NULL);
+  ADD ("qemu/killed-from-outside", test_killed_from_outside, NULL);
+  ADD ("qemu/terminated-from-outside", test_terminated_from_outside, NULL);
+  ADD ("new/cdrom-missing", test_cdrom_missing, no_vm);
+  ADD ("new/cdrom-attached", test_cdrom_attached, no_vm);
+  ADD ("new/malformed", test_malformed, no_vm);
+  ADD ("new/bad-socket-folder", test_bad_socket_folder, no_vm);
+  ADD ("screenshot/concurrent", test_concurrent_screenshots, NULL);
+  ADD ("qmp-event", test_qmp_event, NULL);
+  ADD ("cycles", test_cycles, GUINT_TO_POINTER (20));
+  ADD ("fake/guest-failed", test_guest_failed, NULL);
+  ADD ("fake/guest-poweroff", test_guest_poweroff, NULL);
+  ADD ("fake/guest-obeys-shutdown", test_guest_obeys_shutdown, NULL);
+
+#undef ADD
+
+  return g_test_run ();
+}

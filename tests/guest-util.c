@@ -3,23 +3,34 @@
  * Copyright 2026 The qvm-glib authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * QEMU is started here with a hand-made command line (TCG unless
- * QVM_TEST_ACCEL says otherwise), from the parts of the library: an
- * instance from QvmImageStore and the netdev of a QvmUserNetwork, whose
- * metadata service runs the real qvm-guestfwd helper ($QVM_GUESTFWD).
+ * Each VM is an instance from a QvmImageStore and a QvmUserNetwork, whose
+ * metadata service runs the real qvm-guestfwd helper ($QVM_GUESTFWD). A
+ * QvmVirtualMachine runs them (TCG unless QVM_TEST_ACCEL says otherwise),
+ * with tests/qemu-watchdog as its QEMU binary so that QEMU dies with a
+ * test that crashes; when it is done, the harness checks that the
+ * instance, the network's and the machine's folders and every process
+ * started for the VM are gone. Tests that need another command line (other
+ * network cards, a serial console) start QEMU by hand from the same parts,
+ * with PR_SET_PDEATHSIG.
  */
+
+#define _GNU_SOURCE
 
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
 #include "guest-util.h"
 
 const char *guest_archive_path;
+
+/* The VMs whose QvmVirtualMachine may still log, for log_writer(). */
+static GPtrArray *live_vms;
 
 /* The id the test guest has in every store. */
 #define GUEST_IMAGE_ID "test-guest"
@@ -112,6 +123,207 @@ guest_test_add_vm (GuestTest *test, const char *name, const char *payload)
   vm->requests = g_ptr_array_new_with_free_func ((GDestroyNotify) guest_request_free);
   g_ptr_array_add (test->vms, vm);
   return vm;
+}
+
+/* ------------------------------------------------------------------ */
+/* QEMU's output, as QvmVirtualMachine logs it                          */
+
+static GLogWriterOutput
+log_writer (GLogLevelFlags   level,
+            const GLogField *fields,
+            gsize            n_fields,
+            gpointer         user_data)
+{
+  const char *vm_id = NULL;
+  const char *stream = NULL;
+  const char *message = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, QVM_VM_ID_FIELD))
+        vm_id = fields[i].value;
+      else if (g_str_equal (fields[i].key, "QVM_QEMU_STREAM"))
+        stream = fields[i].value;
+      else if (g_str_equal (fields[i].key, "MESSAGE"))
+        message = fields[i].value;
+    }
+
+  if (vm_id != NULL && message != NULL && live_vms != NULL)
+    {
+      for (guint i = 0; i < live_vms->len; i++)
+        {
+          GuestVm *vm = g_ptr_array_index (live_vms, i);
+
+          if (vm->machine != NULL &&
+              g_strcmp0 (qvm_virtual_machine_get_id (vm->machine), vm_id) == 0)
+            g_string_append_printf (vm->log, "%s%s%s\n", stream != NULL ? stream : "",
+                                    stream != NULL ? ": " : "", message);
+        }
+    }
+
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+void
+guest_util_init (void)
+{
+  live_vms = g_ptr_array_new ();
+  g_log_set_writer_func (log_writer, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Processes                                                            */
+
+/* The processes other than this one whose command line mentions @text. */
+static GString *
+find_processes (const char *text)
+{
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  GString *found = g_string_new (NULL);
+  g_autofree char *self = g_strdup_printf ("%d", (int) getpid ());
+  const char *name;
+
+  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *cmdline = NULL;
+      gsize length = 0;
+
+      if (!g_ascii_isdigit (name[0]) || g_str_equal (name, self))
+        continue;
+      path = g_build_filename ("/proc", name, "cmdline", NULL);
+      /* Zombies have an empty command line; vanished ones none at all. */
+      if (!g_file_get_contents (path, &cmdline, &length, NULL) || length == 0)
+        continue;
+      if (memmem (cmdline, length, text, strlen (text)) == NULL)
+        continue;
+      for (gsize i = 0; i + 1 < length; i++)
+        if (cmdline[i] == '\0')
+          cmdline[i] = ' ';
+      g_string_append_printf (found, "  %s: %s\n", name, cmdline);
+    }
+  return found;
+}
+
+static gboolean
+wake_up_cb (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Notes the processes still running for @vm. QEMU has been reaped by
+ * then, but the guestfwd helpers of a network end on their own once it is
+ * released, and qemu-watchdog once its signal arrives: they get a few
+ * seconds. */
+static void
+check_no_processes (GuestVm *vm)
+{
+  GString *found = NULL;
+
+  for (guint tries = 0; tries < 50; tries++)
+    {
+      gboolean woken = FALSE;
+
+      if (found != NULL)
+        g_string_free (found, TRUE);
+      found = find_processes (vm->folder);
+      if (found->len == 0)
+        break;
+      g_timeout_add (100, wake_up_cb, &woken);
+      while (!woken)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  if (found->len > 0)
+    add_error (vm->test, "%s: processes are left:\n%s", vm->name, found->str);
+  g_string_free (found, TRUE);
+}
+
+/* ------------------------------------------------------------------ */
+/* A network without restrict=on, for control runs                      */
+
+#define GUEST_TYPE_OPEN_NETWORK (guest_open_network_get_type ())
+G_DECLARE_FINAL_TYPE (GuestOpenNetwork, guest_open_network, GUEST, OPEN_NETWORK, GObject)
+
+/* A QvmUserNetwork whose netdev says restrict=off. */
+struct _GuestOpenNetwork
+{
+  GObject parent_instance;
+  QvmNetwork *inner;
+};
+
+static void guest_open_network_iface_init (QvmNetworkInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (GuestOpenNetwork, guest_open_network, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (QVM_TYPE_NETWORK,
+                                                      guest_open_network_iface_init))
+
+static char *
+guest_open_network_get_netdev (QvmNetwork *network, const char *id, GError **error)
+{
+  GuestOpenNetwork *self = GUEST_OPEN_NETWORK (network);
+  g_autofree char *netdev = qvm_network_get_netdev (self->inner, id, error);
+  g_auto(GStrv) options = NULL;
+
+  if (netdev == NULL)
+    return NULL;
+  options = g_strsplit (netdev, ",restrict=on,", 2);
+  if (options[1] == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "no restrict=on in %s", netdev);
+      return NULL;
+    }
+  return g_strjoin (",restrict=off,", options[0], options[1], NULL);
+}
+
+static void
+guest_open_network_set_handler (QvmNetwork         *network,
+                                SoupServerCallback  callback,
+                                gpointer            user_data,
+                                GDestroyNotify      destroy)
+{
+  qvm_network_set_handler (GUEST_OPEN_NETWORK (network)->inner, callback, user_data, destroy);
+}
+
+static void
+guest_open_network_release (QvmNetwork *network)
+{
+  qvm_network_release (GUEST_OPEN_NETWORK (network)->inner);
+}
+
+static void
+guest_open_network_iface_init (QvmNetworkInterface *iface)
+{
+  iface->get_netdev = guest_open_network_get_netdev;
+  iface->set_handler = guest_open_network_set_handler;
+  iface->release = guest_open_network_release;
+}
+
+static void
+guest_open_network_dispose (GObject *object)
+{
+  g_clear_object (&GUEST_OPEN_NETWORK (object)->inner);
+  G_OBJECT_CLASS (guest_open_network_parent_class)->dispose (object);
+}
+
+static void
+guest_open_network_class_init (GuestOpenNetworkClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = guest_open_network_dispose;
+}
+
+static void
+guest_open_network_init (GuestOpenNetwork *self)
+{
+}
+
+static QvmNetwork *
+guest_open_network_new (QvmUserNetwork *inner)
+{
+  GuestOpenNetwork *self = g_object_new (GUEST_TYPE_OPEN_NETWORK, NULL);
+
+  self->inner = g_object_ref (QVM_NETWORK (inner));
+  return QVM_NETWORK (self);
 }
 
 /* ------------------------------------------------------------------ */
@@ -215,25 +427,114 @@ qemu_option_escape (const char *value)
   return g_strjoinv (",,", parts);
 }
 
-static char *
-build_netdev (GuestVm *vm, GError **error)
+/* The network the VM's QEMU gets: a control run shows what the isolation
+ * tests would see without restrict=on, on the same network with that one
+ * option turned off. */
+static QvmNetwork *
+vm_network (GuestVm *vm)
 {
-  g_autofree char *netdev = qvm_network_get_netdev (QVM_NETWORK (vm->network), "n0", error);
-  g_auto(GStrv) options = NULL;
-
-  if (netdev == NULL || !vm->unrestricted)
-    return g_steal_pointer (&netdev);
-
-  /* A control run shows what the isolation tests would see without
-   * restrict=on: the same network with that one option turned off. */
-  options = g_strsplit (netdev, ",restrict=on,", 2);
-  if (options[1] == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "no restrict=on in %s", netdev);
-      return NULL;
-    }
-  return g_strjoin (",restrict=off,", options[0], options[1], NULL);
+  if (vm->unrestricted)
+    return guest_open_network_new (vm->network);
+  return g_object_ref (QVM_NETWORK (vm->network));
 }
+
+static gboolean
+create_network (GuestVm *vm)
+{
+  g_autoptr(GError) error = NULL;
+
+  vm->network = qvm_user_network_new (vm->folder, &error);
+  if (vm->network == NULL)
+    {
+      add_error (vm->test, "%s: network: %s", vm->name, error->message);
+      return FALSE;
+    }
+  vm->socket_path = g_strdup (qvm_user_network_get_socket_path (vm->network));
+  qvm_network_set_handler (QVM_NETWORK (vm->network), handle_metadata, vm, NULL);
+  return TRUE;
+}
+
+static const char *
+test_accel (void)
+{
+  const char *accel = g_getenv ("QVM_TEST_ACCEL");
+
+  return accel != NULL && *accel != '\0' ? accel : "tcg";
+}
+
+/* ------------------------------------------------------------------ */
+/* QvmVirtualMachine                                                    */
+
+/* At "done" the machine has released everything: the instance, the
+ * network's folder and its own, and QEMU (guest_vm_clean_up() looks for
+ * processes, out of the signal handler). */
+static void
+machine_done_cb (QvmVirtualMachine *machine, gpointer user_data)
+{
+  GuestVm *vm = user_data;
+  const GError *error = qvm_virtual_machine_get_error (machine);
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+
+  vm->exited = TRUE;
+  vm->exited_at = g_get_monotonic_time ();
+  vm->done_reason = qvm_virtual_machine_get_done_reason (machine);
+  vm->done_error = error != NULL ? g_error_copy (error) : NULL;
+
+  if (vm->instance_path != NULL && g_file_test (vm->instance_path, G_FILE_TEST_EXISTS))
+    add_error (vm->test, "%s: done, but the instance %s is left", vm->name, vm->instance_path);
+  dir = g_dir_open (vm->folder, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    add_error (vm->test, "%s: done, but %s/%s is left", vm->name, vm->folder, name);
+
+  if (vm->on_exit != NULL)
+    vm->on_exit (vm, vm->on_exit_data);
+}
+
+static void
+machine_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GuestVm *vm = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* A failed start is also the machine's error, reported with "done". */
+  if (!qvm_virtual_machine_start_finish (QVM_VIRTUAL_MACHINE (source), result, &error))
+    g_test_message ("%s: start failed: %s", vm->name, error->message);
+}
+
+static gboolean
+start_machine (GuestVm *vm)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QvmMachineOptions) options = qvm_machine_options_new (1024);
+  g_autoptr(QvmNetwork) network = NULL;
+
+  if (!create_network (vm))
+    return FALSE;
+  network = vm_network (vm);
+  vm->machine = qvm_virtual_machine_new (options, vm->instance, network, vm->folder,
+                                         NULL, NULL, &error);
+  if (vm->machine == NULL)
+    {
+      add_error (vm->test, "%s: virtual machine: %s", vm->name, error->message);
+      return FALSE;
+    }
+  /* The machine releases them now. */
+  g_clear_object (&vm->instance);
+  g_clear_object (&vm->network);
+
+  qvm_virtual_machine_set_accel (vm->machine, test_accel ());
+  qvm_virtual_machine_set_qemu_binary (vm->machine, QEMU_WATCHDOG_PATH);
+  g_signal_connect (vm->machine, "done", G_CALLBACK (machine_done_cb), vm);
+  vm->log = g_string_new (NULL);
+  g_ptr_array_add (live_vms, vm);
+  vm->started_at = g_get_monotonic_time ();
+  qvm_virtual_machine_start_async (vm->machine, NULL, machine_started_cb, vm);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* QEMU by hand                                                         */
 
 static gboolean
 start_qemu (GuestVm *vm)
@@ -241,7 +542,7 @@ start_qemu (GuestVm *vm)
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   QvmMachine *machine = qvm_image_get_machine (vm->instance);
-  const char *accel = g_getenv ("QVM_TEST_ACCEL");
+  g_autoptr(QvmNetwork) network = NULL;
   const char *device = vm->device != NULL ? vm->device : qvm_machine_get_network_device (machine);
   g_autofree char *serial_path = g_build_filename (vm->folder, "serial.log", NULL);
   g_autofree char *log_path = g_build_filename (vm->folder, "qemu.log", NULL);
@@ -252,15 +553,10 @@ start_qemu (GuestVm *vm)
   g_autofree char *drive = NULL;
   g_autofree char *serial = NULL;
 
-  vm->network = qvm_user_network_new (vm->folder, &error);
-  if (vm->network == NULL)
-    {
-      add_error (vm->test, "%s: network: %s", vm->name, error->message);
-      return FALSE;
-    }
-  vm->socket_path = g_strdup (qvm_user_network_get_socket_path (vm->network));
-  qvm_network_set_handler (QVM_NETWORK (vm->network), handle_metadata, vm, NULL);
-  netdev = build_netdev (vm, &error);
+  if (!create_network (vm))
+    return FALSE;
+  network = vm_network (vm);
+  netdev = qvm_network_get_netdev (network, "n0", &error);
   if (netdev == NULL)
     {
       add_error (vm->test, "%s: netdev: %s", vm->name, error->message);
@@ -278,7 +574,7 @@ start_qemu (GuestVm *vm)
   vm->started_at = g_get_monotonic_time ();
   vm->qemu = g_subprocess_launcher_spawn (launcher, &error,
       "qemu-system-x86_64",
-      "-accel", accel != NULL && *accel != '\0' ? accel : "tcg",
+      "-accel", test_accel (),
       "-m", memory,
       "-uuid", qvm_machine_get_uuid (machine),
       "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
@@ -309,6 +605,8 @@ timeout_cb (gpointer user_data)
 
       if (vm->qemu != NULL && !vm->exited)
         g_subprocess_force_exit (vm->qemu);
+      if (vm->machine != NULL)
+        qvm_virtual_machine_kill (vm->machine);
     }
   return G_SOURCE_REMOVE;
 }
@@ -320,7 +618,7 @@ all_exited (GuestTest *test)
     {
       GuestVm *vm = g_ptr_array_index (test->vms, i);
 
-      if (vm->qemu != NULL && !vm->exited)
+      if ((vm->qemu != NULL || vm->machine != NULL) && !vm->exited)
         return FALSE;
     }
   return TRUE;
@@ -358,7 +656,9 @@ guest_test_run (GuestTest *test)
 
   for (guint i = 0; i < test->vms->len; i++)
     {
-      if (!start_qemu (g_ptr_array_index (test->vms, i)))
+      GuestVm *vm = g_ptr_array_index (test->vms, i);
+
+      if (!(test->by_hand ? start_qemu (vm) : start_machine (vm)))
         return;
     }
 
@@ -374,6 +674,17 @@ guest_vm_clean_up (GuestVm *vm)
 {
   GuestTest *test = vm->test;
 
+  if (vm->machine != NULL)
+    {
+      /* Killing a machine that is done already does nothing. */
+      qvm_virtual_machine_kill (vm->machine);
+      while (!vm->exited)
+        g_main_context_iteration (NULL, TRUE);
+      g_clear_object (&vm->machine);
+      g_ptr_array_remove (live_vms, vm);
+      if (vm->qemu_log == NULL)
+        vm->qemu_log = g_strdup (vm->log->str);
+    }
   if (vm->qemu != NULL)
     {
       if (!vm->exited)
@@ -403,6 +714,8 @@ guest_vm_clean_up (GuestVm *vm)
   if (vm->instance_path != NULL && g_file_test (vm->instance_path, G_FILE_TEST_EXISTS))
     add_error (test, "%s: the instance %s is left", vm->name, vm->instance_path);
   if (vm->folder != NULL)
+    check_no_processes (vm);
+  if (vm->folder != NULL && test->by_hand)
     {
       if (vm->serial_log == NULL)
         {
@@ -443,6 +756,9 @@ static void
 guest_vm_free (GuestVm *vm)
 {
   g_ptr_array_unref (vm->requests);
+  g_clear_error (&vm->done_error);
+  if (vm->log != NULL)
+    g_string_free (vm->log, TRUE);
   g_clear_pointer (&vm->result_body, g_bytes_unref);
   g_free (vm->name);
   g_free (vm->payload);
@@ -522,6 +838,14 @@ guest_vm_find_serial_line (GuestVm *vm, const char *prefix)
   return NULL;
 }
 
+/* The processes whose command line mentions the VM's folder, one per
+ * line: its QEMU and the guestfwd helpers of its network. */
+char *
+guest_vm_list_processes (GuestVm *vm)
+{
+  return g_string_free (find_processes (vm->folder), FALSE);
+}
+
 void
 guest_vm_print_logs (GuestVm *vm)
 {
@@ -538,6 +862,8 @@ guest_vm_print_logs (GuestVm *vm)
   g_test_message ("%s: serial console:\n%s", vm->name,
                   vm->serial_log != NULL ? vm->serial_log : "");
   g_test_message ("%s: QEMU output:\n%s", vm->name, vm->qemu_log != NULL ? vm->qemu_log : "");
+  if (vm->done_error != NULL)
+    g_test_message ("%s: done with an error: %s", vm->name, vm->done_error->message);
 }
 
 /* The guest ran its payload, posted @output with @status, and QEMU exited
@@ -549,10 +875,19 @@ guest_vm_assert_result (GuestVm *vm, int status, const char *output)
   gsize size = 0;
   const char *body;
 
-  if (vm->result_body == NULL || vm->exit_status != 0 ||
-      g_strcmp0 (vm->result_status, status_text) != 0)
+  gboolean clean_end = vm->test->by_hand
+                       ? vm->exit_status == 0
+                       : vm->done_reason == QVM_VM_DONE_REASON_POWEROFF && vm->done_error == NULL;
+
+  if (vm->result_body == NULL || !clean_end || g_strcmp0 (vm->result_status, status_text) != 0)
     guest_vm_print_logs (vm);
-  g_assert_cmpint (vm->exit_status, ==, 0);
+  if (vm->test->by_hand)
+    g_assert_cmpint (vm->exit_status, ==, 0);
+  else
+    {
+      g_assert_no_error (vm->done_error);
+      g_assert_cmpint (vm->done_reason, ==, QVM_VM_DONE_REASON_POWEROFF);
+    }
   g_assert_nonnull (vm->result_body);
   g_assert_cmpstr (vm->result_status, ==, status_text);
   body = g_bytes_get_data (vm->result_body, &size);

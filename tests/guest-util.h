@@ -6,9 +6,10 @@
  * A GuestTest owns a private temporary folder, an image store in it and the
  * virtual machines of one test. Each GuestVm is an instance of the test
  * guest from that store, a QvmUserNetwork whose handler records every
- * request and serves the VM's payload, and a QEMU process. Tests run their
- * VMs, clean everything up, and only then check what the VMs did, so a
- * failed check leaves no process or file behind.
+ * request and serves the VM's payload, and a QvmVirtualMachine (or, for
+ * tests that need another QEMU command line, a QEMU process started by
+ * hand). Tests run their VMs, clean everything up, and only then check
+ * what the VMs did, so a failed check leaves no process or file behind.
  */
 
 #pragma once
@@ -57,10 +58,11 @@ struct _GuestVm
   gpointer on_exit_data;
 
   /* The resources of a run. */
-  char *folder;
+  char *folder;                 /* the VM's and the network's private folders */
   QvmImage *instance;
   QvmUserNetwork *network;
-  GSubprocess *qemu;
+  QvmVirtualMachine *machine;   /* NULL when started by hand */
+  GSubprocess *qemu;            /* QEMU started by hand */
   char *instance_path;          /* kept to check it is gone after the run */
   char *socket_path;
 
@@ -68,10 +70,13 @@ struct _GuestVm
   GPtrArray *requests;          /* of GuestRequest *, in arrival order */
   GBytes *result_body;
   char *result_status;
-  char *serial_log;
+  char *serial_log;             /* QEMU started by hand only */
   char *qemu_log;
-  gboolean exited;
-  int exit_status;
+  GString *log;                 /* QvmVirtualMachine's records of QEMU's output */
+  gboolean exited;              /* QEMU exited, or the machine is done */
+  int exit_status;              /* of QEMU started by hand */
+  QvmVmDoneReason done_reason;
+  GError *done_error;
   gint64 started_at;
   gint64 result_at;
   gint64 exited_at;
@@ -82,6 +87,7 @@ struct _GuestTest
   char *root;
   QvmImageStore *store;
   GPtrArray *vms;               /* of GuestVm * */
+  gboolean by_hand;             /* start QEMU by hand, not QvmVirtualMachine */
   guint timeout_seconds;
   guint instances_pending;
   gboolean timed_out;
@@ -90,6 +96,9 @@ struct _GuestTest
 
 /* The archive built by tests/guest/build-guest.sh; main() sets it. */
 extern const char *guest_archive_path;
+
+/* Call from main() after g_test_init(): collects QEMU's output per VM. */
+void       guest_util_init         (void);
 
 GuestTest *guest_test_new          (void);
 void       guest_test_free         (GuestTest  *test);
@@ -105,6 +114,7 @@ guint      guest_vm_count_requests (GuestVm    *vm,
                                     const char *request);
 char      *guest_vm_find_serial_line (GuestVm  *vm,
                                       const char *prefix);
+char      *guest_vm_list_processes (GuestVm    *vm);
 void       guest_vm_print_logs     (GuestVm    *vm);
 void       guest_vm_assert_result  (GuestVm    *vm,
                                     int         status,

@@ -30,6 +30,70 @@
   "until [ \"$(timeout 10 wget -q -O - http://169.254.169.254/go)\" = go ]; do sleep 0.5; done\n"
 
 /* ------------------------------------------------------------------ */
+/* One VM, the whole way                                                */
+
+/* Asks /processes while it runs, so that the test sees what the checks
+ * after "done" look for; exits with 7. */
+static const char one_vm_payload[] =
+  "echo hello from $(uname -r)\n"
+  "wget -q -O - http://169.254.169.254/processes > /dev/null\n"
+  "echo to stderr >&2\n"
+  "exit 7\n";
+
+static char *
+one_vm_answer (GuestVm *vm, const char *method, const char *path, gpointer user_data)
+{
+  char **processes = user_data;
+
+  if (!g_str_equal (path, "/processes") || *processes != NULL)
+    return NULL;
+  *processes = guest_vm_list_processes (vm);
+  return g_strdup ("listed\n");
+}
+
+/* store -> instance -> QvmUserNetwork with a handler -> QvmVirtualMachine
+ * -> the guest GETs its payload and POSTs its output and status -> it
+ * powers off -> "done" without an error, and everything is released (the
+ * harness checks at "done": no instance file, no network or machine
+ * folder, no process). */
+static void
+test_one_vm (void)
+{
+  g_autoptr(GuestTest) test = guest_test_new ();
+  GuestVm *vm = guest_test_add_vm (test, "one", one_vm_payload);
+  g_autofree char *processes = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *kernel = NULL;
+  const char *output;
+  gsize size;
+
+  vm->answer = one_vm_answer;
+  vm->answer_data = &processes;
+  guest_test_run (test);
+  guest_test_clean_up (test);
+  guest_test_assert_no_errors (test);
+
+  g_assert_nonnull (vm->result_body);
+  output = g_bytes_get_data (vm->result_body, &size);
+  g_assert_true (size > strlen ("hello from "));
+  g_assert_true (g_str_has_prefix (output, "hello from 6."));
+  kernel = g_strndup (output + strlen ("hello from "),
+                      (const char *) memchr (output, '\n', size) - output - strlen ("hello from "));
+  expected = g_strdup_printf ("hello from %s\nto stderr\n", kernel);
+  guest_vm_assert_result (vm, 7, expected);
+  g_assert_cmpuint (vm->requests->len, ==, 3);
+  g_assert_cmpuint (guest_vm_count_requests (vm, "GET /payload"), ==, 1);
+  g_assert_cmpuint (guest_vm_count_requests (vm, "GET /processes"), ==, 1);
+  g_assert_cmpuint (guest_vm_count_requests (vm, "POST /result?status=7"), ==, 1);
+
+  /* While it ran, the check that found nothing after "done" saw QEMU and
+   * the helper serving that very request. */
+  g_test_message ("processes while running:\n%s", processes);
+  g_assert_nonnull (strstr (processes, "qemu-system-x86_64"));
+  g_assert_nonnull (strstr (processes, "qvm-guestfwd"));
+}
+
+/* ------------------------------------------------------------------ */
 /* Two VMs from one image                                               */
 
 #define MARKER "qvm-e2e-marker-written-by-a"
@@ -401,7 +465,9 @@ main (int argc, char *argv[])
       return 2;
     }
   guest_archive_path = argv[1];
+  guest_util_init ();
 
+  g_test_add_func ("/guest/e2e/one-vm", test_one_vm);
   g_test_add_func ("/guest/e2e/two-vms", test_two_vms);
   g_test_add_func ("/guest/e2e/isolation", test_isolation);
   g_test_add_func ("/guest/e2e/flood", test_flood);

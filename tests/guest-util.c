@@ -859,8 +859,8 @@ guest_vm_print_logs (GuestVm *vm)
                               (seen->at - vm->started_at) / 1e6, seen->request);
     }
   g_test_message ("%s: requests:\n%s", vm->name, requests->str);
-  g_test_message ("%s: serial console:\n%s", vm->name,
-                  vm->serial_log != NULL ? vm->serial_log : "");
+  if (vm->serial_log != NULL)
+    g_test_message ("%s: serial console:\n%s", vm->name, vm->serial_log);
   g_test_message ("%s: QEMU output:\n%s", vm->name, vm->qemu_log != NULL ? vm->qemu_log : "");
   if (vm->done_error != NULL)
     g_test_message ("%s: done with an error: %s", vm->name, vm->done_error->message);
@@ -892,7 +892,10 @@ guest_vm_assert_result (GuestVm *vm, int status, const char *output)
   g_assert_cmpstr (vm->result_status, ==, status_text);
   body = g_bytes_get_data (vm->result_body, &size);
   if (size != strlen (output) || memcmp (body, output, size) != 0)
-    guest_vm_print_logs (vm);
+    {
+      guest_vm_print_logs (vm);
+      g_test_message ("%s: posted output:\n%.*s", vm->name, (int) size, body);
+    }
   g_assert_cmpmem (body, size, output, strlen (output));
   if (g_test_verbose ())
     guest_vm_print_logs (vm);

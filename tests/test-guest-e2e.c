@@ -293,7 +293,7 @@ probe_answer (GuestVm *vm, const char *method, const char *path, gpointer user_d
 static void
 test_isolation (void)
 {
-  g_autoptr(GuestTest) test = guest_test_new ();
+  g_autoptr(GuestTest) test = NULL;
   LoopbackListener isolated_listener = { 0 };
   LoopbackListener control_listener = { 0 };
   g_autofree char *isolated_payload = NULL;
@@ -301,8 +301,10 @@ test_isolation (void)
   GuestVm *isolated;
   GuestVm *control;
 
+  /* Before the test makes any folder: this may fail an assertion. */
   loopback_listener_start (&isolated_listener);
   loopback_listener_start (&control_listener);
+  test = guest_test_new ();
   isolated_payload = payload_for_listener (isolation_payload, &isolated_listener);
   unrestricted_payload = payload_for_listener (control_payload, &control_listener);
 

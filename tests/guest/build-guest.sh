@@ -42,10 +42,14 @@ MACHINE_DEVICE=virtio-net-pci      # links up at once; e1000 takes ~2 s more
 MACHINE_MEMORY=128
 KERNEL_CMDLINE="console=ttyS0 quiet panic=-1"
 SYSLINUX_DIR=/usr/lib/syslinux
-# The drivers /init may load: the network cards of the machine schema
-# (virtio-net also needs its PCI transport), each with its dependencies.
-DRIVERS="e1000 8139cp virtio_net"
-declare -A DRIVER_EXTRA=([virtio_net]=virtio_pci)
+# The last MiB of the disk lies outside any partition: a scratch area that
+# test payloads may write to (see README.md).
+SCRATCH_MIB=1
+# The drivers /init may load: the network cards of the machine schema and
+# the virtio disk (both virtio drivers also need the PCI transport), each
+# with its dependencies. Debian builds virtio_blk as a module.
+DRIVERS="e1000 8139cp virtio_net virtio_blk"
+declare -A DRIVER_EXTRA=([virtio_net]=virtio_pci [virtio_blk]=virtio_pci)
 
 say () {
   echo "build-guest: $*" >&2
@@ -125,6 +129,7 @@ say "kernel $(basename "$kernel_deb"), $(basename "$busybox_deb")"
 kernel_members=(
   "./boot/vmlinuz-$kernel_release"
   "./lib/modules/$kernel_release/kernel/drivers/net/*.ko*"
+  "./lib/modules/$kernel_release/kernel/drivers/block/virtio_blk.ko*"
   "./lib/modules/$kernel_release/kernel/drivers/net/ethernet/intel/e1000/*"
   "./lib/modules/$kernel_release/kernel/drivers/net/ethernet/realtek/*"
   "./lib/modules/$kernel_release/kernel/drivers/virtio/*"
@@ -228,9 +233,9 @@ done
 # --- disk.img ---------------------------------------------------------------
 
 disk=$work/disk.img
-part_bytes=$((DISK_MIB * 1024 * 1024 - PART_OFFSET))
+part_bytes=$(((DISK_MIB - SCRATCH_MIB) * 1024 * 1024 - PART_OFFSET))
 truncate -s "${DISK_MIB}M" "$disk"
-echo "start=$PART_START, type=e, bootable" \
+echo "start=$PART_START, size=$((part_bytes / 512)), type=e, bootable" \
   | sfdisk -q --no-reread --no-tell-kernel "$disk" > /dev/null
 # Syslinux's MBR code goes before the disk signature and partition table.
 dd if="$SYSLINUX_DIR/mbr/mbr.bin" of="$disk" bs=440 count=1 conv=notrunc status=none

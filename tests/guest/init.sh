@@ -1,9 +1,10 @@
 #!/bin/sh
 # /init of the qvm-glib test guest (runs from the initramfs as PID 1).
 #
-# Loads the driver of the network card it finds, gets a DHCP lease, fetches
-# http://169.254.169.254/payload, runs it as a shell script, posts its output
-# and exit status to /result?status=N, and powers off. Every step prints a
+# Loads the drivers of the network card and the virtio disk it finds, gets
+# a DHCP lease, fetches http://169.254.169.254/payload, runs it as a shell
+# script, posts its output and exit status to /result?status=N, and powers
+# off. Every step prints a
 # "qvm-guest: " line on the serial console so tests and humans can follow.
 # PID 1 must never exit (the kernel would panic), so every path ends in
 # power_off.
@@ -77,6 +78,26 @@ wait_interface () {
   done
   return 1
 }
+
+# A virtio disk (QEMU's virtio-blk-pci, transitional or modern) gets its
+# driver so payloads can read and write /dev/vda; the guest itself runs
+# from the initramfs and needs no disk.
+has_virtio_disk () {
+  for dev in /sys/bus/pci/devices/*; do
+    case "$(cat "$dev/vendor"):$(cat "$dev/device")" in
+      0x1af4:0x1001|0x1af4:0x1042) return 0 ;;
+    esac
+  done
+  return 1
+}
+
+if has_virtio_disk; then
+  if load_driver virtio_blk; then
+    say "disk driver virtio_blk loaded"
+  else
+    say "loading virtio_blk failed; payloads see no disk"
+  fi
+fi
 
 if ! driver=$(nic_driver); then
   say "no supported network card (e1000, rtl8139, virtio-net) found"

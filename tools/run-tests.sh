@@ -6,6 +6,7 @@
 #   default    the normal build (-Dwerror=true, with the docs), every suite
 #   sanitize   AddressSanitizer + UndefinedBehaviorSanitizer, gthread
 #              coroutine backend, the unit and qemu suites, leaks fatal
+#   gthread    the gthread coroutine backend, every suite but the docs
 #   valgrind   memcheck over the unit suite of the default build
 #
 # QVM_TEST_LEGS="default valgrind" picks legs; extra arguments go to every
@@ -17,7 +18,7 @@ cd "$top"
 
 "$top/tools/setup.sh"
 
-legs=${QVM_TEST_LEGS:-"default sanitize valgrind"}
+legs=${QVM_TEST_LEGS:-"default gthread sanitize valgrind"}
 build=${QVM_BUILD_DIR:-"$top/_build"}
 export QVM_TEST_ACCEL="${QVM_TEST_ACCEL:-tcg}"
 logs=""
@@ -56,6 +57,10 @@ for leg in $legs; do
     default)
       configure "$build" -Ddocs=true
       run_leg default "$build" "$@"
+      ;;
+    gthread)
+      configure "$build-gthread" $(coroutine_option gthread)
+      run_leg gthread "$build-gthread" --no-suite docs "$@"
       ;;
     sanitize)
       configure "$build-sanitize" -Db_sanitize=address,undefined \

@@ -163,11 +163,11 @@ read_in (Fixture *fixture, const char *name)
 }
 
 /* Boot, payload, answer, power-off: exit 0, the answer in md/outbox, a
- * screenshot; the guest reads the folder but not through a link out. */
+ * screenshot, the serial console; the guest reads the folder but not through a link out. */
 static void
 test_run_payload (Fixture *fixture, gconstpointer data)
 {
-  const char *extra[] = { "--screenshot", "screen.png", "--timeout", "300", NULL };
+  const char *extra[] = { "--screenshot", "screen.png", "--timeout", "300", "--console", NULL };
   g_autoptr(GSubprocess) process = NULL;
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
@@ -190,6 +190,8 @@ test_run_payload (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (out, "guest: GET /payload → 200"));
   g_assert_nonnull (strstr (out, "guest: GET /escape → 403"));
   g_assert_nonnull (strstr (out, "done: poweroff"));
+  g_assert_nonnull (strstr (out, "console: qvm-guest: init started"));
+  g_assert_nonnull (strstr (out, "console: qvm-guest: powering off"));
   g_assert_cmpstr (err, ==, "");
 
   result = read_in (fixture, "md/outbox/result");

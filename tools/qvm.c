@@ -506,6 +506,34 @@ run_sigterm (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* --console: the machine logs QEMU's stdout, which is the guest's serial
+ * port, one structured record per line. */
+static gint64 console_began = -1;
+
+static GLogWriterOutput
+console_log_writer (GLogLevelFlags   level,
+                    const GLogField *fields,
+                    gsize            n_fields,
+                    gpointer         user_data)
+{
+  const char *stream = NULL;
+  const char *line = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, "QVM_QEMU_STREAM"))
+        stream = fields[i].value;
+      else if (g_str_equal (fields[i].key, "QVM_QEMU_LINE"))
+        line = fields[i].value;
+    }
+  if (console_began >= 0 && g_strcmp0 (stream, "stdout") == 0 && line != NULL)
+    {
+      g_print ("[%6.1fs] console: %s\n", (g_get_monotonic_time () - console_began) / 1e6, line);
+      return G_LOG_WRITER_HANDLED;
+    }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
 static void
 state_changed_cb (QvmVirtualMachine *vm,
                   GParamSpec        *pspec,
@@ -695,8 +723,8 @@ command_run (int    argc,
     { "accel", 0, 0, G_OPTION_ARG_STRING, &accel,
       N_("The accelerator: auto (KVM when usable), kvm or tcg (default: auto)"),
       "auto|kvm|tcg" },
-    { "console", 0, 0, G_OPTION_ARG_NONE, &console,
-      N_("Print the guest's serial console (not supported yet)"), NULL },
+    { "console", 'c', 0, G_OPTION_ARG_NONE, &console,
+      N_("Print the guest's serial console (its first serial port), one line each"), NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context =
@@ -745,8 +773,6 @@ command_run (int    argc,
       print_error (payload, _("not a regular file (--payload)"));
       return EXIT_USAGE;
     }
-  if (console)
-    print_error ("--console", _("not supported yet: the guest's serial console is not shown"));
 
   if (outbox == NULL && metadata_dir != NULL)
     outbox = g_build_filename (metadata_dir, "outbox", NULL);
@@ -780,6 +806,9 @@ command_run (int    argc,
 
   run.loop = g_main_loop_new (NULL, FALSE);
   run.began = g_get_monotonic_time ();
+  if (console)
+    console_began = run.began;
+  g_log_set_writer_func (console_log_writer, NULL, NULL);
   run.image_argument = argv[1];
   run.cancellable = g_cancellable_new ();
   run.outbox = g_steal_pointer (&outbox);

@@ -36,9 +36,9 @@ echo "\$ qvm inspect $image"
 "$qvm" inspect "$image" | sed -n '/^disk.img/,$p'
 
 echo
-echo "\$ qvm run --accel ${QVM_DEMO_ACCEL:-tcg} --payload examples/demo-payload.sh --outbox $demo/outbox --screenshot $screenshot --timeout 300 $image"
+echo "\$ qvm run --console --accel ${QVM_DEMO_ACCEL:-tcg} --payload examples/demo-payload.sh --outbox $demo/outbox --screenshot $screenshot --timeout 300 $image"
 status=0
-"$qvm" run --accel "${QVM_DEMO_ACCEL:-tcg}" --payload examples/demo-payload.sh \
+"$qvm" run --console --accel "${QVM_DEMO_ACCEL:-tcg}" --payload examples/demo-payload.sh \
   --outbox "$demo/outbox" --screenshot "$screenshot" --timeout 300 "$image" || status=$?
 if [ "$status" != 0 ]; then
   echo "demo: qvm run failed with exit status $status" >&2

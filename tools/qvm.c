@@ -641,7 +641,9 @@ instance_ready_cb (GObject      *source,
       return;
     }
 
-  qvm_virtual_machine_set_accel (run->vm, run->accel);
+  /* Without --accel, the library's default applies ($QVM_ACCEL, else auto). */
+  if (run->accel != NULL)
+    qvm_virtual_machine_set_accel (run->vm, run->accel);
   qvm_virtual_machine_set_http_handler (run->vm, qvm_serve_handle, run->serve, NULL);
   g_signal_connect (run->vm, "notify::state", G_CALLBACK (state_changed_cb), run);
   g_signal_connect (run->vm, "done", G_CALLBACK (done_cb), run);
@@ -721,7 +723,7 @@ command_run (int    argc,
       N_("The most memory the machine may have (its machine.json asks for less or "
          "gets this; default: 1024)"), N_("MiB") },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &accel,
-      N_("The accelerator: auto (KVM when usable), kvm or tcg (default: auto)"),
+      N_("The accelerator: auto (KVM when usable), kvm or tcg (default: $QVM_ACCEL, else auto)"),
       "auto|kvm|tcg" },
     { "console", 'c', 0, G_OPTION_ARG_NONE, &console,
       N_("Print the guest's serial console (its first serial port), one line each"), NULL },
@@ -815,7 +817,7 @@ command_run (int    argc,
   run.screenshot = screenshot;
   run.vnc = vnc;
   run.memory = memory;
-  run.accel = accel != NULL ? accel : "auto";
+  run.accel = accel;
   run.timeout_seconds = timeout_seconds;
   run.grace_seconds = grace_seconds;
   run.serve = qvm_serve_new (metadata_dir, payload, run.outbox);

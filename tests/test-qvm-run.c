@@ -94,7 +94,8 @@ accel (void)
 }
 
 static GSubprocess *
-start_qvm (Fixture *fixture, const char * const *extra)
+start_command (Fixture *fixture, const char *command, const char * const *extra,
+               const char *image)
 {
   g_autoptr(GSubprocessLauncher) launcher =
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
@@ -102,7 +103,7 @@ start_qvm (Fixture *fixture, const char * const *extra)
   g_autoptr(GError) error = NULL;
   GSubprocess *process;
 
-  for (const char *const *a = (const char *const[]) { QVM_TOOL_PATH, "run", "--accel", accel (),
+  for (const char *const *a = (const char *const[]) { QVM_TOOL_PATH, command, "--accel", accel (),
                                                        "--metadata-dir", "md",
                                                        "--payload", "payload.sh",
                                                        "--vnc", NULL };
@@ -110,7 +111,8 @@ start_qvm (Fixture *fixture, const char * const *extra)
     g_ptr_array_add (argv, (char *) *a);
   for (guint i = 0; extra[i] != NULL; i++)
     g_ptr_array_add (argv, (char *) extra[i]);
-  g_ptr_array_add (argv, (char *) archive);
+  if (image != NULL)
+    g_ptr_array_add (argv, (char *) image);
   g_ptr_array_add (argv, NULL);
 
   g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
@@ -118,6 +120,12 @@ start_qvm (Fixture *fixture, const char * const *extra)
   process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   return process;
+}
+
+static GSubprocess *
+start_qvm (Fixture *fixture, const char * const *extra)
+{
+  return start_command (fixture, "run", extra, archive);
 }
 
 static int
@@ -147,8 +155,7 @@ assert_cleaned_up (const char *out)
   socket = g_strndup (line, strcspn (line, "\n"));
   machine_folder = g_path_get_dirname (socket);
   temporary = g_path_get_dirname (machine_folder);
-  g_assert_true (g_str_has_prefix (g_path_get_basename (temporary), "qvm-run-") ||
-                 strstr (temporary, "qvm-run-") != NULL);
+  g_assert_true (strstr (temporary, "/qvm-run-") != NULL || strstr (temporary, "/qvm-build-") != NULL);
   g_assert_false (g_file_test (temporary, G_FILE_TEST_EXISTS));
 }
 
@@ -282,6 +289,47 @@ test_run_interrupt (Fixture *fixture, gconstpointer data)
   assert_cleaned_up (out->str);
 }
 
+#define BUILD_MARKER "built-by-qvm-build"
+#define SCRATCH_SECTOR "$(( $(cat /sys/block/vda/size) - 1 ))"
+
+/* qvm build --from the test guest, whose payload writes a marker to its
+ * disk and powers off: exit 0, an archive that a store loads, and a run of
+ * it reads the marker back. */
+static void
+test_build_from (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *built = g_build_filename (fixture->folder, "built.tar.zst", NULL);
+  const char *build_extra[] = { "--from", archive, "-o", built, "--timeout", "300", NULL };
+  const char *run_extra[] = { "--timeout", "300", NULL };
+  g_autoptr(GSubprocess) build = NULL;
+  g_autoptr(GSubprocess) run = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *run_out = NULL;
+  g_autofree char *run_err = NULL;
+  g_autofree char *result = NULL;
+
+  write_payload (fixture,
+                 "printf " BUILD_MARKER " | dd of=/dev/vda bs=512 seek=" SCRATCH_SECTOR
+                 " conv=sync,notrunc,fsync status=none\n"
+                 "echo written\n");
+  build = start_command (fixture, "build", build_extra, NULL);
+  g_assert_cmpint (finish_qvm (build, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (out, "done: poweroff"));
+  g_assert_nonnull (strstr (out, "packaging: "));
+  g_assert_nonnull (strstr (out, "image saved to "));
+  g_assert_cmpstr (err, ==, "");
+  assert_cleaned_up (out);
+
+  write_payload (fixture,
+                 "echo \"read [$(dd if=/dev/vda bs=512 skip=" SCRATCH_SECTOR
+                 " count=1 iflag=direct status=none | tr -d '\\000')]\"\n");
+  run = start_command (fixture, "run", run_extra, built);
+  g_assert_cmpint (finish_qvm (run, &run_out, &run_err), ==, 0);
+  result = read_in (fixture, "md/outbox/result");
+  g_assert_cmpstr (result, ==, "read [" BUILD_MARKER "]\n");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -295,6 +343,7 @@ main (int argc, char *argv[])
 
   g_test_add ("/qvm-run/payload", Fixture, NULL, fixture_set_up, test_run_payload, fixture_tear_down);
   g_test_add ("/qvm-run/timeout", Fixture, NULL, fixture_set_up, test_run_timeout, fixture_tear_down);
+  g_test_add ("/qvm-build/from", Fixture, NULL, fixture_set_up, test_build_from, fixture_tear_down);
   g_test_add ("/qvm-run/interrupt", Fixture, NULL, fixture_set_up, test_run_interrupt, fixture_tear_down);
 
   return g_test_run ();

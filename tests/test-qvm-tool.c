@@ -406,6 +406,60 @@ test_tool_run_usage (Fixture       *fixture,
   g_assert_nonnull (strstr (help.out, "4 timeout"));
 }
 
+/* qvm build refuses what it cannot build before any machine starts. */
+static void
+test_tool_build_usage (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autofree char *bad = g_build_filename (fixture->folder, "bad.tar.zst", NULL);
+  g_auto(Result) no_output = { 0 };
+  g_auto(Result) both = { 0 };
+  g_auto(Result) no_machine = { 0 };
+  g_auto(Result) size = { 0 };
+  g_auto(Result) cdrom = { 0 };
+  g_auto(Result) bad_machine = { 0 };
+  g_auto(Result) bad_from = { 0 };
+
+  run_qvm (fixture, &no_output, "build", "--from", "x.tar.zst", NULL);
+  g_assert_cmpint (no_output.status, ==, 2);
+  assert_one_error_line (no_output.err, "qvm: build: --output is required");
+
+  run_qvm (fixture, &both, "build", "--from", "x.tar.zst", "--size", "1", "--machine",
+           "machine.json", "-o", "out.tar.zst", NULL);
+  g_assert_cmpint (both.status, ==, 2);
+  assert_one_error_line (both.err, "qvm: build: expected either --from or --size with --machine");
+
+  run_qvm (fixture, &no_machine, "build", "--size", "1", "-o", "out.tar.zst", NULL);
+  g_assert_cmpint (no_machine.status, ==, 2);
+  assert_one_error_line (no_machine.err, "qvm: build: a blank image needs --machine");
+
+  run_qvm (fixture, &size, "build", "--size", "0", "--machine", "machine.json", "-o", "out.tar.zst", NULL);
+  g_assert_cmpint (size.status, ==, 2);
+  assert_one_error_line (size.err, "qvm: build: a blank image needs --machine and a --size above 0");
+
+  run_qvm (fixture, &cdrom, "build", "--size", "1", "--machine", "machine.json", "--cdrom",
+           "none.iso", "-o", "out.tar.zst", NULL);
+  g_assert_cmpint (cdrom.status, ==, 2);
+  assert_one_error_line (cdrom.err, "qvm: none.iso: not a regular file (--cdrom)");
+
+  /* An invalid machine: one line per problem, exit 3, nothing written. */
+  run_qvm (fixture, &bad_machine, "build", "--size", "1", "--machine", "bad-machine.json",
+           "-o", "out.tar.zst", NULL);
+  g_assert_cmpint (bad_machine.status, ==, 3);
+  g_assert_true (g_str_has_prefix (bad_machine.err, "qvm: bad-machine.json: network.mac: "));
+  {
+    g_autofree char *out = g_build_filename (fixture->folder, "out.tar.zst", NULL);
+
+    g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  }
+
+  g_assert_true (g_file_set_contents (bad, "\x1f\x8b\x08 gzip", -1, NULL));
+  run_qvm (fixture, &bad_from, "build", "--from", "bad.tar.zst", "-o", "out.tar.zst", NULL);
+  g_assert_cmpint (bad_from.status, ==, 3);
+  assert_one_error_line (bad_from.err, "qvm: bad.tar.zst: image archive: ");
+  g_unlink (bad);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -424,6 +478,7 @@ main (int argc, char *argv[])
   ADD ("/qvm-tool/usage", test_tool_usage);
   ADD ("/qvm-tool/run/bad-image", test_tool_run_bad_image);
   ADD ("/qvm-tool/run/usage", test_tool_run_usage);
+  ADD ("/qvm-tool/build/usage", test_tool_build_usage);
 #undef ADD
 
   return g_test_run ();

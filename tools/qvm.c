@@ -293,6 +293,9 @@ typedef struct {
   gboolean           stopping;
   char              *result_status;       /* of POST /result, nullable */
   int                status;              /* the exit status */
+  const char        *cdrom1;              /* qvm build: nullable */
+  const char        *cdrom2;
+  QvmImage          *image;               /* qvm build: the image to boot */
 } Run;
 
 static void G_GNUC_PRINTF (2, 3)
@@ -592,6 +595,9 @@ machine_started_cb (GObject      *source,
     g_debug ("start: %s", error->message);
 }
 
+static void run_start_machine (Run      *run,
+                               QvmImage *image);
+
 static void
 instance_ready_cb (GObject      *source,
                    GAsyncResult *result,
@@ -601,8 +607,6 @@ instance_ready_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autoptr(QvmImage) image = qvm_image_store_instance_finish (QVM_IMAGE_STORE (source),
                                                                result, &error);
-  g_autoptr(QvmUserNetwork) network = NULL;
-  g_autoptr(QvmMachineOptions) options = NULL;
 
   if (image == NULL)
     {
@@ -620,6 +624,17 @@ instance_ready_cb (GObject      *source,
       return;
     }
   run_say (run, _("image loaded"));
+  run_start_machine (run, image);
+}
+
+/* Boots @image on a new user network with the run's handler. */
+static void
+run_start_machine (Run      *run,
+                   QvmImage *image)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QvmUserNetwork) network = NULL;
+  g_autoptr(QvmMachineOptions) options = NULL;
 
   network = qvm_user_network_new (run->temporary, &error);
   if (network == NULL)
@@ -631,7 +646,7 @@ instance_ready_cb (GObject      *source,
     }
   options = qvm_machine_options_new (run->memory);
   run->vm = qvm_virtual_machine_new (options, image, QVM_NETWORK (network), run->temporary,
-                                     NULL, NULL, &error);
+                                     run->cdrom1, run->cdrom2, &error);
   if (run->vm == NULL)
     {
       qvm_image_release (image);
@@ -684,15 +699,142 @@ print_outbox (Run *run)
     g_print (_("guest result status: %s\n"), run->result_status);
 }
 
+static void
+package_progress_cb (QvmMutableImage *image,
+                     guint64          done,
+                     guint64          total,
+                     gpointer         user_data)
+{
+  Run *run = user_data;
+  static int last_tenth = -1;
+  int tenth = total > 0 ? (int) (done * 10 / total) : 10;
+
+  /* One line per tenth: readable in a log as on a terminal. */
+  if (tenth == last_tenth)
+    return;
+  last_tenth = tenth;
+  run_say (run, _("packaging: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " MiB of data"),
+           done / (1024 * 1024), total / (1024 * 1024));
+}
+
+typedef struct {
+  gboolean finished;
+  GError  *error;
+} Packaging;
+
+static void
+package_done_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Packaging *packaging = user_data;
+
+  qvm_mutable_image_package_finish (QVM_MUTABLE_IMAGE (source), result, &packaging->error);
+  packaging->finished = TRUE;
+}
+
+/* qvm build: packages the image the guest left. Ctrl-C cancels. */
 static int
-command_run (int    argc,
-             char **argv)
+build_package (Run        *run,
+               const char *output)
+{
+  Packaging packaging = { FALSE, NULL };
+  g_autoptr(GError) error = NULL;
+  gulong handler;
+
+  run_say (run, _("packaging the image to %s"), output);
+  handler = g_signal_connect (run->image, "progress", G_CALLBACK (package_progress_cb), run);
+  qvm_mutable_image_package_async (QVM_MUTABLE_IMAGE (run->image), output, run->cancellable,
+                                   package_done_cb, &packaging);
+  while (!packaging.finished)
+    g_main_context_iteration (NULL, TRUE);
+  g_signal_handler_disconnect (run->image, handler);
+  error = packaging.error;
+
+  if (error == NULL)
+    {
+      run_say (run, _("image saved to %s"), output);
+      return EXIT_SUCCESS;
+    }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      run_say (run, _("interrupted"));
+      return 128 + run->signal_received;
+    }
+  print_error (output, error->message);
+  return EXIT_INVALID;
+}
+
+static gboolean
+start_build_machine (gpointer user_data)
+{
+  Run *run = user_data;
+
+  run_start_machine (run, run->image);
+  return G_SOURCE_REMOVE;
+}
+
+/* qvm build: the image to boot, blank or from an archive, in @folder. */
+static QvmFolderImage *
+build_image (const char *from,
+             const char *machine_path,
+             double      size_gib,
+             const char *folder,
+             int        *status)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QvmMachine) machine = NULL;
+  g_autoptr(GFile) machine_file = NULL;
+  QvmFolderImage *image;
+
+  if (from != NULL)
+    {
+      image = qvm_folder_image_new_from_archive (from, folder, NULL, &error);
+      if (image == NULL)
+        {
+          g_auto(GStrv) lines = g_strsplit (error->message, "\n", -1);
+
+          for (guint i = 0; lines[i] != NULL; i++)
+            print_error (from, lines[i]);
+          *status = EXIT_BAD_IMAGE;
+        }
+      return image;
+    }
+
+  machine_file = g_file_new_for_commandline_arg (machine_path);
+  machine = qvm_machine_new_from_file (machine_file, NULL, &error);
+  if (machine == NULL)
+    {
+      print_problems (error->message, machine_file, machine_path);
+      *status = EXIT_BAD_IMAGE;
+      return NULL;
+    }
+  image = qvm_folder_image_new_blank (folder, (guint64) (size_gib * 1024 * 1024 * 1024),
+                                      machine, &error);
+  if (image == NULL)
+    {
+      print_error (_("build"), error->message);
+      *status = EXIT_INVALID;
+    }
+  return image;
+}
+
+/* qvm run and qvm build: one machine, its metadata service, its end. */
+static int
+machine_command (int      argc,
+                 char   **argv,
+                 gboolean build)
 {
   g_autofree char *metadata_dir = NULL;
   g_autofree char *payload = NULL;
   g_autofree char *outbox = NULL;
   g_autofree char *screenshot = NULL;
   g_autofree char *accel = NULL;
+  g_autofree char *from = NULL;
+  g_autofree char *machine_path = NULL;
+  g_autofree char *output = NULL;
+  g_auto(GStrv) cdroms = NULL;
+  double size_gib = 0;
   gboolean vnc = FALSE;
   gboolean console = FALSE;
   int timeout_seconds = 0;
@@ -704,13 +846,15 @@ command_run (int    argc,
          "nothing outside DIR)"), N_("DIR") },
     { "payload", 'p', 0, G_OPTION_ARG_FILENAME, &payload,
       N_("Serve FILE at /payload"), N_("FILE") },
-    { "outbox", 'o', 0, G_OPTION_ARG_FILENAME, &outbox,
+    { "outbox", 0, 0, G_OPTION_ARG_FILENAME, &outbox,
       N_("Store each PUT/POST body as DIR/NAME, NAME being its path with “/” as “_” "
          "(default: DIR/outbox of --metadata-dir, else a new temporary folder); "
          "POST /result?status=N also writes result.status"), N_("DIR") },
     { "screenshot", 's', 0, G_OPTION_ARG_FILENAME, &screenshot,
       N_("Save a PNG screenshot when the guest first fetches /payload (its answer "
          "waits for it), or at --timeout if it never does"), N_("PNG") },
+    { "console", 'c', 0, G_OPTION_ARG_NONE, &console,
+      N_("Print the guest's serial console (its first serial port), one line each"), NULL },
     { "vnc", 0, 0, G_OPTION_ARG_NONE, &vnc,
       N_("Print the path of the VNC socket once the machine runs"), NULL },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout_seconds,
@@ -725,32 +869,89 @@ command_run (int    argc,
     { "accel", 0, 0, G_OPTION_ARG_STRING, &accel,
       N_("The accelerator: auto (KVM when usable), kvm or tcg (default: $QVM_ACCEL, else auto)"),
       "auto|kvm|tcg" },
-    { "console", 'c', 0, G_OPTION_ARG_NONE, &console,
-      N_("Print the guest's serial console (its first serial port), one line each"), NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) context =
-    command_context (_("ARCHIVE"),
-                     _("Runs an image archive (image.tar.zst) until its guest powers off, "
-                       "serving it a metadata service at 169.254.169.254. Prints each state "
-                       "change with the time since the start. Ctrl-C shuts the machine down "
-                       "(ACPI, then kill after --grace) and removes everything it made.\n"
-                       "\n"
-                       "Exit status: 0 the guest powered off; 1 the machine crashed or failed "
-                       "to start; 2 bad command line; 3 the image archive could not be loaded; "
-                       "4 timeout; 130 (SIGINT) or 143 (SIGTERM) interrupted."));
+  const GOptionEntry build_entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+      N_("The image archive to write (required)"), N_("IMAGE.tar.zst") },
+    { "from", 'f', 0, G_OPTION_ARG_FILENAME, &from,
+      N_("Start from this image archive"), N_("IMAGE.tar.zst") },
+    { "size", 0, 0, G_OPTION_ARG_DOUBLE, &size_gib,
+      N_("Start from a blank disk of this size (with --machine)"), N_("GiB") },
+    { "machine", 0, 0, G_OPTION_ARG_FILENAME, &machine_path,
+      N_("The machine definition of a blank image (with --size)"), N_("machine.json") },
+    { "cdrom", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &cdroms,
+      N_("A CD-ROM image to insert (at most twice; the guest boots from the disk "
+         "first, then from the CD-ROMs)"), N_("ISO") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GFile) archive = NULL;
+  g_autoptr(QvmFolderImage) folder_image = NULL;
   g_autofree char *store_folder = NULL;
+  const char *command = build ? "build" : "run";
+  gboolean outbox_temporary = FALSE;
   Run run = { 0 };
 
+  if (build)
+    context = command_context (NULL,
+                               _("Builds an image archive: boots a blank disk (--size and "
+                                 "--machine) or an image archive (--from) with up to two "
+                                 "CD-ROMs and the metadata service of qvm run, waits for the "
+                                 "guest to power off, and packages the disk it left into "
+                                 "--output.\n"
+                                 "\n"
+                                 "Exit status: 0 the image was written; 1 the machine crashed "
+                                 "or failed, or packaging failed; 2 bad command line; 3 the "
+                                 "--from archive or the --machine definition is invalid; 4 "
+                                 "timeout (nothing written); 130 (SIGINT) or 143 (SIGTERM) "
+                                 "interrupted."));
+  else
+    context = command_context (_("ARCHIVE"),
+                               _("Runs an image archive (image.tar.zst) until its guest powers off, "
+                                 "serving it a metadata service at 169.254.169.254. Prints each state "
+                                 "change with the time since the start. Ctrl-C shuts the machine down "
+                                 "(ACPI, then kill after --grace) and removes everything it made.\n"
+                                 "\n"
+                                 "Exit status: 0 the guest powered off; 1 the machine crashed or failed "
+                                 "to start; 2 bad command line; 3 the image archive could not be loaded; "
+                                 "4 timeout; 130 (SIGINT) or 143 (SIGTERM) interrupted."));
+  if (build)
+    g_option_context_add_main_entries (context, build_entries, GETTEXT_PACKAGE);
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  if (!parse_options (context, "run", &argc, &argv))
+  if (!parse_options (context, command, &argc, &argv))
     return EXIT_USAGE;
-  if (argc != 2)
+  if (!build && argc != 2)
     {
       print_error ("run", _("expected one image archive (see qvm run --help)"));
       return EXIT_USAGE;
+    }
+  if (build)
+    {
+      const char *problem = NULL;
+
+      if (argc != 1)
+        problem = _("takes no arguments besides its options (see qvm build --help)");
+      else if (output == NULL)
+        problem = _("--output is required");
+      else if ((from != NULL) == (machine_path != NULL || size_gib != 0))
+        problem = _("expected either --from or --size with --machine");
+      else if (from == NULL && (machine_path == NULL || size_gib <= 0 || size_gib > 1024))
+        problem = _("a blank image needs --machine and a --size above 0, at most 1024 GiB");
+      else if (cdroms != NULL && g_strv_length (cdroms) > 2)
+        problem = _("at most two --cdrom");
+      if (problem != NULL)
+        {
+          print_error ("build", problem);
+          return EXIT_USAGE;
+        }
+      for (guint i = 0; cdroms != NULL && cdroms[i] != NULL; i++)
+        if (!g_file_test (cdroms[i], G_FILE_TEST_IS_REGULAR))
+          {
+            print_error (cdroms[i], _("not a regular file (--cdrom)"));
+            return EXIT_USAGE;
+          }
     }
   if (accel != NULL && !g_str_equal (accel, "auto") && !g_str_equal (accel, "kvm") &&
       !g_str_equal (accel, "tcg"))
@@ -762,7 +963,7 @@ command_run (int    argc,
     }
   if (timeout_seconds < 0 || grace_seconds < 0 || memory <= 0)
     {
-      print_error ("run", _("--timeout and --grace must not be negative, --memory must be positive"));
+      print_error (command, _("--timeout and --grace must not be negative, --memory must be positive"));
       return EXIT_USAGE;
     }
   if (metadata_dir != NULL && !g_file_test (metadata_dir, G_FILE_TEST_IS_DIR))
@@ -780,6 +981,7 @@ command_run (int    argc,
     outbox = g_build_filename (metadata_dir, "outbox", NULL);
   if (outbox == NULL)
     {
+      outbox_temporary = TRUE;
       outbox = g_dir_make_tmp ("qvm-outbox-XXXXXX", &error);
       if (outbox == NULL)
         {
@@ -790,28 +992,16 @@ command_run (int    argc,
   else if (!make_folder (outbox))
     return EXIT_USAGE;
 
-  run.temporary = g_dir_make_tmp ("qvm-run-XXXXXX", &error);
+  run.temporary = g_dir_make_tmp (build ? "qvm-build-XXXXXX" : "qvm-run-XXXXXX", &error);
   if (run.temporary == NULL)
     {
-      print_error ("run", error->message);
-      return EXIT_INVALID;
-    }
-  store_folder = g_build_filename (run.temporary, "store", NULL);
-  run.store = qvm_image_store_new (store_folder, &error);
-  if (run.store == NULL)
-    {
-      print_error (store_folder, error->message);
-      remove_tree (run.temporary);
-      g_free (run.temporary);
+      print_error (command, error->message);
       return EXIT_INVALID;
     }
 
   run.loop = g_main_loop_new (NULL, FALSE);
   run.began = g_get_monotonic_time ();
-  if (console)
-    console_began = run.began;
-  g_log_set_writer_func (console_log_writer, NULL, NULL);
-  run.image_argument = argv[1];
+  run.image_argument = build ? (from != NULL ? from : machine_path) : argv[1];
   run.cancellable = g_cancellable_new ();
   run.outbox = g_steal_pointer (&outbox);
   run.screenshot = screenshot;
@@ -820,28 +1010,70 @@ command_run (int    argc,
   run.accel = accel;
   run.timeout_seconds = timeout_seconds;
   run.grace_seconds = grace_seconds;
+  run.cdrom1 = cdroms != NULL ? cdroms[0] : NULL;
+  run.cdrom2 = cdroms != NULL && run.cdrom1 != NULL ? cdroms[1] : NULL;
   run.serve = qvm_serve_new (metadata_dir, payload, run.outbox);
   qvm_serve_set_callbacks (run.serve, run_on_request, run_on_payload, run_on_result, &run);
+  if (console)
+    console_began = run.began;
+  g_log_set_writer_func (console_log_writer, NULL, NULL);
   run.signal_ids[0] = g_unix_signal_add (SIGINT, run_sigint, &run);
   run.signal_ids[1] = g_unix_signal_add (SIGTERM, run_sigterm, &run);
 
-  run_say (&run, _("loading %s"), argv[1]);
-  archive = g_file_new_for_commandline_arg (argv[1]);
-  qvm_image_store_instance_async (run.store, "image", archive, run.cancellable,
-                                  instance_ready_cb, &run);
-  g_main_loop_run (run.loop);
+  if (build)
+    {
+      g_autofree char *image_folder = g_build_filename (run.temporary, "image", NULL);
+
+      if (from != NULL)
+        run_say (&run, _("extracting %s"), from);
+      else
+        run_say (&run, _("making a blank %g GiB disk for %s"), size_gib, machine_path);
+      folder_image = build_image (from, machine_path, size_gib, image_folder, &run.status);
+      if (folder_image != NULL)
+        {
+          run.image = QVM_IMAGE (folder_image);
+          g_idle_add (start_build_machine, &run);
+          g_main_loop_run (run.loop);
+        }
+    }
+  else
+    {
+      store_folder = g_build_filename (run.temporary, "store", NULL);
+      run.store = qvm_image_store_new (store_folder, &error);
+      if (run.store == NULL)
+        {
+          print_error (store_folder, error->message);
+          run.status = EXIT_INVALID;
+        }
+      else
+        {
+          run_say (&run, _("loading %s"), argv[1]);
+          archive = g_file_new_for_commandline_arg (argv[1]);
+          qvm_image_store_instance_async (run.store, "image", archive, run.cancellable,
+                                          instance_ready_cb, &run);
+          g_main_loop_run (run.loop);
+        }
+    }
 
   g_clear_handle_id (&run.timeout_id, g_source_remove);
+  /* Done: the machine has released its image, network and sockets. */
+  g_clear_object (&run.vm);
+  if (build && run.status == EXIT_SUCCESS)
+    run.status = build_package (&run, output);
   for (guint i = 0; i < G_N_ELEMENTS (run.signal_ids); i++)
     g_clear_handle_id (&run.signal_ids[i], g_source_remove);
-  /* Done: the machine has released its instance, network and sockets. */
-  g_clear_object (&run.vm);
-  qvm_image_store_collect (run.store);
+  if (folder_image != NULL && !qvm_folder_image_delete (folder_image, &error))
+    print_error (qvm_folder_image_get_folder (folder_image), error->message);
+  if (run.store != NULL)
+    qvm_image_store_collect (run.store);
   g_clear_object (&run.store);
   qvm_serve_free (run.serve);
   remove_tree (run.temporary);
 
-  if (run.status != EXIT_BAD_IMAGE)
+  /* A temporary outbox is worth keeping only with something in it. */
+  if (outbox_temporary && g_rmdir (run.outbox) == 0)
+    ;
+  else if (run.status != EXIT_BAD_IMAGE && run.status != EXIT_USAGE)
     print_outbox (&run);
   g_free (run.temporary);
   g_free (run.outbox);
@@ -851,12 +1083,27 @@ command_run (int    argc,
   return run.status;
 }
 
+static int
+command_run (int    argc,
+             char **argv)
+{
+  return machine_command (argc, argv, FALSE);
+}
+
+static int
+command_build (int    argc,
+               char **argv)
+{
+  return machine_command (argc, argv, TRUE);
+}
+
 static const Command commands[] = {
   { "validate", N_("FILE…"), N_("Check machine definitions"), command_validate },
   { "schema", "machine|options", N_("Print a JSON Schema"), command_schema },
   { "new-machine", "", N_("Print a random valid machine definition"), command_new_machine },
   { "inspect", N_("ARCHIVE"), N_("Check an image archive and describe it"), command_inspect },
   { "run", N_("ARCHIVE"), N_("Run an image archive with a metadata service"), command_run },
+  { "build", N_("-o ARCHIVE"), N_("Boot an image with CD-ROMs and package what it leaves"), command_build },
 };
 
 static void
@@ -867,7 +1114,10 @@ print_usage (FILE *stream)
     {
       g_autofree char *call = g_strdup_printf ("%s %s", commands[i].name, _(commands[i].parameters));
 
-      fprintf (stream, "  %-28s %s\n", call, _(commands[i].summary));
+      /* Pad by characters, not bytes: "…" is three bytes. */
+      glong width = g_utf8_strlen (call, -1);
+
+      fprintf (stream, "  %s%*s %s\n", call, (int) MAX (0, 28 - width), "", _(commands[i].summary));
     }
   fprintf (stream, "\n%s\n", _("Run “qvm COMMAND --help” for the options of a command."));
 }

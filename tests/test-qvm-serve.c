@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <glib/gstdio.h>
 
@@ -182,10 +183,10 @@ test_outbox_name (void)
 
 /* ------------------------------------------------------------------ */
 /* Over HTTP: a real SoupServer, requests written by hand so that paths
- * reach the server as written (clients normalise "..").               */
+ * reach the server as written.                                         */
 
 typedef struct {
-  guint16  port;
+  GSocket *socket;
   char    *request;
   char    *response;
   gboolean done;
@@ -195,20 +196,21 @@ static gpointer
 raw_request_thread (gpointer data)
 {
   RawRequest *raw = data;
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) connection = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GByteArray) received = g_byte_array_new ();
+  gsize length = strlen (raw->request);
+  gsize sent = 0;
   char buffer[4096];
   gssize got;
 
-  connection = g_socket_client_connect_to_host (client, "127.0.0.1", raw->port, NULL, &error);
-  g_assert_no_error (error);
-  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)),
-                             raw->request, strlen (raw->request), NULL, NULL, &error);
-  g_assert_no_error (error);
-  while ((got = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
-                                     buffer, sizeof buffer, NULL, NULL)) > 0)
+  while (sent < length)
+    {
+      gssize n = g_socket_send (raw->socket, raw->request + sent, length - sent, NULL, &error);
+
+      g_assert_no_error (error);
+      sent += n;
+    }
+  while ((got = g_socket_receive (raw->socket, buffer, sizeof buffer, NULL, NULL)) > 0)
     g_byte_array_append (received, (guint8 *) buffer, got);
   g_byte_array_append (received, (guint8 *) "", 1);
   raw->response = (char *) g_byte_array_free (g_steal_pointer (&received), FALSE);
@@ -217,13 +219,34 @@ raw_request_thread (gpointer data)
   return NULL;
 }
 
-/* Sends @method @path with @body and returns the response's status. */
+/* Sends @method @path with @body to @server over a socketpair, as written
+ * (an HTTP client would normalise ".."), and returns the response's
+ * status. */
 static guint
-request (guint16 port, const char *method, const char *path, const char *body, char **response)
+request (SoupServer *server, const char *method, const char *path, const char *body,
+         char **response)
 {
-  RawRequest raw = { port, NULL, NULL, FALSE };
+  RawRequest raw = { NULL, NULL, NULL, FALSE };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) server_end = NULL;
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GSocketAddress) remote = NULL;
   GThread *thread;
+  int fds[2];
   guint status = 0;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  server_end = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  raw.socket = g_socket_new_from_fd (fds[1], &error);
+  g_assert_no_error (error);
+  connection = g_socket_connection_factory_create_connection (server_end);
+  /* A socketpair has no addresses; say what the guest's would be. */
+  local = g_inet_socket_address_new_from_string ("169.254.169.254", 80);
+  remote = g_inet_socket_address_new_from_string ("169.254.2.15", 40000);
+  soup_server_accept_iostream (server, G_IO_STREAM (connection), local, remote, &error);
+  g_assert_no_error (error);
 
   raw.request = g_strdup_printf ("%s %s HTTP/1.1\r\nHost: 169.254.169.254\r\n"
                                  "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
@@ -234,6 +257,7 @@ request (guint16 port, const char *method, const char *path, const char *body, c
     g_main_context_iteration (NULL, TRUE);
   g_thread_join (thread);
   g_free (raw.request);
+  g_object_unref (raw.socket);
 
   g_assert_true (g_str_has_prefix (raw.response, "HTTP/1.1 "));
   status = atoi (raw.response + strlen ("HTTP/1.1 "));
@@ -245,19 +269,14 @@ request (guint16 port, const char *method, const char *path, const char *body, c
   return status;
 }
 
-static guint16
-listen_on_loopback (SoupServer *server)
+/* Stops @server and lets its connections finish closing, so that nothing
+ * it accepted outlives the test. */
+static void
+stop_server (SoupServer *server)
 {
-  g_autoptr(GError) error = NULL;
-  GSList *uris;
-  guint16 port;
-
-  soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
-  g_assert_no_error (error);
-  uris = soup_server_get_uris (server);
-  port = g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  return port;
+  soup_server_disconnect (server);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
 }
 
 static char *
@@ -284,31 +303,29 @@ test_handler (Fixture *fixture, gconstpointer data)
   g_autofree char *status = NULL;
   g_autofree char *nested = NULL;
   g_autofree char *secret = NULL;
-  guint16 port;
 
   soup_server_add_handler (server, NULL, qvm_serve_handle, serve, NULL);
-  port = listen_on_loopback (server);
 
-  g_assert_cmpuint (request (port, "GET", "/a", NULL, &answer), ==, 200);
+  g_assert_cmpuint (request (server, "GET", "/a", NULL, &answer), ==, 200);
   g_assert_true (g_str_has_suffix (answer, "\r\n\r\nfile a"));
-  g_assert_cmpuint (request (port, "GET", "/sub/b", NULL, NULL), ==, 200);
-  g_assert_cmpuint (request (port, "GET", "/missing", NULL, NULL), ==, 404);
-  g_assert_cmpuint (request (port, "DELETE", "/a", NULL, NULL), ==, 405);
+  g_assert_cmpuint (request (server, "GET", "/sub/b", NULL, NULL), ==, 200);
+  g_assert_cmpuint (request (server, "GET", "/missing", NULL, NULL), ==, 404);
+  g_assert_cmpuint (request (server, "DELETE", "/a", NULL, NULL), ==, 405);
 
   /* No escape gets the secret, whatever the server makes of the path. */
   for (guint i = 0; i < G_N_ELEMENTS (escapes); i++)
     {
       g_autofree char *response = NULL;
-      guint code = request (port, "GET", escapes[i], NULL, &response);
+      guint code = request (server, "GET", escapes[i], NULL, &response);
 
       g_assert_cmpuint (code, !=, 200);
       g_assert_null (strstr (response, SECRET));
     }
-  g_assert_cmpuint (request (port, "GET", "/out", NULL, NULL), ==, 403);
+  g_assert_cmpuint (request (server, "GET", "/out", NULL, NULL), ==, 403);
 
   /* The outbox: one file per path; the result with its status. */
-  g_assert_cmpuint (request (port, "POST", "/result?status=3", "the answer", NULL), ==, 200);
-  g_assert_cmpuint (request (port, "PUT", "/logs/x", "nested", NULL), ==, 200);
+  g_assert_cmpuint (request (server, "POST", "/result?status=3", "the answer", NULL), ==, 200);
+  g_assert_cmpuint (request (server, "PUT", "/logs/x", "nested", NULL), ==, 200);
   result = read_in (fixture, "root/outbox/result");
   status = read_in (fixture, "root/outbox/result.status");
   nested = read_in (fixture, "root/outbox/logs_x");
@@ -317,14 +334,14 @@ test_handler (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (nested, ==, "nested");
 
   /* A link in the outbox is not followed; a climbing name is refused. */
-  g_assert_cmpuint (request (port, "PUT", "/evil", "overwritten", NULL), !=, 200);
-  g_assert_cmpuint (request (port, "PUT", "/%2e%2e", "overwritten", NULL), ==, 403);
+  g_assert_cmpuint (request (server, "PUT", "/evil", "overwritten", NULL), !=, 200);
+  g_assert_cmpuint (request (server, "PUT", "/%2e%2e", "overwritten", NULL), ==, 403);
   secret = read_in (fixture, "secret");
   g_assert_cmpstr (secret, ==, SECRET);
 
   /* The outbox as a whole is bounded. */
   qvm_serve_set_outbox_limit (serve, 32);
-  g_assert_cmpuint (request (port, "PUT", "/big", "more than the few bytes left", NULL), ==, 507);
+  g_assert_cmpuint (request (server, "PUT", "/big", "more than the few bytes left", NULL), ==, 507);
   {
     g_autofree char *big = read_in (fixture, "root/outbox/big");
 
@@ -332,17 +349,16 @@ test_handler (Fixture *fixture, gconstpointer data)
   }
 
   /* --payload: /payload is that file, wherever it lies. */
-  soup_server_disconnect (server);
+  stop_server (server);
   qvm_serve_free (serve);
   serve = qvm_serve_new (fixture->root, payload, fixture->outbox);
   g_clear_object (&server);
   server = soup_server_new (NULL, NULL);
   soup_server_add_handler (server, NULL, qvm_serve_handle, serve, NULL);
-  port = listen_on_loopback (server);
   g_clear_pointer (&answer, g_free);
-  g_assert_cmpuint (request (port, "GET", "/payload", NULL, &answer), ==, 200);
+  g_assert_cmpuint (request (server, "GET", "/payload", NULL, &answer), ==, 200);
   g_assert_true (g_str_has_suffix (answer, SECRET));
-  soup_server_disconnect (server);
+  stop_server (server);
   qvm_serve_free (serve);
 }
 

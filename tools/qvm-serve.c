@@ -59,7 +59,8 @@ qvm_serve_free (QvmServe *serve)
 {
   if (serve == NULL)
     return;
-  qvm_serve_payload_release (serve);
+  /* The machine is done: its server, and the guest, are gone. */
+  g_clear_object (&serve->paused);
   g_free (serve->root);
   g_free (serve->payload);
   g_free (serve->outbox);

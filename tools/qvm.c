@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -287,6 +288,7 @@ typedef struct {
   guint              timeout_seconds;     /* 0 = none */
   guint              grace_seconds;
   guint              timeout_id;
+  guint              status_id;           /* the terminal's status line */
   guint              signal_ids[2];
   int                signal_received;     /* 0 = none */
   gboolean           timed_out;
@@ -297,6 +299,19 @@ typedef struct {
   const char        *cdrom2;
   QvmImage          *image;               /* qvm build: the image to boot */
 } Run;
+
+/* On a terminal, a status line (elapsed time, spinner, state) stays under
+ * the printed lines; it is erased before each of them. */
+static gboolean status_line_shown;
+
+static void
+clear_status_line (void)
+{
+  if (!status_line_shown)
+    return;
+  g_print ("\r\033[K");
+  status_line_shown = FALSE;
+}
 
 static void G_GNUC_PRINTF (2, 3)
 run_say (Run        *run,
@@ -309,6 +324,7 @@ run_say (Run        *run,
   va_start (args, format);
   text = g_strdup_vprintf (format, args);
   va_end (args);
+  clear_status_line ();
   g_print ("[%6.1fs] %s\n", (g_get_monotonic_time () - run->began) / 1e6, text);
 }
 
@@ -531,6 +547,7 @@ console_log_writer (GLogLevelFlags   level,
     }
   if (console_began >= 0 && g_strcmp0 (stream, "stdout") == 0 && line != NULL)
     {
+      clear_status_line ();
       g_print ("[%6.1fs] console: %s\n", (g_get_monotonic_time () - console_began) / 1e6, line);
       return G_LOG_WRITER_HANDLED;
     }
@@ -550,6 +567,28 @@ state_changed_cb (QvmVirtualMachine *vm,
   run_say (run, _("machine %s"), value != NULL ? value->value_nick : "?");
   if (state == QVM_VM_STATE_RUNNING && run->vnc)
     run_say (run, _("VNC socket: %s"), qvm_virtual_machine_get_vnc_socket (vm));
+}
+
+static gboolean
+status_tick (gpointer user_data)
+{
+  static const char spinner[] = "|/-\\";
+  static guint turn;
+  Run *run = user_data;
+  const char *state = _("loading the image");
+
+  if (run->vm != NULL)
+    {
+      g_autoptr(GEnumClass) states = g_type_class_ref (QVM_TYPE_VM_STATE);
+      GEnumValue *value = g_enum_get_value (states, qvm_virtual_machine_get_state (run->vm));
+
+      state = value != NULL ? value->value_nick : "?";
+    }
+  g_print ("\r\033[K[%6.1fs] %c %s", (g_get_monotonic_time () - run->began) / 1e6,
+           spinner[turn++ % 4], state);
+  fflush (stdout);
+  status_line_shown = TRUE;
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -1017,6 +1056,8 @@ machine_command (int      argc,
   if (console)
     console_began = run.began;
   g_log_set_writer_func (console_log_writer, NULL, NULL);
+  if (isatty (STDOUT_FILENO))
+    run.status_id = g_timeout_add (250, status_tick, &run);
   run.signal_ids[0] = g_unix_signal_add (SIGINT, run_sigint, &run);
   run.signal_ids[1] = g_unix_signal_add (SIGTERM, run_sigterm, &run);
 
@@ -1056,6 +1097,8 @@ machine_command (int      argc,
     }
 
   g_clear_handle_id (&run.timeout_id, g_source_remove);
+  g_clear_handle_id (&run.status_id, g_source_remove);
+  clear_status_line ();
   /* Done: the machine has released its image, network and sockets. */
   g_clear_object (&run.vm);
   if (build && run.status == EXIT_SUCCESS)

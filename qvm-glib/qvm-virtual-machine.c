@@ -211,6 +211,7 @@ vm_log (QvmVirtualMachine *self,
   g_log_structured (G_LOG_DOMAIN, level,
                     QVM_VM_ID_FIELD, self->id,
                     "QVM_QEMU_STREAM", stream,
+                    "QVM_QEMU_LINE", valid,
                     "MESSAGE", "%s: %s: %s", self->id, stream, valid);
 }
 

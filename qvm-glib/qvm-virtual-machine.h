@@ -82,6 +82,14 @@ typedef enum {
  * The name of the structured logging field (see g_log_structured()) that
  * carries the [property@Qvm.VirtualMachine:id] of the virtual machine a
  * log record is about, QEMU's own output included.
+ *
+ * QEMU's output is logged one record per line, with the fields
+ * `QVM_QEMU_STREAM` (`stdout` or `stderr`) and `QVM_QEMU_LINE` (the line
+ * itself, valid UTF-8): stderr at info level, stdout at debug level.
+ * QEMU's stdout carries the guest's first serial port, so a log writer
+ * (see g_log_set_writer_func()) that picks the `stdout` records sees the
+ * guest's serial console, e.g. the kernel's and init's messages of a
+ * Linux guest booted with `console=ttyS0`.
  */
 #define QVM_VM_ID_FIELD "QVM_VM_ID"
 

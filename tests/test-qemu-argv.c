@@ -38,6 +38,8 @@
   "-vnc", "unix:/run/qvm/vm1/vnc.sock",                                      \
   "-chardev", "socket,id=qmp,fd=3",                                          \
   "-mon", "chardev=qmp,id=monitor,mode=control",                             \
+  "-chardev", "stdio,id=console0,signal=off",                                \
+  "-serial", "chardev:console0",                                             \
   "-device", "VGA,id=video0,bus=pci.0,addr=0x2",                             \
   "-device", "piix3-usb-uhci,id=usb,bus=pci.0,addr=0x1.0x2",                 \
   "-device", "usb-tablet,id=tablet0,bus=usb.0,port=1",                       \
@@ -282,6 +284,8 @@ test_everything (void)
     "-vnc", "unix:/tmp/s/vnc.sock",
     "-chardev", "socket,id=qmp,fd=7",
     "-mon", "chardev=qmp,id=monitor,mode=control",
+    "-chardev", "stdio,id=console0,signal=off",
+    "-serial", "chardev:console0",
     "-device", "VGA,id=video0,bus=pci.0,addr=0x2",
     "-device", "piix3-usb-uhci,id=usb,bus=pci.0,addr=0x1.0x2",
     "-device", "usb-tablet,id=tablet0,bus=usb.0,port=1",

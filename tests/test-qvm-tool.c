@@ -334,6 +334,132 @@ test_tool_usage (Fixture       *fixture,
   g_assert_nonnull (strstr (help.out, "schema"));
 }
 
+/* stderr holds exactly one line, "qvm: WHAT: WHY", starting with @prefix. */
+static void
+assert_one_error_line (const char *err,
+                       const char *prefix)
+{
+  g_assert_true (g_str_has_prefix (err, prefix));
+  g_assert_true (g_str_has_suffix (err, "\n"));
+  g_assert_true (strchr (err, '\n') == err + strlen (err) - 1);
+}
+
+/* An archive that cannot be loaded: exit 3, one line saying why. No QEMU
+ * starts (the image is refused first), hence suite 'unit'. */
+static void
+test_tool_run_bad_image (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  g_autofree char *bad = g_build_filename (fixture->folder, "bad.tar.zst", NULL);
+  g_auto(Result) invalid = { 0 };
+  g_auto(Result) missing = { 0 };
+
+  g_assert_true (g_file_set_contents (bad, "\x1f\x8b\x08 gzip", -1, NULL));
+  run_qvm (fixture, &invalid, "run", "--accel", "tcg", "bad.tar.zst", NULL);
+  g_assert_cmpint (invalid.status, ==, 3);
+  assert_one_error_line (invalid.err, "qvm: bad.tar.zst: ");
+  g_assert_nonnull (strstr (invalid.err, "gzip"));
+  g_assert_nonnull (strstr (invalid.out, "loading bad.tar.zst"));
+  g_assert_null (strstr (invalid.out, "machine running"));
+
+  run_qvm (fixture, &missing, "run", "--accel", "tcg", "missing.tar.zst", NULL);
+  g_assert_cmpint (missing.status, ==, 3);
+  assert_one_error_line (missing.err, "qvm: missing.tar.zst: ");
+
+  g_unlink (bad);
+}
+
+static void
+test_tool_run_usage (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_auto(Result) nothing = { 0 };
+  g_auto(Result) accel = { 0 };
+  g_auto(Result) folder = { 0 };
+  g_auto(Result) payload = { 0 };
+  g_auto(Result) timeout = { 0 };
+  g_auto(Result) help = { 0 };
+
+  run_qvm (fixture, &nothing, "run", NULL);
+  g_assert_cmpint (nothing.status, ==, 2);
+  assert_one_error_line (nothing.err, "qvm: run: expected one image archive");
+
+  run_qvm (fixture, &accel, "run", "--accel", "hvf", "x.tar.zst", NULL);
+  g_assert_cmpint (accel.status, ==, 2);
+  assert_one_error_line (accel.err, "qvm: --accel: unknown accelerator “hvf”");
+
+  run_qvm (fixture, &folder, "run", "--metadata-dir", "no-such-folder", "x.tar.zst", NULL);
+  g_assert_cmpint (folder.status, ==, 2);
+  assert_one_error_line (folder.err, "qvm: no-such-folder: not a folder");
+
+  run_qvm (fixture, &payload, "run", "--payload", "no-such-file", "x.tar.zst", NULL);
+  g_assert_cmpint (payload.status, ==, 2);
+  assert_one_error_line (payload.err, "qvm: no-such-file: not a regular file");
+
+  run_qvm (fixture, &timeout, "run", "--timeout", "soon", "x.tar.zst", NULL);
+  g_assert_cmpint (timeout.status, ==, 2);
+  assert_one_error_line (timeout.err, "qvm: run: ");
+
+  run_qvm (fixture, &help, "run", "--help", NULL);
+  g_assert_cmpint (help.status, ==, 0);
+  g_assert_nonnull (strstr (help.out, "--metadata-dir=DIR"));
+  g_assert_nonnull (strstr (help.out, "4 timeout"));
+}
+
+/* qvm build refuses what it cannot build before any machine starts. */
+static void
+test_tool_build_usage (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autofree char *bad = g_build_filename (fixture->folder, "bad.tar.zst", NULL);
+  g_auto(Result) no_output = { 0 };
+  g_auto(Result) both = { 0 };
+  g_auto(Result) no_machine = { 0 };
+  g_auto(Result) size = { 0 };
+  g_auto(Result) cdrom = { 0 };
+  g_auto(Result) bad_machine = { 0 };
+  g_auto(Result) bad_from = { 0 };
+
+  run_qvm (fixture, &no_output, "build", "--from", "x.tar.zst", NULL);
+  g_assert_cmpint (no_output.status, ==, 2);
+  assert_one_error_line (no_output.err, "qvm: build: --output is required");
+
+  run_qvm (fixture, &both, "build", "--from", "x.tar.zst", "--size", "1", "--machine",
+           "machine.json", "-o", "out.tar.zst", NULL);
+  g_assert_cmpint (both.status, ==, 2);
+  assert_one_error_line (both.err, "qvm: build: expected either --from or --size with --machine");
+
+  run_qvm (fixture, &no_machine, "build", "--size", "1", "-o", "out.tar.zst", NULL);
+  g_assert_cmpint (no_machine.status, ==, 2);
+  assert_one_error_line (no_machine.err, "qvm: build: a blank image needs --machine");
+
+  run_qvm (fixture, &size, "build", "--size", "0", "--machine", "machine.json", "-o", "out.tar.zst", NULL);
+  g_assert_cmpint (size.status, ==, 2);
+  assert_one_error_line (size.err, "qvm: build: a blank image needs --machine and a --size above 0");
+
+  run_qvm (fixture, &cdrom, "build", "--size", "1", "--machine", "machine.json", "--cdrom",
+           "none.iso", "-o", "out.tar.zst", NULL);
+  g_assert_cmpint (cdrom.status, ==, 2);
+  assert_one_error_line (cdrom.err, "qvm: none.iso: not a regular file (--cdrom)");
+
+  /* An invalid machine: one line per problem, exit 3, nothing written. */
+  run_qvm (fixture, &bad_machine, "build", "--size", "1", "--machine", "bad-machine.json",
+           "-o", "out.tar.zst", NULL);
+  g_assert_cmpint (bad_machine.status, ==, 3);
+  g_assert_true (g_str_has_prefix (bad_machine.err, "qvm: bad-machine.json: network.mac: "));
+  {
+    g_autofree char *out = g_build_filename (fixture->folder, "out.tar.zst", NULL);
+
+    g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  }
+
+  g_assert_true (g_file_set_contents (bad, "\x1f\x8b\x08 gzip", -1, NULL));
+  run_qvm (fixture, &bad_from, "build", "--from", "bad.tar.zst", "-o", "out.tar.zst", NULL);
+  g_assert_cmpint (bad_from.status, ==, 3);
+  assert_one_error_line (bad_from.err, "qvm: bad.tar.zst: image archive: ");
+  g_unlink (bad);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -350,6 +476,9 @@ main (int argc, char *argv[])
   ADD ("/qvm-tool/examples", test_tool_examples);
   ADD ("/qvm-tool/inspect", test_tool_inspect);
   ADD ("/qvm-tool/usage", test_tool_usage);
+  ADD ("/qvm-tool/run/bad-image", test_tool_run_bad_image);
+  ADD ("/qvm-tool/run/usage", test_tool_run_usage);
+  ADD ("/qvm-tool/build/usage", test_tool_build_usage);
 #undef ADD
 
   return g_test_run ();

@@ -1,0 +1,350 @@
+/* test-qvm-run.c: `qvm run` on the test guest, as a user runs it
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ *   test-qvm-run [GTest options] ARCHIVE
+ *
+ * Each test runs the built qvm on ARCHIVE (tests/guest's test-guest.tar.zst)
+ * under $QVM_TEST_ACCEL, with a payload and a metadata folder of its own,
+ * and checks its exit status, its output, the outbox and what it leaves
+ * behind. Every run has a --timeout, so a qvm orphaned by a dying test
+ * still ends.
+ */
+
+#include <signal.h>
+#include <string.h>
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <glib/gstdio.h>
+
+static const char *archive;
+
+typedef struct {
+  char *folder;        /* the test's own */
+  char *metadata;      /* FOLDER/md, served */
+  char *payload;       /* FOLDER/payload.sh */
+} Fixture;
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *hello = NULL;
+  g_autofree char *secret = NULL;
+  g_autofree char *link = NULL;
+
+  fixture->folder = g_dir_make_tmp ("qvm-test-run-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture->metadata = g_build_filename (fixture->folder, "md", NULL);
+  fixture->payload = g_build_filename (fixture->folder, "payload.sh", NULL);
+  g_assert_cmpint (g_mkdir (fixture->metadata, 0755), ==, 0);
+  hello = g_build_filename (fixture->metadata, "hello", NULL);
+  g_file_set_contents (hello, "served from the metadata folder\n", -1, &error);
+  g_assert_no_error (error);
+  secret = g_build_filename (fixture->folder, "secret", NULL);
+  g_file_set_contents (secret, "not for the guest\n", -1, &error);
+  g_assert_no_error (error);
+  link = g_build_filename (fixture->metadata, "escape", NULL);
+  g_assert_cmpint (symlink ("../secret", link), ==, 0);
+}
+
+static void
+remove_tree (const char *path)
+{
+  if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK) && g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+      const char *name;
+
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+
+          remove_tree (child);
+        }
+    }
+  g_remove (path);
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  remove_tree (fixture->folder);
+  g_free (fixture->folder);
+  g_free (fixture->metadata);
+  g_free (fixture->payload);
+}
+
+static void
+write_payload (Fixture *fixture, const char *script)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (fixture->payload, script, -1, &error);
+  g_assert_no_error (error);
+}
+
+static const char *
+accel (void)
+{
+  const char *value = g_getenv ("QVM_TEST_ACCEL");
+
+  return value != NULL && *value != '\0' ? value : "tcg";
+}
+
+static GSubprocess *
+start_command (Fixture *fixture, const char *command, const char * const *extra,
+               const char *image)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process;
+
+  for (const char *const *a = (const char *const[]) { QVM_TOOL_PATH, command, "--accel", accel (),
+                                                       "--metadata-dir", "md",
+                                                       "--payload", "payload.sh",
+                                                       "--vnc", NULL };
+       *a != NULL; a++)
+    g_ptr_array_add (argv, (char *) *a);
+  for (guint i = 0; extra[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) extra[i]);
+  if (image != NULL)
+    g_ptr_array_add (argv, (char *) image);
+  g_ptr_array_add (argv, NULL);
+
+  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
+  g_subprocess_launcher_set_cwd (launcher, fixture->folder);
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  return process;
+}
+
+static GSubprocess *
+start_qvm (Fixture *fixture, const char * const *extra)
+{
+  return start_command (fixture, "run", extra, archive);
+}
+
+static int
+finish_qvm (GSubprocess *process, char **out, char **err)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_communicate_utf8 (process, NULL, NULL, out, err, &error);
+  g_assert_no_error (error);
+  g_test_message ("qvm run said:\n%s%s", *out, *err);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  return g_subprocess_get_exit_status (process);
+}
+
+/* The VNC socket's folder lies in qvm run's temporary folder: after the
+ * run, neither is left. */
+static void
+assert_cleaned_up (const char *out)
+{
+  const char *line = strstr (out, "VNC socket: ");
+  g_autofree char *socket = NULL;
+  g_autofree char *machine_folder = NULL;
+  g_autofree char *temporary = NULL;
+
+  g_assert_nonnull (line);
+  line += strlen ("VNC socket: ");
+  socket = g_strndup (line, strcspn (line, "\n"));
+  machine_folder = g_path_get_dirname (socket);
+  temporary = g_path_get_dirname (machine_folder);
+  g_assert_true (strstr (temporary, "/qvm-run-") != NULL || strstr (temporary, "/qvm-build-") != NULL);
+  g_assert_false (g_file_test (temporary, G_FILE_TEST_EXISTS));
+}
+
+static char *
+read_in (Fixture *fixture, const char *name)
+{
+  g_autofree char *path = g_build_filename (fixture->folder, name, NULL);
+  char *text = NULL;
+
+  g_file_get_contents (path, &text, NULL, NULL);
+  return text;
+}
+
+/* Boot, payload, answer, power-off: exit 0, the answer in md/outbox, a
+ * screenshot, the serial console; the guest reads the folder but not through a link out. */
+static void
+test_run_payload (Fixture *fixture, gconstpointer data)
+{
+  const char *extra[] = { "--screenshot", "screen.png", "--timeout", "300", "--console", NULL };
+  g_autoptr(GSubprocess) process = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *result = NULL;
+  g_autofree char *status = NULL;
+  g_autofree char *png = g_build_filename (fixture->folder, "screen.png", NULL);
+  g_autoptr(GdkPixbuf) screen = NULL;
+  g_autoptr(GError) error = NULL;
+
+  write_payload (fixture,
+                 "echo qvm-run-marker\n"
+                 "wget -q -O - http://169.254.169.254/hello\n"
+                 "wget -q -O - http://169.254.169.254/escape 2>/dev/null || echo escape refused\n"
+                 "echo extra | wget -q -O - --post-data=extra-body http://169.254.169.254/notes/a >/dev/null\n"
+                 "exit 5\n");
+  process = start_qvm (fixture, extra);
+  g_assert_cmpint (finish_qvm (process, &out, &err), ==, 0);
+
+  g_assert_nonnull (strstr (out, "machine running"));
+  g_assert_nonnull (strstr (out, "guest: GET /payload → 200"));
+  g_assert_nonnull (strstr (out, "guest: GET /escape → 403"));
+  g_assert_nonnull (strstr (out, "done: poweroff"));
+  g_assert_nonnull (strstr (out, "console: qvm-guest: init started"));
+  g_assert_nonnull (strstr (out, "console: qvm-guest: powering off"));
+  g_assert_cmpstr (err, ==, "");
+
+  result = read_in (fixture, "md/outbox/result");
+  status = read_in (fixture, "md/outbox/result.status");
+  g_assert_cmpstr (result, ==,
+                   "qvm-run-marker\n"
+                   "served from the metadata folder\n"
+                   "escape refused\n");
+  g_assert_cmpstr (status, ==, "5\n");
+  {
+    g_autofree char *notes = read_in (fixture, "md/outbox/notes_a");
+
+    g_assert_cmpstr (notes, ==, "extra-body");
+  }
+
+  screen = gdk_pixbuf_new_from_file (png, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gdk_pixbuf_get_width (screen), >, 0);
+  g_assert_cmpint (gdk_pixbuf_get_height (screen), >, 0);
+
+  assert_cleaned_up (out);
+}
+
+/* A guest that outlives --timeout: shut down, killed after --grace (the
+ * test guest ignores the power button), exit 4, a screenshot anyway. */
+static void
+test_run_timeout (Fixture *fixture, gconstpointer data)
+{
+  const char *extra[] = { "--timeout", "3", "--grace", "1", "--screenshot", "screen.png", NULL };
+  g_autoptr(GSubprocess) process = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *png = g_build_filename (fixture->folder, "screen.png", NULL);
+
+  write_payload (fixture, "sleep 600\n");
+  process = start_qvm (fixture, extra);
+  g_assert_cmpint (finish_qvm (process, &out, &err), ==, 4);
+  g_assert_nonnull (strstr (out, "timeout: the guest still runs after 3 s"));
+  g_assert_nonnull (strstr (out, "done: "));
+  g_assert_null (strstr (out, "done: poweroff"));
+  g_assert_true (g_file_test (png, G_FILE_TEST_IS_REGULAR));
+  assert_cleaned_up (out);
+}
+
+/* Ctrl-C once the guest runs its payload: shut down, killed after
+ * --grace, exit 130, nothing left. */
+static void
+test_run_interrupt (Fixture *fixture, gconstpointer data)
+{
+  const char *extra[] = { "--timeout", "300", "--grace", "1", NULL };
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GDataInputStream) lines = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autofree char *rest = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  char *line;
+
+  write_payload (fixture, "sleep 600\n");
+  process = start_qvm (fixture, extra);
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  while ((line = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, &error)) != NULL)
+    {
+      g_string_append_printf (out, "%s\n", line);
+      if (strstr (line, "guest: GET /payload") != NULL)
+        {
+          g_free (line);
+          break;
+        }
+      g_free (line);
+    }
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (out->str, "guest: GET /payload"));
+
+  g_subprocess_send_signal (process, SIGINT);
+  while ((line = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, &error)) != NULL)
+    {
+      g_string_append_printf (out, "%s\n", line);
+      g_free (line);
+    }
+  g_subprocess_wait (process, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("qvm run said:\n%s", out->str);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 130);
+  g_assert_nonnull (strstr (out->str, "interrupted"));
+  g_assert_nonnull (strstr (out->str, "done: "));
+  assert_cleaned_up (out->str);
+}
+
+#define BUILD_MARKER "built-by-qvm-build"
+#define SCRATCH_SECTOR "$(( $(cat /sys/block/vda/size) - 1 ))"
+
+/* qvm build --from the test guest, whose payload writes a marker to its
+ * disk and powers off: exit 0, an archive that a store loads, and a run of
+ * it reads the marker back. */
+static void
+test_build_from (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *built = g_build_filename (fixture->folder, "built.tar.zst", NULL);
+  const char *build_extra[] = { "--from", archive, "-o", built, "--timeout", "300", NULL };
+  const char *run_extra[] = { "--timeout", "300", NULL };
+  g_autoptr(GSubprocess) build = NULL;
+  g_autoptr(GSubprocess) run = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *run_out = NULL;
+  g_autofree char *run_err = NULL;
+  g_autofree char *result = NULL;
+
+  write_payload (fixture,
+                 "printf " BUILD_MARKER " | dd of=/dev/vda bs=512 seek=" SCRATCH_SECTOR
+                 " conv=sync,notrunc,fsync status=none\n"
+                 "echo written\n");
+  build = start_command (fixture, "build", build_extra, NULL);
+  g_assert_cmpint (finish_qvm (build, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (out, "done: poweroff"));
+  g_assert_nonnull (strstr (out, "packaging: "));
+  g_assert_nonnull (strstr (out, "image saved to "));
+  g_assert_cmpstr (err, ==, "");
+  assert_cleaned_up (out);
+
+  write_payload (fixture,
+                 "echo \"read [$(dd if=/dev/vda bs=512 skip=" SCRATCH_SECTOR
+                 " count=1 iflag=direct status=none | tr -d '\\000')]\"\n");
+  run = start_command (fixture, "run", run_extra, built);
+  g_assert_cmpint (finish_qvm (run, &run_out, &run_err), ==, 0);
+  result = read_in (fixture, "md/outbox/result");
+  g_assert_cmpstr (result, ==, "read [" BUILD_MARKER "]\n");
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  if (argc != 2)
+    {
+      g_printerr ("usage: %s [GTest options] ARCHIVE\n", argv[0]);
+      return 2;
+    }
+  archive = argv[1];
+
+  g_test_add ("/qvm-run/payload", Fixture, NULL, fixture_set_up, test_run_payload, fixture_tear_down);
+  g_test_add ("/qvm-run/timeout", Fixture, NULL, fixture_set_up, test_run_timeout, fixture_tear_down);
+  g_test_add ("/qvm-build/from", Fixture, NULL, fixture_set_up, test_build_from, fixture_tear_down);
+  g_test_add ("/qvm-run/interrupt", Fixture, NULL, fixture_set_up, test_run_interrupt, fixture_tear_down);
+
+  return g_test_run ();
+}

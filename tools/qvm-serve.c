@@ -1,0 +1,386 @@
+/* qvm-serve.c: the metadata service of `qvm run`
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * GET /x answers the file DIR/x, never anything outside DIR: the path is
+ * checked component by component, then its canonical form (symbolic links
+ * resolved) must still lie inside DIR's. PUT and POST bodies go to the
+ * outbox, one file per path, opened without following links. Bodies are
+ * bounded by the network (max-body-size) and the outbox as a whole by
+ * QVM_SERVE_OUTBOX_LIMIT.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
+#include "qvm-serve.h"
+
+struct _QvmServe {
+  char                *root;      /* canonical, or NULL */
+  char                *payload;   /* nullable */
+  char                *outbox;
+  guint64              outbox_used;
+  guint64              outbox_limit;
+  QvmServeLogFunc      log;
+  QvmServePayloadFunc  on_payload;
+  QvmServeResultFunc   on_result;
+  gpointer             user_data;
+  SoupServerMessage   *paused;    /* the /payload answer held back */
+};
+
+QvmServe *
+qvm_serve_new (const char *root,
+               const char *payload,
+               const char *outbox)
+{
+  QvmServe *serve = g_new0 (QvmServe, 1);
+
+  serve->root = root != NULL ? realpath (root, NULL) : NULL;
+  if (root != NULL && serve->root == NULL)
+    serve->root = g_strdup (root);
+  serve->payload = g_strdup (payload);
+  serve->outbox = g_strdup (outbox);
+  serve->outbox_limit = QVM_SERVE_OUTBOX_LIMIT;
+  return serve;
+}
+
+void
+qvm_serve_free (QvmServe *serve)
+{
+  if (serve == NULL)
+    return;
+  /* The machine is done: its server, and the guest, are gone. */
+  g_clear_object (&serve->paused);
+  g_free (serve->root);
+  g_free (serve->payload);
+  g_free (serve->outbox);
+  g_free (serve);
+}
+
+void
+qvm_serve_set_callbacks (QvmServe            *serve,
+                         QvmServeLogFunc      log,
+                         QvmServePayloadFunc  payload,
+                         QvmServeResultFunc   result,
+                         gpointer             user_data)
+{
+  serve->log = log;
+  serve->on_payload = payload;
+  serve->on_result = result;
+  serve->user_data = user_data;
+}
+
+void
+qvm_serve_set_outbox_limit (QvmServe *serve,
+                            guint64   limit)
+{
+  serve->outbox_limit = limit;
+}
+
+/* Splits an encoded URI path into decoded components, refusing every
+ * component that could climb or hide a separator. */
+static GStrv
+split_path (const char  *path,
+            GError     **error)
+{
+  g_auto(GStrv) parts = NULL;
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  if (path == NULL || path[0] != '/')
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   _("“%s” is not an absolute URI path"), path != NULL ? path : "");
+      return NULL;
+    }
+
+  parts = g_strsplit (path + 1, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      /* "%2F" and "%00" would smuggle a separator or cut the name. */
+      g_autofree char *name = g_uri_unescape_string (parts[i], "/");
+
+      if (name == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                       _("“%s”: an encoded “/” or NUL byte in a component"), path);
+          return NULL;
+        }
+      if (name[0] == '\0')
+        continue;
+      if (g_str_equal (name, ".") || g_str_equal (name, ".."))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                       _("“%s”: “.” and “..” are not allowed"), path);
+          return NULL;
+        }
+      g_strv_builder_add (builder, name);
+    }
+  return g_strv_builder_end (builder);
+}
+
+char *
+qvm_serve_resolve (const char  *root,
+                   const char  *path,
+                   GError     **error)
+{
+  g_auto(GStrv) parts = split_path (path, error);
+  g_autofree char *canonical_root = NULL;
+  g_autofree char *joined = NULL;
+  g_autofree char *candidate = NULL;
+  g_autofree char *canonical = NULL;
+  g_autofree char *prefix = NULL;
+  GStatBuf st;
+
+  if (parts == NULL)
+    return NULL;
+  if (parts[0] == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, _("“%s” is a folder"), path);
+      return NULL;
+    }
+
+  canonical_root = realpath (root, NULL);
+  if (canonical_root == NULL)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s",
+                   root, g_strerror (saved));
+      return NULL;
+    }
+
+  joined = g_strjoinv ("/", parts);
+  candidate = g_build_filename (canonical_root, joined, NULL);
+  canonical = realpath (candidate, NULL);
+  if (canonical == NULL)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "“%s”: %s",
+                   path, g_strerror (saved));
+      return NULL;
+    }
+
+  /* Symbolic links may point anywhere: only where they end counts. */
+  prefix = g_strconcat (canonical_root, "/", NULL);
+  if (!g_str_has_prefix (canonical, prefix) && !g_str_equal (canonical_root, "/"))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   _("“%s” leads out of the served folder"), path);
+      return NULL;
+    }
+
+  if (g_stat (canonical, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      gboolean folder = g_file_test (canonical, G_FILE_TEST_IS_DIR);
+
+      g_set_error (error, G_IO_ERROR,
+                   folder ? G_IO_ERROR_IS_DIRECTORY : G_IO_ERROR_NOT_REGULAR_FILE,
+                   folder ? _("“%s” is a folder") : _("“%s” is not a regular file"), path);
+      return NULL;
+    }
+
+  return g_steal_pointer (&canonical);
+}
+
+char *
+qvm_serve_outbox_name (const char  *path,
+                       GError     **error)
+{
+  g_auto(GStrv) parts = split_path (path, error);
+
+  if (parts == NULL)
+    return NULL;
+  if (parts[0] == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   _("“%s” names no file"), path);
+      return NULL;
+    }
+  return g_strjoinv ("_", parts);
+}
+
+static void
+answer (QvmServe          *serve,
+        SoupServerMessage *message,
+        const char        *path,
+        guint              status,
+        const char        *text)
+{
+  soup_server_message_set_status (message, status, NULL);
+  if (text != NULL)
+    soup_server_message_set_response (message, "text/plain", SOUP_MEMORY_COPY,
+                                      text, strlen (text));
+  if (serve->log != NULL)
+    serve->log (soup_server_message_get_method (message), path, status, serve->user_data);
+}
+
+static void
+answer_file (QvmServe          *serve,
+             SoupServerMessage *message,
+             const char        *path,
+             const char        *file)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMappedFile) mapped = g_mapped_file_new (file, FALSE, &error);
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (mapped == NULL)
+    {
+      answer (serve, message, path, SOUP_STATUS_NOT_FOUND, error->message);
+      return;
+    }
+  bytes = g_mapped_file_get_bytes (mapped);
+  soup_server_message_set_status (message, SOUP_STATUS_OK, NULL);
+  soup_message_headers_set_content_type (soup_server_message_get_response_headers (message),
+                                         "application/octet-stream", NULL);
+  soup_message_body_append_bytes (soup_server_message_get_response_body (message), bytes);
+  if (serve->log != NULL)
+    serve->log ("GET", path, SOUP_STATUS_OK, serve->user_data);
+}
+
+static gboolean
+write_outbox (QvmServe    *serve,
+              const char  *name,
+              GBytes      *body,
+              GError     **error)
+{
+  g_autofree char *target = g_build_filename (serve->outbox, name, NULL);
+  gsize size;
+  const char *data = g_bytes_get_data (body, &size);
+  int fd;
+
+  if (serve->outbox_used + size > serve->outbox_limit)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   _("the outbox is full (%" G_GUINT64_FORMAT " bytes at most)"),
+                   serve->outbox_limit);
+      return FALSE;
+    }
+
+  /* O_NOFOLLOW: a link planted in the outbox must not redirect a write. */
+  fd = g_open (target, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0 || (size > 0 && write (fd, data, size) != (gssize) size))
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s",
+                   target, g_strerror (saved));
+      if (fd >= 0)
+        close (fd);
+      return FALSE;
+    }
+  close (fd);
+  serve->outbox_used += size;
+  return TRUE;
+}
+
+static void
+handle_put (QvmServe          *serve,
+            SoupServerMessage *message,
+            const char        *path,
+            GHashTable        *query)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = qvm_serve_outbox_name (path, &error);
+  g_autoptr(GBytes) body = NULL;
+  const char *status = query != NULL ? g_hash_table_lookup (query, "status") : NULL;
+  gboolean result = g_str_equal (path, "/result");
+
+  if (name == NULL)
+    {
+      answer (serve, message, path, SOUP_STATUS_FORBIDDEN, error->message);
+      return;
+    }
+  body = soup_message_body_flatten (soup_server_message_get_request_body (message));
+  if (!write_outbox (serve, name, body, &error))
+    {
+      answer (serve, message, path, SOUP_STATUS_INSUFFICIENT_STORAGE, error->message);
+      return;
+    }
+
+  if (result && status != NULL)
+    {
+      g_autofree char *text = g_strdup_printf ("%s\n", status);
+      g_autoptr(GBytes) bytes = g_bytes_new (text, strlen (text));
+
+      if (!write_outbox (serve, "result.status", bytes, &error))
+        {
+          answer (serve, message, path, SOUP_STATUS_INSUFFICIENT_STORAGE, error->message);
+          return;
+        }
+    }
+
+  answer (serve, message, path, SOUP_STATUS_OK, "");
+  if (result && serve->on_result != NULL)
+    serve->on_result (status, serve->user_data);
+}
+
+void
+qvm_serve_payload_release (QvmServe *serve)
+{
+  SoupServerMessage *message = g_steal_pointer (&serve->paused);
+
+  if (message == NULL)
+    return;
+  soup_server_message_unpause (message);
+  g_object_unref (message);
+}
+
+void
+qvm_serve_handle (SoupServer        *server,
+                  SoupServerMessage *message,
+                  const char        *path,
+                  GHashTable        *query,
+                  gpointer           user_data)
+{
+  QvmServe *serve = user_data;
+  const char *method = soup_server_message_get_method (message);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *file = NULL;
+
+  if (g_str_equal (method, "PUT") || g_str_equal (method, "POST"))
+    {
+      handle_put (serve, message, path, query);
+      return;
+    }
+  if (!g_str_equal (method, "GET") && !g_str_equal (method, "HEAD"))
+    {
+      answer (serve, message, path, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+      return;
+    }
+
+  if (serve->payload != NULL && g_str_equal (path, "/payload"))
+    file = g_strdup (serve->payload);
+  else if (serve->root != NULL)
+    file = qvm_serve_resolve (serve->root, path, &error);
+  else
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, _("nothing is served here"));
+
+  if (file == NULL)
+    {
+      answer (serve, message, path,
+              g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED)
+              ? SOUP_STATUS_FORBIDDEN : SOUP_STATUS_NOT_FOUND,
+              error->message);
+      return;
+    }
+
+  answer_file (serve, message, path, file);
+  if (g_str_equal (path, "/payload") && serve->on_payload != NULL && serve->paused == NULL)
+    {
+      serve->paused = g_object_ref (message);
+      soup_server_message_pause (message);
+      serve->on_payload (serve, serve->user_data);
+    }
+}

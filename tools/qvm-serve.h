@@ -1,0 +1,71 @@
+/* qvm-serve.h: the metadata service of `qvm run` (a folder served
+ * read-only, an outbox for what the guest sends)
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+/* The most the outbox takes in all, over every PUT/POST of a run. */
+#define QVM_SERVE_OUTBOX_LIMIT (64 * 1024 * 1024)
+
+typedef struct _QvmServe QvmServe;
+
+/* Called for each request once it is answered (or paused, status 0). */
+typedef void (*QvmServeLogFunc) (const char *method,
+                                 const char *path,
+                                 guint       status,
+                                 gpointer    user_data);
+
+/* Called when the guest GETs /payload, before the answer is sent. The
+ * message is paused; call qvm_serve_payload_release() to send it. */
+typedef void (*QvmServePayloadFunc) (QvmServe *serve,
+                                     gpointer  user_data);
+
+/* Called when the guest POSTs /result?status=N; @status is NULL without
+ * one. */
+typedef void (*QvmServeResultFunc) (const char *status,
+                                    gpointer    user_data);
+
+QvmServe *qvm_serve_new             (const char  *root,
+                                     const char  *payload,
+                                     const char  *outbox);
+void      qvm_serve_free            (QvmServe    *serve);
+void      qvm_serve_set_callbacks   (QvmServe            *serve,
+                                     QvmServeLogFunc      log,
+                                     QvmServePayloadFunc  payload,
+                                     QvmServeResultFunc   result,
+                                     gpointer             user_data);
+void      qvm_serve_set_outbox_limit (QvmServe   *serve,
+                                      guint64     limit);
+void      qvm_serve_payload_release (QvmServe    *serve);
+
+/* The SoupServerCallback; user_data is the QvmServe. */
+void      qvm_serve_handle          (SoupServer        *server,
+                                     SoupServerMessage *message,
+                                     const char        *path,
+                                     GHashTable        *query,
+                                     gpointer           user_data);
+
+/* The file under @root that a GET of @path (as in the URI: percent
+ * encoded) names, as a canonical absolute path of a regular file inside
+ * @root. Refuses "..", ".", encoded slashes and NUL bytes, and a path whose
+ * symbolic links lead out of @root. G_IO_ERROR_PERMISSION_DENIED for a
+ * path that tries to leave @root, G_IO_ERROR_NOT_FOUND for a missing file,
+ * G_IO_ERROR_IS_DIRECTORY / G_IO_ERROR_NOT_REGULAR_FILE for others. */
+char     *qvm_serve_resolve         (const char  *root,
+                                     const char  *path,
+                                     GError     **error);
+
+/* The outbox file name for a PUT/POST of @path: its components joined by
+ * "_" ("/a/b" gives "a_b"), or NULL with G_IO_ERROR_PERMISSION_DENIED for
+ * "..", ".", an empty path or bytes that do not belong in a name. */
+char     *qvm_serve_outbox_name     (const char  *path,
+                                     GError     **error);
+
+G_END_DECLS

@@ -757,26 +757,95 @@ check_running (QvmVirtualMachine  *self,
 
 /* ---- QEMU's output --------------------------------------------------------- */
 
+/* QEMU's stdout carries the guest's serial console, which a hostile guest
+ * controls: lines are cut at this many bytes so a guest that never sends a
+ * newline cannot make the library buffer without bound. */
+#define OUTPUT_LINE_MAX 4096
+
+/* How much of QEMU's output one read takes. */
+#define OUTPUT_CHUNK_SIZE 16384
+
 typedef struct {
   QvmVirtualMachine *vm;
-  GDataInputStream  *input;
+  GInputStream      *input;
   gboolean           is_stderr;
+  GString           *line;       /* the line read so far, < OUTPUT_LINE_MAX */
 } Reader;
 
 typedef struct {
-  GDataInputStream *input;
-  GCancellable     *cancellable;
-} ReadLineStart;
+  GInputStream *input;
+  char         *buffer;
+  GCancellable *cancellable;
+} ReadChunkStart;
 
 static void
-read_line_start (gpointer            start_data,
-                 GAsyncReadyCallback callback,
-                 gpointer            callback_data)
+read_chunk_start (gpointer            start_data,
+                  GAsyncReadyCallback callback,
+                  gpointer            callback_data)
 {
-  ReadLineStart *start = start_data;
+  ReadChunkStart *start = start_data;
 
-  g_data_input_stream_read_line_async (start->input, G_PRIORITY_DEFAULT, start->cancellable,
-                                       callback, callback_data);
+  g_input_stream_read_async (start->input, start->buffer, OUTPUT_CHUNK_SIZE,
+                             G_PRIORITY_DEFAULT, start->cancellable,
+                             callback, callback_data);
+}
+
+/* Logs one complete (or cut) line and keeps stderr's last lines. */
+static void
+reader_take_line (Reader *reader)
+{
+  QvmVirtualMachine *self = reader->vm;
+  const char *stream = reader->is_stderr ? "stderr" : "stdout";
+
+  /* A NUL inside the line would end it early in every consumer. */
+  for (gsize i = 0; i < reader->line->len; i++)
+    if (reader->line->str[i] == '\0')
+      reader->line->str[i] = ' ';
+  if (reader->line->len > 0 && reader->line->str[reader->line->len - 1] == '\r')
+    g_string_truncate (reader->line, reader->line->len - 1);
+
+  vm_log (self, reader->is_stderr ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_DEBUG, stream,
+          reader->line->str);
+  if (reader->is_stderr)
+    {
+      g_queue_push_tail (&self->stderr_tail, g_utf8_make_valid (reader->line->str, -1));
+      if (self->stderr_tail.length > STDERR_TAIL_LINES)
+        g_free (g_queue_pop_head (&self->stderr_tail));
+    }
+  g_string_truncate (reader->line, 0);
+}
+
+/* Splits a chunk of output into lines, cutting those that grow too long. */
+static void
+reader_feed (Reader     *reader,
+             const char *data,
+             gsize       length)
+{
+  while (length > 0)
+    {
+      const char *newline = memchr (data, '\n', length);
+      gsize room = OUTPUT_LINE_MAX - reader->line->len;
+      gsize take = newline != NULL ? (gsize) (newline - data) : length;
+
+      if (take >= room)
+        {
+          g_string_append_len (reader->line, data, room);
+          reader_take_line (reader);
+          data += room;
+          length -= room;
+          continue;
+        }
+
+      g_string_append_len (reader->line, data, take);
+      data += take;
+      length -= take;
+      if (newline != NULL)
+        {
+          reader_take_line (reader);
+          data++;
+          length--;
+        }
+    }
 }
 
 static void
@@ -784,36 +853,32 @@ reader_co (gpointer data)
 {
   Reader *reader = data;
   QvmVirtualMachine *self = reader->vm;
-  const char *stream = reader->is_stderr ? "stderr" : "stdout";
-  ReadLineStart start = { reader->input, self->readers_cancellable };
+  g_autofree char *buffer = g_malloc (OUTPUT_CHUNK_SIZE);
+  ReadChunkStart start = { reader->input, buffer, self->readers_cancellable };
 
   for (;;)
     {
-      g_autoptr(GAsyncResult) result = qvm_coroutine_await (read_line_start, &start);
+      g_autoptr(GAsyncResult) result = qvm_coroutine_await (read_chunk_start, &start);
       g_autoptr(GError) error = NULL;
-      g_autofree char *line = g_data_input_stream_read_line_finish (reader->input, result,
-                                                                    NULL, &error);
+      gssize n_read = g_input_stream_read_finish (reader->input, result, &error);
 
-      if (line == NULL)
+      if (n_read <= 0)
         {
           if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            g_debug ("%s: reading QEMU's %s: %s", self->id, stream, error->message);
+            g_debug ("%s: reading QEMU's %s: %s", self->id,
+                     reader->is_stderr ? "stderr" : "stdout", error->message);
           break;
         }
-
-      g_strchomp (line);
-      vm_log (self, reader->is_stderr ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_DEBUG, stream, line);
-      if (reader->is_stderr)
-        {
-          g_queue_push_tail (&self->stderr_tail, g_utf8_make_valid (line, -1));
-          if (self->stderr_tail.length > STDERR_TAIL_LINES)
-            g_free (g_queue_pop_head (&self->stderr_tail));
-        }
+      reader_feed (reader, buffer, n_read);
     }
+
+  if (reader->line->len > 0)
+    reader_take_line (reader);
 
   if (--self->readers_open == 0)
     readers_finished (self);
 
+  g_string_free (reader->line, TRUE);
   g_object_unref (reader->input);
   g_object_unref (reader->vm);
   g_free (reader);
@@ -827,7 +892,8 @@ start_reader (QvmVirtualMachine *self,
   Reader *reader = g_new0 (Reader, 1);
 
   reader->vm = g_object_ref (self);
-  reader->input = g_data_input_stream_new (pipe);
+  reader->input = g_object_ref (pipe);
+  reader->line = g_string_new (NULL);
   reader->is_stderr = is_stderr;
   self->readers_open++;
   qvm_coroutine_spawn (reader_co, reader);

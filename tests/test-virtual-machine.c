@@ -1260,6 +1260,16 @@ static const char fake_qemu[] =
   "            event('RESUME')\n"
   "            event('SHUTDOWN', {'guest': True, 'reason': 'guest-shutdown'})\n"
   "            sys.exit(0)\n"
+  "        elif name == 'cont' and mode == 'floods-output':\n"
+  "            # A guest's serial console with no newline, then a crash.\n"
+  "            chunk = b'x' * 65536\n"
+  "            for i in range(256):\n"
+  "                sys.stdout.buffer.write(chunk)\n"
+  "            sys.stdout.flush()\n"
+  "            for i in range(16):\n"
+  "                sys.stderr.buffer.write(chunk)\n"
+  "            sys.stderr.flush()\n"
+  "            os._exit(1)\n"
   "        elif name == 'cont':\n"
   "            status = 'running'\n"
   "            event('RESUME')\n"
@@ -1349,6 +1359,41 @@ test_guest_obeys_shutdown (Fixture       *fixture,
   g_assert_null (qvm_virtual_machine_get_error (fixture->vm));
 }
 
+static void
+test_output_flood (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const char *vm_id;
+  const GError *error;
+  guint stdout_lines = 0;
+
+  /* 16 MiB on stdout (the guest's console) and 1 MiB on stderr, neither
+   * with a newline: the library cuts lines at 4 KiB instead of buffering
+   * without bound, and the error still quotes the end of stderr. */
+  use_fake_qemu (fixture, "floods-output");
+  start_and_wait (fixture);
+  wait_for_done (fixture);
+
+  error = qvm_virtual_machine_get_error (fixture->vm);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "xxxxxxxxxxxxxxxx"));
+  g_assert_cmpuint (strlen (error->message), <, 64 * 4096);
+
+  vm_id = qvm_virtual_machine_get_id (fixture->vm);
+  for (guint i = 0; i < log_records->len; i++)
+    {
+      LogRecord *record = g_ptr_array_index (log_records, i);
+
+      if (!g_str_equal (record->vm_id, vm_id))
+        continue;
+      g_assert_cmpuint (strlen (record->message), <=, 4096 + 256);
+      if (g_str_equal (record->stream, "stdout"))
+        stdout_lines++;
+    }
+  g_assert_cmpuint (stdout_lines, ==, 16 * 1024 * 1024 / 4096);
+  g_assert_true (folder_is_empty (fixture->socket_folder));
+}
+
 /* If an assertion fails or the test times out, QEMU must not outlive it. */
 static void
 kill_children_on_abort (int signum)
@@ -1401,6 +1446,7 @@ main (int argc, char *argv[])
   ADD ("fake/guest-poweroff", test_guest_poweroff, NULL);
   ADD ("fake/qmp-lost", test_qmp_lost, NULL);
   ADD ("fake/guest-obeys-shutdown", test_guest_obeys_shutdown, NULL);
+  ADD ("fake/output-flood", test_output_flood, NULL);
 
 #undef ADD
 

@@ -37,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -279,6 +280,51 @@ qemu_running (QvmVirtualMachine *self)
   return self->qemu != NULL && !self->qemu_exited;
 }
 
+/* A dying process closes its descriptors (QMP's socket) before it becomes
+ * a zombie: in between, the kernel marks it PF_EXITING. */
+#define QVM_PF_EXITING 0x00000004
+
+static gboolean
+qemu_is_exiting (const char *pid)
+{
+  g_autofree char *stat_path = g_strdup_printf ("/proc/%s/stat", pid);
+  g_autofree char *stat = NULL;
+  const char *field;
+  guint64 flags;
+
+  if (!g_file_get_contents (stat_path, &stat, NULL, NULL))
+    return TRUE;   /* gone */
+  /* The fields after the command's name: state ppid pgrp session tty_nr
+   * tpgid flags. */
+  field = strrchr (stat, ')');
+  if (field == NULL)
+    return FALSE;
+  for (int i = 0; i < 7 && field != NULL; i++)
+    field = strchr (field + 1, ' ');
+  if (field == NULL)
+    return FALSE;
+  flags = g_ascii_strtoull (field + 1, NULL, 10);
+  return (flags & QVM_PF_EXITING) != 0;
+}
+
+/* Whether @qemu has exited, reaped or not: looked at without reaping it,
+ * so that GSubprocess still sees its exit status. */
+static gboolean
+qemu_has_died (GSubprocess *qemu)
+{
+  const char *identifier = g_subprocess_get_identifier (qemu);
+  siginfo_t info;
+
+  if (identifier == NULL)
+    return TRUE;
+  memset (&info, 0, sizeof info);
+  if (waitid (P_PID, (id_t) atoi (identifier), &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+    return TRUE;   /* already reaped */
+  if (info.si_pid != 0)
+    return TRUE;
+  return qemu_is_exiting (identifier);
+}
+
 /* Records why the machine ends (the first caller wins) and makes it end:
  * QEMU is killed, or, when it never ran, the teardown starts at once.
  * Takes @error (nullable). */
@@ -307,7 +353,9 @@ vm_end (QvmVirtualMachine *self,
 
   if (qemu_running (self))
     {
-      self->sigkill_sent = TRUE;
+      /* A QEMU that already died (its exit not seen yet) was not killed
+       * by this SIGKILL: its own exit explains the end. */
+      self->sigkill_sent = !qemu_has_died (self->qemu);
       g_subprocess_force_exit (self->qemu);
     }
   else if (self->qemu == NULL && !self->teardown_started)

@@ -482,11 +482,18 @@ static gboolean
 remove_folder (const char  *path,
                GError     **error)
 {
-  g_autoptr(GDir) dir = g_dir_open (path, 0, error);
+  g_autoptr(GError) open_error = NULL;
+  g_autoptr(GDir) dir = g_dir_open (path, 0, &open_error);
   const char *name;
 
+  /* Someone removed it under the running machine: nothing left to do. */
+  if (dir == NULL && g_error_matches (open_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    return TRUE;
   if (dir == NULL)
-    return FALSE;
+    {
+      g_propagate_error (error, g_steal_pointer (&open_error));
+      return FALSE;
+    }
 
   /* Only QEMU's sockets live there: no sub-folders to walk. */
   while ((name = g_dir_read_name (dir)) != NULL)

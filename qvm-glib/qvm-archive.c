@@ -1120,7 +1120,10 @@ qvm_archive_package (const char             *folder,
       !write_disk_entry (&package, disk_fd, st.st_size, regions, error))
     goto out;
 
-  if (archive_write_close (package.archive) != ARCHIVE_OK)
+  /* libarchive ignores what the close callback returns: the last
+   * compressed bytes, written there, may have failed unnoticed. */
+  if (archive_write_close (package.archive) != ARCHIVE_OK ||
+      package.compressor.error != NULL)
     {
       package_error (&package, target, error);
       goto out;

@@ -37,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -280,6 +281,51 @@ qemu_running (QvmVirtualMachine *self)
   return self->qemu != NULL && !self->qemu_exited;
 }
 
+/* A dying process closes its descriptors (QMP's socket) before it becomes
+ * a zombie: in between, the kernel marks it PF_EXITING. */
+#define QVM_PF_EXITING 0x00000004
+
+static gboolean
+qemu_is_exiting (const char *pid)
+{
+  g_autofree char *stat_path = g_strdup_printf ("/proc/%s/stat", pid);
+  g_autofree char *stat = NULL;
+  const char *field;
+  guint64 flags;
+
+  if (!g_file_get_contents (stat_path, &stat, NULL, NULL))
+    return TRUE;   /* gone */
+  /* The fields after the command's name: state ppid pgrp session tty_nr
+   * tpgid flags. */
+  field = strrchr (stat, ')');
+  if (field == NULL)
+    return FALSE;
+  for (int i = 0; i < 7 && field != NULL; i++)
+    field = strchr (field + 1, ' ');
+  if (field == NULL)
+    return FALSE;
+  flags = g_ascii_strtoull (field + 1, NULL, 10);
+  return (flags & QVM_PF_EXITING) != 0;
+}
+
+/* Whether @qemu has exited, reaped or not: looked at without reaping it,
+ * so that GSubprocess still sees its exit status. */
+static gboolean
+qemu_has_died (GSubprocess *qemu)
+{
+  const char *identifier = g_subprocess_get_identifier (qemu);
+  siginfo_t info;
+
+  if (identifier == NULL)
+    return TRUE;
+  memset (&info, 0, sizeof info);
+  if (waitid (P_PID, (id_t) atoi (identifier), &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+    return TRUE;   /* already reaped */
+  if (info.si_pid != 0)
+    return TRUE;
+  return qemu_is_exiting (identifier);
+}
+
 /* Records why the machine ends (the first caller wins) and makes it end:
  * QEMU is killed, or, when it never ran, the teardown starts at once.
  * Takes @error (nullable). */
@@ -308,7 +354,9 @@ vm_end (QvmVirtualMachine *self,
 
   if (qemu_running (self))
     {
-      self->sigkill_sent = TRUE;
+      /* A QEMU that already died (its exit not seen yet) was not killed
+       * by this SIGKILL: its own exit explains the end. */
+      self->sigkill_sent = !qemu_has_died (self->qemu);
       g_subprocess_force_exit (self->qemu);
     }
   else if (self->qemu == NULL && !self->teardown_started)
@@ -435,11 +483,18 @@ static gboolean
 remove_folder (const char  *path,
                GError     **error)
 {
-  g_autoptr(GDir) dir = g_dir_open (path, 0, error);
+  g_autoptr(GError) open_error = NULL;
+  g_autoptr(GDir) dir = g_dir_open (path, 0, &open_error);
   const char *name;
 
+  /* Someone removed it under the running machine: nothing left to do. */
+  if (dir == NULL && g_error_matches (open_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    return TRUE;
   if (dir == NULL)
-    return FALSE;
+    {
+      g_propagate_error (error, g_steal_pointer (&open_error));
+      return FALSE;
+    }
 
   /* Only QEMU's sockets live there: no sub-folders to walk. */
   while ((name = g_dir_read_name (dir)) != NULL)

@@ -364,6 +364,10 @@ handle_metadata (SoupServer        *server,
       vm->result_at = g_get_monotonic_time ();
       answer = g_strdup ("");
     }
+  else if (vm->take != NULL && vm->take (vm, message, path, vm->take_data))
+    {
+      return;
+    }
   else if (vm->answer != NULL)
     {
       answer = vm->answer (vm, method, path, vm->answer_data);

@@ -54,6 +54,10 @@ struct _GuestVm
   gboolean unrestricted;        /* restrict=off: control runs only */
   GuestVmAnswerFunc answer;
   gpointer answer_data;
+  /* Called first for a path other than /payload and /result; returns
+   * TRUE when it took the message itself (to pause it, say). */
+  gboolean (*take) (GuestVm *vm, SoupServerMessage *message, const char *path, gpointer user_data);
+  gpointer take_data;
   GuestVmExitFunc on_exit;
   gpointer on_exit_data;
 

@@ -8,6 +8,8 @@
 #              coroutine backend, the unit and qemu suites, leaks fatal
 #   gthread    the gthread coroutine backend, every suite but the docs
 #   valgrind   memcheck over the unit suite of the default build
+#   soak       a short soak on the default build (100 start/kill cycles and
+#              3 guest runs; `meson test --suite soak` alone runs the full one)
 #
 # QVM_TEST_LEGS="default valgrind" picks legs; extra arguments go to every
 # `meson test` (e.g. --suite unit).
@@ -18,7 +20,7 @@ cd "$top"
 
 "$top/tools/setup.sh"
 
-legs=${QVM_TEST_LEGS:-"default gthread sanitize valgrind"}
+legs=${QVM_TEST_LEGS:-"default gthread sanitize valgrind soak"}
 build=${QVM_BUILD_DIR:-"$top/_build"}
 export QVM_TEST_ACCEL="${QVM_TEST_ACCEL:-tcg}"
 logs=""
@@ -77,6 +79,11 @@ for leg in $legs; do
 --errors-for-leak-kinds=definite,indirect,possible \
 --show-leak-kinds=definite,indirect,possible --num-callers=30 \
 --suppressions=/usr/share/glib-2.0/valgrind/glib.supp" "$@"
+      ;;
+    soak)
+      [ -f "$build/build.ninja" ] || configure "$build" -Ddocs=true
+      QVM_SOAK_CYCLES=100 QVM_SOAK_GUEST_RUNS=3 \
+        run_leg soak "$build" --suite soak "$@"
       ;;
     *)
       echo "run-tests: unknown leg $leg" >&2

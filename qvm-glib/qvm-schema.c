@@ -82,7 +82,7 @@ struct _SchemaNode
   JsonArray *enum_values;        /* owned reference, or NULL */
 
   GRegex *pattern;
-  char *pattern_source;          /* as written in the schema */
+  char *pattern_source;          /* as written in the schema, made UTF-8 */
 
   gboolean has_minimum;
   gboolean exclusive_minimum;
@@ -107,15 +107,77 @@ struct _QvmSchema
 /* ---------------------------------------------------------------------- */
 /* Showing values and paths                                               */
 
+/* Appends the character at *@p, which is not ASCII, and moves *@p past
+ * it. Strings from json-glib can hold a UTF-16 surrogate (from an escape
+ * of one half of a pair without the other) encoded as if it were a
+ * character, which is not UTF-8: it is shown as its \\u escape, and any
+ * other byte that is not UTF-8 as U+FFFD, so that messages stay UTF-8. */
+static void
+append_non_ascii (GString     *out,
+                  const char **p)
+{
+  const guchar *bytes = (const guchar *) *p;
+  gunichar c = g_utf8_get_char_validated (*p, -1);
+
+  if (c != (gunichar) -1 && c != (gunichar) -2)
+    {
+      const char *next = g_utf8_next_char (*p);
+
+      g_string_append_len (out, *p, next - *p);
+      *p = next;
+    }
+  else if (bytes[0] == 0xed && (bytes[1] & 0xe0) == 0xa0 && (bytes[2] & 0xc0) == 0x80)
+    {
+      g_string_append_printf (out, "\\u%04x", 0xd000 | ((bytes[1] & 0x3f) << 6) | (bytes[2] & 0x3f));
+      *p += 3;
+    }
+  else
+    {
+      g_string_append (out, "\xef\xbf\xbd");
+      *p += 1;
+    }
+}
+
+/* Appends @text as it is shown in a message: itself when it is UTF-8. */
+static void
+append_printable (GString    *out,
+                  const char *text)
+{
+  while (*text != '\0')
+    {
+      if ((guchar) *text < 0x80)
+        g_string_append_c (out, *text++);
+      else
+        append_non_ascii (out, &text);
+    }
+}
+
+static char *
+printable_text (const char *text)
+{
+  GString *out = g_string_new (NULL);
+
+  append_printable (out, text);
+  return g_string_free (out, FALSE);
+}
+
 static void
 print_json_string (GString    *out,
                    const char *text,
                    gsize       limit)
 {
+  const char *p = text;
+
   g_string_append_c (out, '"');
-  for (const char *p = text; *p != '\0' && out->len <= limit; p++)
+  while (*p != '\0' && out->len <= limit)
     {
       guchar c = (guchar) *p;
+
+      if (c >= 0x80)
+        {
+          append_non_ascii (out, &p);
+          continue;
+        }
 
       switch (c)
         {
@@ -132,6 +194,7 @@ print_json_string (GString    *out,
           else
             g_string_append_c (out, (char) c);
         }
+      p++;
     }
   g_string_append_c (out, '"');
 }
@@ -312,7 +375,7 @@ path_push_member (GString    *path,
 
   if (path->len > 0)
     g_string_append_c (path, '.');
-  g_string_append (path, name);
+  append_printable (path, name);
   return saved;
 }
 
@@ -947,7 +1010,7 @@ load_pattern (Loader      *loader,
                         shown, local_error->message);
     }
 
-  schema->pattern_source = g_strdup (source);
+  schema->pattern_source = printable_text (source);
   return TRUE;
 }
 

@@ -12,6 +12,7 @@
 
 #include "fuzz-common.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "qvm.h"
@@ -68,11 +69,19 @@ check_validation (QvmSchema *schema,
   fuzz_check (qvm_schema_validate (schema, instance, NULL) == valid);
 }
 
+static JsonNode *instances[G_N_ELEMENTS (instance_texts)];
+
+static void
+free_instances (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (instances); i++)
+    g_clear_pointer (&instances[i], json_node_unref);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
                         size_t         size)
 {
-  static JsonNode *instances[G_N_ELEMENTS (instance_texts)];
   g_autoptr(GError) error = NULL;
   g_autoptr(QvmSchema) schema = NULL;
   g_autoptr(JsonNode) self_instance = NULL;
@@ -80,11 +89,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   fuzz_setup ();
 
   if (instances[0] == NULL)
-    for (gsize i = 0; i < G_N_ELEMENTS (instance_texts); i++)
-      {
-        instances[i] = json_from_string (instance_texts[i], &error);
-        fuzz_check (instances[i] != NULL);
-      }
+    {
+      for (gsize i = 0; i < G_N_ELEMENTS (instance_texts); i++)
+        {
+          instances[i] = json_from_string (instance_texts[i], &error);
+          fuzz_check (instances[i] != NULL);
+        }
+      atexit (free_instances);
+    }
 
   schema = qvm_schema_new_from_data ((const char *) data, (gssize) size, &error);
   fuzz_report ("schema", error);

@@ -48,6 +48,9 @@ dictionary () {
   esac
 }
 
+# clang, libFuzzer (libclang-rt-14-dev) and the library's dependencies.
+"$top/tools/setup.sh"
+
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang meson setup "$build" "$top" -Dfuzzing=true -Db_sanitize=address,undefined \
     -Db_lundef=false -Dintrospection=false >/dev/null

@@ -474,7 +474,11 @@ set_parser_error (GError     **error,
   g_autofree char *why = NULL;
   unsigned int line, column;
   int consumed = 0;
+  /* json-glib quotes the token it stopped at, cut after 29 bytes even in
+   * the middle of a character. */
+  g_autofree char *valid = g_utf8_make_valid (message, -1);
 
+  message = valid;
   if (sscanf (message, "<data>:%u:%u: %n", &line, &column, &consumed) == 2 && consumed > 0)
     {
       const char *what = message + consumed;

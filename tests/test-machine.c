@@ -758,6 +758,19 @@ test_machine_bad_documents (void)
   assert_text_invalid ("\"machine\" {}", -1, "more after the end of the document");
   assert_text_invalid ("{\"a\" 1}", -1, "not valid JSON at line 1");
   assert_text_invalid ("[1,", -1, "not valid JSON");
+  {
+    /* json-glib's message quotes the last token, cut in the middle of a
+     * character (found by tests/fuzz): the message stays UTF-8. */
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QvmMachine) machine = load_text ("{\"uuid\": \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                               "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                               "\xc3\xa9\xc3\xa9\"", -1, &error);
+
+    g_assert_null (machine);
+    g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+    g_assert_nonnull (strstr (error->message, "not valid JSON at line 1, column 41"));
+    g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  }
 
   /* The size limit holds for bytes too. */
   g_string_append (at_limit, minimal_machine);

@@ -356,7 +356,10 @@ complete_message (QvmQmpParser *parser,
   if (!json_parser_load_from_data (parser->json, text, length, &local_error))
     {
       g_autofree char *excerpt = qvm_qmp_excerpt (text, length);
-      g_autofree char *reason = g_strdup_printf (_("invalid JSON (%s): %s"), local_error->message, excerpt);
+      /* json-glib quotes the token it stopped at, cut after 29 bytes even
+       * in the middle of a character. */
+      g_autofree char *why = g_utf8_make_valid (local_error->message, -1);
+      g_autofree char *reason = g_strdup_printf (_("invalid JSON (%s): %s"), why, excerpt);
 
       return fail (parser, parser->message_start, reason, error);
     }

@@ -257,6 +257,20 @@ test_invalid_json (void)
   assert_protocol_error ("{\"return\": \"\xff\xfe\"}", 0, "invalid JSON", NULL);
   assert_protocol_error ("\n\n{\"return\": 1, }", 0, "at byte 2", "invalid JSON", NULL);
 
+  /* json-glib's message quotes the last token, cut in the middle of a
+   * character: the message stays UTF-8. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MessageQueue) messages = parse_all ("{\"return\": \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                                  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                                  "\xc3\xa9\xc3\xa9\" ]", 0, &error);
+
+    g_assert_null (messages);
+    g_assert_error (error, QVM_ERROR, QVM_ERROR_PROTOCOL);
+    g_assert_nonnull (strstr (error->message, "invalid JSON"));
+    g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  }
+
   /* json-glib turns an escape of half a surrogate pair into bytes that are
    * not UTF-8, even in its own error messages (found by tests/fuzz). */
   assert_protocol_error ("{\"event\": \"A\\ud83d\", \"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}", 0,

@@ -1264,8 +1264,12 @@ qvm_schema_new_from_data (const char  *data,
 
   if (!json_parser_load_from_data (parser, data, length, &local_error))
     {
+      /* json-glib quotes the token it stopped at, cut after 29 bytes even
+       * in the middle of a character. */
+      g_autofree char *why = g_utf8_make_valid (local_error->message, -1);
+
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("The schema is not valid JSON: %s"), local_error->message);
+                   _("The schema is not valid JSON: %s"), why);
       return NULL;
     }
   if (json_parser_get_root (parser) == NULL)

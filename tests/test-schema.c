@@ -669,6 +669,15 @@ test_refuse_not_json (void)
   schema = qvm_schema_new_from_data ("", 0, &error);
   g_assert_null (schema);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  /* json-glib's message quotes the last token, cut in the middle of a
+   * character: the message stays UTF-8. */
+  schema = qvm_schema_new_from_data ("{\"title\": \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"", -1, &error);
+  g_assert_null (schema);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
 }
 
 static char *

@@ -104,6 +104,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
     {
       fuzz_check (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA));
       fuzz_check (error->message != NULL && error->message[0] != '\0');
+      fuzz_check (g_utf8_validate (error->message, -1, NULL));
       return 0;
     }
   fuzz_check (error == NULL);

@@ -123,7 +123,7 @@ for t in $targets; do
   if [ "$rc" -ne 0 ]; then
     # What went wrong, in short; the whole output is in the log.
     grep -E 'fuzz check failed|runtime error|ERROR: [A-Za-z]+Sanitizer|SUMMARY: ' "$log" | head -n 4 | sed 's/^/    /'
-    grep -E '^ *#[0-9]+ .*(qvm-glib|tests/fuzz)/' "$log" | head -n 6 | sed 's/^ */      /'
+    grep -E '^ *#[0-9]+ .* (/[^ ]*)?(qvm-glib|tests/fuzz)/[a-z0-9-]+\.c:' "$log" | head -n 6 | sed 's/^ */      /'
     echo "    log: $log"
   fi
 done

@@ -82,6 +82,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
       fuzz_check (error != NULL);
       fuzz_check (g_error_matches (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD));
       fuzz_check (g_str_has_prefix (error->message, "fuzz.json: "));
+      fuzz_check (g_utf8_validate (error->message, -1, NULL));
       return 0;
     }
 

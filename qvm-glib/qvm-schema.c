@@ -82,7 +82,7 @@ struct _SchemaNode
   JsonArray *enum_values;        /* owned reference, or NULL */
 
   GRegex *pattern;
-  char *pattern_source;          /* as written in the schema, made UTF-8 */
+  char *pattern_source;          /* as written in the schema */
 
   gboolean has_minimum;
   gboolean exclusive_minimum;
@@ -150,15 +150,6 @@ append_printable (GString    *out,
       else
         append_non_ascii (out, &text);
     }
-}
-
-static char *
-printable_text (const char *text)
-{
-  GString *out = g_string_new (NULL);
-
-  append_printable (out, text);
-  return g_string_free (out, FALSE);
 }
 
 static void
@@ -996,6 +987,15 @@ load_pattern (Loader      *loader,
     return load_fail_value (loader, error, "pattern", _("a regular expression"), value);
 
   source = json_node_get_string (value);
+  /* GRegex compiles a pattern without checking that it is UTF-8, which
+   * PCRE then reads as undefined behaviour. */
+  if (!g_utf8_validate (source, -1, NULL))
+    {
+      g_autofree char *shown = show_string (source);
+
+      return load_fail (loader, error, _("\"pattern\" %s is not valid UTF-8"), shown);
+    }
+
   translated = translate_pattern (source, &local_error);
   if (translated != NULL)
     /* ECMA-262's $ matches only at the very end, PCRE's also before a
@@ -1010,7 +1010,7 @@ load_pattern (Loader      *loader,
                         shown, local_error->message);
     }
 
-  schema->pattern_source = printable_text (source);
+  schema->pattern_source = g_strdup (source);
   return TRUE;
 }
 

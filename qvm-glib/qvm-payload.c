@@ -236,6 +236,26 @@ scan_number (const char *data,
   return i;
 }
 
+/* TRUE when @data starts with a \\u escape of a UTF-16 surrogate of the
+ * half @half (0xd800: high, 0xdc00: low). */
+static gboolean
+is_surrogate_escape (const char *data,
+                     gsize       length,
+                     guint       half)
+{
+  guint value = 0;
+
+  if (length < 6 || data[0] != '\\' || data[1] != 'u')
+    return FALSE;
+  for (guint k = 2; k < 6; k++)
+    {
+      if (!g_ascii_isxdigit (data[k]))
+        return FALSE;
+      value = value * 16 + g_ascii_xdigit_value (data[k]);
+    }
+  return (value & 0xfc00) == half;
+}
+
 /* Scans the string starting at *@at (its opening quote) and moves *@at
  * past its closing quote. Strict RFC 8259 escapes: json-glib would also cut
  * a string at "\u0000", so "02:…:01\u0000junk" would pass for a MAC
@@ -282,6 +302,22 @@ scan_string (const char  *data,
             {
               set_token_error (error, source, data, i, _("a string contains \\u0000 (a NUL character)"));
               return FALSE;
+            }
+          if (is_surrogate_escape (data + i, length - i, 0xdc00))
+            {
+              set_token_error (error, source, data, i, _("unpaired UTF-16 surrogate escape in a string"));
+              return FALSE;
+            }
+          if (is_surrogate_escape (data + i, length - i, 0xd800))
+            {
+              /* json-glib turns a high surrogate without its low half into
+               * bytes that are not UTF-8, which would reach messages. */
+              if (!is_surrogate_escape (data + i + 6, length - i - 6, 0xdc00))
+                {
+                  set_token_error (error, source, data, i, _("unpaired UTF-16 surrogate escape in a string"));
+                  return FALSE;
+                }
+              i += 6;
             }
           i += 6;
         }
@@ -438,7 +474,11 @@ set_parser_error (GError     **error,
   g_autofree char *why = NULL;
   unsigned int line, column;
   int consumed = 0;
+  /* json-glib quotes the token it stopped at, cut after 29 bytes even in
+   * the middle of a character. */
+  g_autofree char *valid = g_utf8_make_valid (message, -1);
 
+  message = valid;
   if (sscanf (message, "<data>:%u:%u: %n", &line, &column, &consumed) == 2 && consumed > 0)
     {
       const char *what = message + consumed;

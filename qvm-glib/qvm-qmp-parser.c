@@ -285,6 +285,57 @@ fail (QvmQmpParser *parser,
   return FALSE;
 }
 
+/* Which half of a UTF-16 surrogate pair the \\u escape at @text encodes:
+ * 0xd800 (high), 0xdc00 (low), or 0 when it is not such an escape. */
+static guint
+surrogate_half (const char *text,
+                gsize       length)
+{
+  guint value = 0;
+
+  if (length < 6 || text[0] != '\\' || text[1] != 'u')
+    return 0;
+  for (guint k = 2; k < 6; k++)
+    {
+      if (!g_ascii_isxdigit (text[k]))
+        return 0;
+      value = value * 16 + g_ascii_xdigit_value (text[k]);
+    }
+  value &= 0xfc00;
+  return value == 0xd800 || value == 0xdc00 ? value : 0;
+}
+
+/* json-glib decodes an escape of one half of a surrogate pair without the
+ * other into bytes that are not UTF-8, which would reach event names,
+ * error messages and its own parse errors. Returns the offset of the first
+ * such escape in @text, or -1. */
+static gssize
+find_unpaired_surrogate (const char *text,
+                         gsize       length)
+{
+  gboolean in_string = FALSE;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      if (text[i] == '"')
+        in_string = !in_string;
+      else if (in_string && text[i] == '\\')
+        {
+          guint half = surrogate_half (text + i, length - i);
+
+          if (half == 0xdc00 ||
+              (half == 0xd800 && surrogate_half (text + i + 6, length - i - 6) != 0xdc00))
+            return i;
+          if (half == 0xd800)
+            i += 6;
+          /* Skip the escaped character; the digits of a \\u escape are
+           * neither quotes nor backslashes. */
+          i++;
+        }
+    }
+  return -1;
+}
+
 /* Parses one complete message of @length bytes. */
 static gboolean
 complete_message (QvmQmpParser *parser,
@@ -296,11 +347,19 @@ complete_message (QvmQmpParser *parser,
   g_autoptr(GError) local_error = NULL;
   g_autoptr(JsonNode) root = NULL;
   QvmQmpMessage *message;
+  gssize surrogate = find_unpaired_surrogate (text, length);
+
+  if (surrogate >= 0)
+    return fail (parser, parser->message_start + surrogate,
+                 _("invalid JSON (an unpaired UTF-16 surrogate escape in a string)"), error);
 
   if (!json_parser_load_from_data (parser->json, text, length, &local_error))
     {
       g_autofree char *excerpt = qvm_qmp_excerpt (text, length);
-      g_autofree char *reason = g_strdup_printf (_("invalid JSON (%s): %s"), local_error->message, excerpt);
+      /* json-glib quotes the token it stopped at, cut after 29 bytes even
+       * in the middle of a character. */
+      g_autofree char *why = g_utf8_make_valid (local_error->message, -1);
+      g_autofree char *reason = g_strdup_printf (_("invalid JSON (%s): %s"), why, excerpt);
 
       return fail (parser, parser->message_start, reason, error);
     }

@@ -107,15 +107,68 @@ struct _QvmSchema
 /* ---------------------------------------------------------------------- */
 /* Showing values and paths                                               */
 
+/* Appends the character at *@p, which is not ASCII, and moves *@p past
+ * it. Strings from json-glib can hold a UTF-16 surrogate (from an escape
+ * of one half of a pair without the other) encoded as if it were a
+ * character, which is not UTF-8: it is shown as its \\u escape, and any
+ * other byte that is not UTF-8 as U+FFFD, so that messages stay UTF-8. */
+static void
+append_non_ascii (GString     *out,
+                  const char **p)
+{
+  const guchar *bytes = (const guchar *) *p;
+  gunichar c = g_utf8_get_char_validated (*p, -1);
+
+  if (c != (gunichar) -1 && c != (gunichar) -2)
+    {
+      const char *next = g_utf8_next_char (*p);
+
+      g_string_append_len (out, *p, next - *p);
+      *p = next;
+    }
+  else if (bytes[0] == 0xed && (bytes[1] & 0xe0) == 0xa0 && (bytes[2] & 0xc0) == 0x80)
+    {
+      g_string_append_printf (out, "\\u%04x", 0xd000 | ((bytes[1] & 0x3f) << 6) | (bytes[2] & 0x3f));
+      *p += 3;
+    }
+  else
+    {
+      g_string_append (out, "\xef\xbf\xbd");
+      *p += 1;
+    }
+}
+
+/* Appends @text as it is shown in a message: itself when it is UTF-8. */
+static void
+append_printable (GString    *out,
+                  const char *text)
+{
+  while (*text != '\0')
+    {
+      if ((guchar) *text < 0x80)
+        g_string_append_c (out, *text++);
+      else
+        append_non_ascii (out, &text);
+    }
+}
+
 static void
 print_json_string (GString    *out,
                    const char *text,
                    gsize       limit)
 {
+  const char *p = text;
+
   g_string_append_c (out, '"');
-  for (const char *p = text; *p != '\0' && out->len <= limit; p++)
+  while (*p != '\0' && out->len <= limit)
     {
       guchar c = (guchar) *p;
+
+      if (c >= 0x80)
+        {
+          append_non_ascii (out, &p);
+          continue;
+        }
 
       switch (c)
         {
@@ -132,6 +185,7 @@ print_json_string (GString    *out,
           else
             g_string_append_c (out, (char) c);
         }
+      p++;
     }
   g_string_append_c (out, '"');
 }
@@ -312,7 +366,7 @@ path_push_member (GString    *path,
 
   if (path->len > 0)
     g_string_append_c (path, '.');
-  g_string_append (path, name);
+  append_printable (path, name);
   return saved;
 }
 
@@ -933,6 +987,15 @@ load_pattern (Loader      *loader,
     return load_fail_value (loader, error, "pattern", _("a regular expression"), value);
 
   source = json_node_get_string (value);
+  /* GRegex compiles a pattern without checking that it is UTF-8, which
+   * PCRE then reads as undefined behaviour. */
+  if (!g_utf8_validate (source, -1, NULL))
+    {
+      g_autofree char *shown = show_string (source);
+
+      return load_fail (loader, error, _("\"pattern\" %s is not valid UTF-8"), shown);
+    }
+
   translated = translate_pattern (source, &local_error);
   if (translated != NULL)
     /* ECMA-262's $ matches only at the very end, PCRE's also before a
@@ -1201,8 +1264,12 @@ qvm_schema_new_from_data (const char  *data,
 
   if (!json_parser_load_from_data (parser, data, length, &local_error))
     {
+      /* json-glib quotes the token it stopped at, cut after 29 bytes even
+       * in the middle of a character. */
+      g_autofree char *why = g_utf8_make_valid (local_error->message, -1);
+
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("The schema is not valid JSON: %s"), local_error->message);
+                   _("The schema is not valid JSON: %s"), why);
       return NULL;
     }
   if (json_parser_get_root (parser) == NULL)

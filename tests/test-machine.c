@@ -713,6 +713,24 @@ test_machine_bad_documents (void)
     assert_text_invalid (smuggled->str, -1, "line 5, column 69: a string contains \\u0000");
   }
   assert_text_invalid ("{\"uuid\": \"\\x41\"}", -1, "line 1, column 11: unknown escape");
+  /* json-glib turns a lone high surrogate into bytes that are not UTF-8
+   * (found by tests/fuzz), which then showed in the messages. */
+  assert_text_invalid ("{\"a\\ud83d\": 1}", -1, "line 1, column 4: unpaired UTF-16 surrogate");
+  assert_text_invalid ("{\"uuid\": \"\\ud83dx\"}", -1, "line 1, column 11: unpaired UTF-16 surrogate");
+  assert_text_invalid ("{\"uuid\": \"\\ud83d\\u0041\"}", -1, "unpaired UTF-16 surrogate");
+  assert_text_invalid ("{\"uuid\": \"\\ud83d\"}", -1, "unpaired UTF-16 surrogate");
+  assert_text_invalid ("{\"uuid\": \"\\ude00\"}", -1, "unpaired UTF-16 surrogate");
+  {
+    /* A pair is one character. */
+    g_autoptr(GError) error = NULL;
+    g_autofree char *paired = machine_with ("sound.device", "\"\\ud83d\\ude00\"");
+    g_autoptr(QvmMachine) machine = load_text (paired, -1, &error);
+
+    g_assert_null (machine);
+    g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+    g_assert_true (g_utf8_validate (error->message, -1, NULL));
+    g_assert_nonnull (strstr (error->message, "\"\xf0\x9f\x98\x80\" is not a sound device"));
+  }
   assert_text_invalid ("{\"uuid\": \"\\u12\"}", -1, "malformed \\u escape");
   assert_text_invalid ("{\"uuid\": \"a\nb\"}", -1, "control character U+000A");
   assert_text_invalid ("{\"uuid\": \"a\\", -1, "unterminated string");
@@ -740,6 +758,19 @@ test_machine_bad_documents (void)
   assert_text_invalid ("\"machine\" {}", -1, "more after the end of the document");
   assert_text_invalid ("{\"a\" 1}", -1, "not valid JSON at line 1");
   assert_text_invalid ("[1,", -1, "not valid JSON");
+  {
+    /* json-glib's message quotes the last token, cut in the middle of a
+     * character (found by tests/fuzz): the message stays UTF-8. */
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QvmMachine) machine = load_text ("{\"uuid\": \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                               "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                               "\xc3\xa9\xc3\xa9\"", -1, &error);
+
+    g_assert_null (machine);
+    g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+    g_assert_nonnull (strstr (error->message, "not valid JSON at line 1, column 41"));
+    g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  }
 
   /* The size limit holds for bytes too. */
   g_string_append (at_limit, minimal_machine);

@@ -256,6 +256,42 @@ test_invalid_json (void)
   assert_protocol_error ("{\"return\" 1}", 0, "invalid JSON", NULL);
   assert_protocol_error ("{\"return\": \"\xff\xfe\"}", 0, "invalid JSON", NULL);
   assert_protocol_error ("\n\n{\"return\": 1, }", 0, "at byte 2", "invalid JSON", NULL);
+
+  /* json-glib's message quotes the last token, cut in the middle of a
+   * character: the message stays UTF-8. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MessageQueue) messages = parse_all ("{\"return\": \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                                  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                                  "\xc3\xa9\xc3\xa9\" ]", 0, &error);
+
+    g_assert_null (messages);
+    g_assert_error (error, QVM_ERROR, QVM_ERROR_PROTOCOL);
+    g_assert_nonnull (strstr (error->message, "invalid JSON"));
+    g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  }
+
+  /* json-glib turns an escape of half a surrogate pair into bytes that are
+   * not UTF-8, even in its own error messages (found by tests/fuzz). */
+  assert_protocol_error ("{\"event\": \"A\\ud83d\", \"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}", 0,
+                         "at byte 12", "unpaired UTF-16 surrogate", NULL);
+  assert_protocol_error ("{\"\\ud84ddrro \"b:r\"ad\", \"id\": 1}", 0, "at byte 2", "unpaired", NULL);
+  assert_protocol_error ("{\"return\": \"\\ude00\", \"id\": 1}", 0, "unpaired", NULL);
+  assert_protocol_error ("{\"return\": \"\\ud83d\\ud83d\\ude00\", \"id\": 1}", 0, "unpaired", NULL);
+  {
+    /* A pair is fine, and so are escaped backslashes before a "u". */
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MessageQueue) messages = parse_all ("{\"return\": [\"\\ud83d\\ude00\", \"\\\\ud83d\"], \"id\": 1}",
+                                                  0, &error);
+    QvmQmpMessage *message;
+    JsonArray *array;
+
+    g_assert_no_error (error);
+    message = g_queue_peek_head (messages);
+    array = json_node_get_array (message->value);
+    g_assert_cmpstr (json_array_get_string_element (array, 0), ==, "\xf0\x9f\x98\x80");
+    g_assert_cmpstr (json_array_get_string_element (array, 1), ==, "\\ud83d");
+  }
 }
 
 static void

@@ -527,6 +527,36 @@ test_value_shortening (void)
                    "(root): unknown property \"we\\\"ird\"", NULL);
 }
 
+/* json-glib turns an escape of half a surrogate pair into bytes that are
+ * not UTF-8 (found by tests/fuzz); lines show the escape instead. */
+static void
+test_not_utf8 (void)
+{
+  /* "\ud83d" followed by something other than its low half (which
+   * json-glib drops as well) */
+  assert_problems ("{\"type\": \"integer\"}", "\"a\\ud83dz\"",
+                   "(root): expected an integer, got a string (\"a\\ud83d\")", NULL);
+  assert_problems ("{\"additionalProperties\": false}", "{\"\\ud83dz\": 1}",
+                   "(root): unknown property \"\\ud83d\"", NULL);
+  assert_problems ("{\"additionalProperties\": {\"type\": \"string\"}}", "{\"\\ud83dz\": 1}",
+                   "\\ud83d: expected a string, got an integer (1)", NULL);
+  assert_refused ("{\"pattern\": \"^x\\ud83dz$\"}",
+                  "(root): \"pattern\" \"^x\\ud83d$\" is not valid UTF-8");
+
+  /* Other bytes that are not UTF-8, in a node made by the caller. */
+  {
+    g_autoptr(QvmSchema) schema = load_schema ("{\"type\": \"integer\"}");
+    g_autoptr(JsonNode) instance = json_node_new (JSON_NODE_VALUE);
+    g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+
+    json_node_set_string (instance, "caf\xe9\xff");
+    g_assert_false (qvm_schema_validate (schema, instance, problems));
+    g_assert_cmpuint (problems->len, ==, 1);
+    g_assert_cmpstr (problems->pdata[0], ==,
+                     "(root): expected an integer, got a string (\"caf\xef\xbf\xbd\xef\xbf\xbd\")");
+  }
+}
+
 static void
 test_annotations (void)
 {
@@ -639,6 +669,15 @@ test_refuse_not_json (void)
   schema = qvm_schema_new_from_data ("", 0, &error);
   g_assert_null (schema);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  /* json-glib's message quotes the last token, cut in the middle of a
+   * character: the message stays UTF-8. */
+  schema = qvm_schema_new_from_data ("{\"title\": \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"", -1, &error);
+  g_assert_null (schema);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
 }
 
 static char *
@@ -779,6 +818,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/schema/problems-appended", test_problems_appended);
   g_test_add_func ("/schema/value-shortening", test_value_shortening);
   g_test_add_func ("/schema/annotations", test_annotations);
+  g_test_add_func ("/schema/not-utf8", test_not_utf8);
   g_test_add_func ("/schema/refuse/unsupported", test_refuse_unsupported);
   g_test_add_func ("/schema/refuse/malformed", test_refuse_malformed);
   g_test_add_func ("/schema/refuse/bad-pattern", test_refuse_bad_pattern);

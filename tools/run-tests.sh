@@ -8,6 +8,8 @@
 #              coroutine backend, the unit and qemu suites, leaks fatal
 #   gthread    the gthread coroutine backend, every suite but the docs
 #   valgrind   memcheck over the unit suite of the default build
+#   fuzz       every libFuzzer target of tests/fuzz for QVM_FUZZ_SECONDS
+#              (default 30) each, ASan + UBSan (tools/fuzz.sh)
 #   soak       a short soak on the default build (100 start/kill cycles and
 #              3 guest runs; `meson test --suite soak` alone runs the full one)
 #
@@ -20,7 +22,7 @@ cd "$top"
 
 "$top/tools/setup.sh"
 
-legs=${QVM_TEST_LEGS:-"default gthread sanitize valgrind soak"}
+legs=${QVM_TEST_LEGS:-"default gthread sanitize valgrind soak fuzz"}
 build=${QVM_BUILD_DIR:-"$top/_build"}
 export QVM_TEST_ACCEL="${QVM_TEST_ACCEL:-tcg}"
 logs=""
@@ -79,6 +81,19 @@ for leg in $legs; do
 --errors-for-leak-kinds=definite,indirect,possible \
 --show-leak-kinds=definite,indirect,possible --num-callers=30 \
 --suppressions=/usr/share/glib-2.0/valgrind/glib.supp" "$@"
+      ;;
+    fuzz)
+      echo "=== leg fuzz"
+      if QVM_FUZZ_BUILD_DIR="$build-fuzz" "$top/tools/fuzz.sh" "${QVM_FUZZ_SECONDS:-30}"; then
+        fuzz_result=OK
+      else
+        fuzz_result=FAIL
+        status=1
+      fi
+      # One record in meson's format, so the summary counts the leg.
+      mkdir -p "$build-fuzz/meson-logs"
+      echo "{\"name\": \"fuzz\", \"result\": \"$fuzz_result\"}" > "$build-fuzz/meson-logs/testlog-fuzz.json"
+      logs="$logs $build-fuzz/meson-logs/testlog-fuzz.json"
       ;;
     soak)
       [ -f "$build/build.ninja" ] || configure "$build" -Ddocs=true

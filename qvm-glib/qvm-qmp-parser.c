@@ -285,33 +285,46 @@ fail (QvmQmpParser *parser,
   return FALSE;
 }
 
-/* Which half of a UTF-16 surrogate pair the \\u escape at @text encodes:
- * 0xd800 (high), 0xdc00 (low), or 0 when it is not such an escape. */
-static guint
-surrogate_half (const char *text,
+/* The value of the \\u escape at @text, or -1 when @text does not start
+ * with a backslash, "u" and four hex digits. */
+static gint
+unicode_escape (const char *text,
                 gsize       length)
 {
-  guint value = 0;
+  gint value = 0;
 
   if (length < 6 || text[0] != '\\' || text[1] != 'u')
-    return 0;
+    return -1;
   for (guint k = 2; k < 6; k++)
     {
       if (!g_ascii_isxdigit (text[k]))
-        return 0;
+        return -1;
       value = value * 16 + g_ascii_xdigit_value (text[k]);
     }
-  value &= 0xfc00;
-  return value == 0xd800 || value == 0xdc00 ? value : 0;
+  return value;
 }
 
-/* json-glib decodes an escape of one half of a surrogate pair without the
- * other into bytes that are not UTF-8, which would reach event names,
- * error messages and its own parse errors. Returns the offset of the first
- * such escape in @text, or -1. */
+static gboolean
+is_high_surrogate (gint value)
+{
+  return value >= 0xd800 && value < 0xdc00;
+}
+
+static gboolean
+is_low_surrogate (gint value)
+{
+  return value >= 0xdc00 && value < 0xe000;
+}
+
+/* json-glib decodes a \\u escape with fewer than four hex digits, or one
+ * half of a surrogate pair without the other, into bytes that are not
+ * UTF-8, which would reach event names, error messages and its own parse
+ * errors. Returns the offset of the first such escape in @text and sets
+ * @what, or returns -1. */
 static gssize
-find_unpaired_surrogate (const char *text,
-                         gsize       length)
+find_bad_escape (const char  *text,
+                 gsize        length,
+                 const char **what)
 {
   gboolean in_string = FALSE;
 
@@ -321,13 +334,24 @@ find_unpaired_surrogate (const char *text,
         in_string = !in_string;
       else if (in_string && text[i] == '\\')
         {
-          guint half = surrogate_half (text + i, length - i);
+          if (i + 1 < length && text[i + 1] == 'u')
+            {
+              gint value = unicode_escape (text + i, length - i);
 
-          if (half == 0xdc00 ||
-              (half == 0xd800 && surrogate_half (text + i + 6, length - i - 6) != 0xdc00))
-            return i;
-          if (half == 0xd800)
-            i += 6;
+              if (value < 0)
+                {
+                  *what = _("invalid JSON (a malformed \\u escape in a string)");
+                  return i;
+                }
+              if (is_low_surrogate (value) ||
+                  (is_high_surrogate (value) && !is_low_surrogate (unicode_escape (text + i + 6, length - i - 6))))
+                {
+                  *what = _("invalid JSON (an unpaired UTF-16 surrogate escape in a string)");
+                  return i;
+                }
+              if (is_high_surrogate (value))
+                i += 6;
+            }
           /* Skip the escaped character; the digits of a \\u escape are
            * neither quotes nor backslashes. */
           i++;
@@ -347,11 +371,11 @@ complete_message (QvmQmpParser *parser,
   g_autoptr(GError) local_error = NULL;
   g_autoptr(JsonNode) root = NULL;
   QvmQmpMessage *message;
-  gssize surrogate = find_unpaired_surrogate (text, length);
+  const char *what = NULL;
+  gssize bad_escape = find_bad_escape (text, length, &what);
 
-  if (surrogate >= 0)
-    return fail (parser, parser->message_start + surrogate,
-                 _("invalid JSON (an unpaired UTF-16 surrogate escape in a string)"), error);
+  if (bad_escape >= 0)
+    return fail (parser, parser->message_start + bad_escape, what, error);
 
   if (!json_parser_load_from_data (parser->json, text, length, &local_error))
     {

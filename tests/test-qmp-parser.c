@@ -277,6 +277,11 @@ test_invalid_json (void)
                          "at byte 12", "unpaired UTF-16 surrogate", NULL);
   assert_protocol_error ("{\"\\ud84ddrro \"b:r\"ad\", \"id\": 1}", 0, "at byte 2", "unpaired", NULL);
   assert_protocol_error ("{\"return\": \"\\ude00\", \"id\": 1}", 0, "unpaired", NULL);
+  /* A \u escape with fewer than four digits, which json-glib may decode
+   * into a surrogate as well. */
+  assert_protocol_error ("{\"id\": 2, \"error\": {\"class\": \"a\r\n8{\\ud83nericError\", \"desc\": \"x\"}}", 0,
+                         "at byte 35", "malformed \\u escape", NULL);
+  assert_protocol_error ("{\"return\": \"\\u12\"}", 0, "malformed \\u escape", NULL);
   assert_protocol_error ("{\"return\": \"\\ud83d\\ud83d\\ude00\", \"id\": 1}", 0, "unpaired", NULL);
   {
     /* A pair is fine, and so are escaped backslashes before a "u". */

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -45,6 +46,10 @@ void fuzz_report (const char   *what,
 G_NORETURN void fuzz_fail (const char *file,
                            int         line,
                            const char *what);
+
+/* TRUE when every string and member name in @node is UTF-8: what a
+ * parser hands on must be, since it reaches messages and signals. */
+gboolean fuzz_json_is_utf8 (JsonNode *node);
 
 /* A 64-bit FNV-1a hash of @data: a deterministic seed for the choices a
  * target makes about an input (where to split it, which ending to take). */

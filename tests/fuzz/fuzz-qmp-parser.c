@@ -25,6 +25,7 @@ static void
 check_message (const QvmQmpMessage *message)
 {
   fuzz_check (message->root != NULL && JSON_NODE_HOLDS_OBJECT (message->root));
+  fuzz_check (fuzz_json_is_utf8 (message->root));
 
   switch (message->kind)
     {

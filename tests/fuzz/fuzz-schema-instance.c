@@ -86,6 +86,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
       return 0;
     }
 
+  fuzz_check (fuzz_json_is_utf8 (root));
   check_problems (machine_schema, root);
   check_problems (options_schema, root);
   return 0;

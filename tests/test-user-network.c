@@ -1752,6 +1752,10 @@ test_limit_flood (Fixture       *fixture,
   qvm_network_release (QVM_NETWORK (quiet));
 }
 
+/* Registers a test that runs with a fresh network in a temporary folder. */
+#define ADD(path, func) \
+  g_test_add ("/user-network/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+
 int
 main (int argc, char *argv[])
 {
@@ -1759,52 +1763,31 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/user-network/netdev/golden", test_netdev_golden);
   g_test_add_func ("/user-network/netdev/escaping", test_netdev_escaping);
-  g_test_add ("/user-network/netdev/id", Fixture, NULL,
-              fixture_set_up, test_netdev_id, fixture_tear_down);
-  g_test_add ("/user-network/netdev/network", Fixture, NULL,
-              fixture_set_up, test_netdev_network, fixture_tear_down);
-  g_test_add ("/user-network/folder/private", Fixture, NULL,
-              fixture_set_up, test_folder, fixture_tear_down);
+  ADD ("netdev/id", test_netdev_id);
+  ADD ("netdev/network", test_netdev_network);
+  ADD ("folder/private", test_folder);
   g_test_add_func ("/user-network/folder/errors", test_folder_errors);
-  g_test_add ("/user-network/request/session", Fixture, NULL,
-              fixture_set_up, test_request_session, fixture_tear_down);
-  g_test_add ("/user-network/request/no-handler", Fixture, NULL,
-              fixture_set_up, test_request_no_handler, fixture_tear_down);
-  g_test_add ("/user-network/request/replace-handler", Fixture, NULL,
-              fixture_set_up, test_request_replace_handler, fixture_tear_down);
-  g_test_add ("/user-network/request/replace-from-handler", Fixture, NULL,
-              fixture_set_up, test_request_replace_from_handler, fixture_tear_down);
-  g_test_add ("/user-network/request/unusual", Fixture, NULL,
-              fixture_set_up, test_request_unusual, fixture_tear_down);
+  ADD ("request/session", test_request_session);
+  ADD ("request/no-handler", test_request_no_handler);
+  ADD ("request/replace-handler", test_request_replace_handler);
+  ADD ("request/replace-from-handler", test_request_replace_from_handler);
+  ADD ("request/unusual", test_request_unusual);
   g_test_add_func ("/user-network/request/context", test_request_context);
-  g_test_add ("/user-network/helper/pipes", Fixture, NULL,
-              fixture_set_up, test_helper_pipes, fixture_tear_down);
-  g_test_add ("/user-network/helper/large", Fixture, NULL,
-              fixture_set_up, test_helper_large, fixture_tear_down);
-  g_test_add ("/user-network/helper/pipelined", Fixture, NULL,
-              fixture_set_up, test_helper_pipelined, fixture_tear_down);
-  g_test_add ("/user-network/helper/slirp-like", Fixture, NULL,
-              fixture_set_up, test_helper_slirp_like, fixture_tear_down);
+  ADD ("helper/pipes", test_helper_pipes);
+  ADD ("helper/large", test_helper_large);
+  ADD ("helper/pipelined", test_helper_pipelined);
+  ADD ("helper/slirp-like", test_helper_slirp_like);
   g_test_add_func ("/user-network/helper/awkward-folders", test_helper_awkward_folders);
-  g_test_add ("/user-network/helper/server-closes", Fixture, NULL,
-              fixture_set_up, test_helper_server_closes, fixture_tear_down);
-  g_test_add ("/user-network/helper/guest-gone", Fixture, NULL,
-              fixture_set_up, test_helper_guest_gone, fixture_tear_down);
+  ADD ("helper/server-closes", test_helper_server_closes);
+  ADD ("helper/guest-gone", test_helper_guest_gone);
   g_test_add_func ("/user-network/helper/errors", test_helper_errors);
-  g_test_add ("/user-network/release/basic", Fixture, NULL,
-              fixture_set_up, test_release, fixture_tear_down);
-  g_test_add ("/user-network/release/from-handler", Fixture, NULL,
-              fixture_set_up, test_release_from_handler, fixture_tear_down);
-  g_test_add ("/user-network/limits/header", Fixture, NULL,
-              fixture_set_up, test_limit_header, fixture_tear_down);
-  g_test_add ("/user-network/limits/body", Fixture, NULL,
-              fixture_set_up, test_limit_body, fixture_tear_down);
-  g_test_add ("/user-network/limits/connections", Fixture, NULL,
-              fixture_set_up, test_limit_connections, fixture_tear_down);
-  g_test_add ("/user-network/limits/idle", Fixture, NULL,
-              fixture_set_up, test_limit_idle, fixture_tear_down);
-  g_test_add ("/user-network/limits/flood", Fixture, NULL,
-              fixture_set_up, test_limit_flood, fixture_tear_down);
+  ADD ("release/basic", test_release);
+  ADD ("release/from-handler", test_release_from_handler);
+  ADD ("limits/header", test_limit_header);
+  ADD ("limits/body", test_limit_body);
+  ADD ("limits/connections", test_limit_connections);
+  ADD ("limits/idle", test_limit_idle);
+  ADD ("limits/flood", test_limit_flood);
 
   return g_test_run ();
 }

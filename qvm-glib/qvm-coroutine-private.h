@@ -102,13 +102,66 @@ gboolean qvm_coroutine_sleep (guint          msec,
                               GCancellable  *cancellable,
                               GError       **error);
 
-/* Waits until @subprocess has exited (g_subprocess_wait_async() underneath,
- * so it is reaped exactly once). On cancellation the process is not killed. */
-gboolean qvm_coroutine_wait_subprocess (GSubprocess   *subprocess,
-                                        GCancellable  *cancellable,
-                                        GError       **error);
+/* A queue of coroutines waiting for something another party makes happen:
+ * the one primitive behind every "wait until X" of the library (a lock, a
+ * reader that finished, a machine that is done). The waiter checks its
+ * condition, waits, and checks again when woken, as with a condition
+ * variable; there is no concurrency to guard against, only the main loop.
+ *
+ *   while (!self->done)
+ *     if (!qvm_wait_queue_wait (&self->done_queue, -1, cancellable, error))
+ *       return FALSE;
+ *
+ * Waiters are woken in the order they came. A woken waiter resumes from the
+ * main loop, not inside the wake call. A queue belongs to one main context:
+ * wait and wake from code running in it (a coroutine or its main stack). */
+typedef struct {
+  GQueue waiters;   /* of the waiters' stack records, oldest first */
+} QvmWaitQueue;
 
-/* Starts a GIO-style asynchronous operation and waits for its result.
+#define QVM_WAIT_QUEUE_INIT { G_QUEUE_INIT }
+
+void     qvm_wait_queue_init     (QvmWaitQueue *queue);
+/* Checks that nobody waits any more (a programmer error otherwise). */
+void     qvm_wait_queue_clear    (QvmWaitQueue *queue);
+gboolean qvm_wait_queue_is_empty (QvmWaitQueue *queue);
+
+/* Waits until woken (TRUE), @timeout_ms passed (FALSE, G_IO_ERROR_TIMED_OUT;
+ * -1 waits for ever) or @cancellable was cancelled (FALSE,
+ * G_IO_ERROR_CANCELLED). A wake that reached this waiter wins over a
+ * timeout or a cancellation that fired meanwhile. Only inside a coroutine. */
+gboolean qvm_wait_queue_wait     (QvmWaitQueue  *queue,
+                                  int            timeout_ms,
+                                  GCancellable  *cancellable,
+                                  GError       **error);
+
+/* Wakes the oldest waiter; FALSE if nobody waited. */
+gboolean qvm_wait_queue_wake_one (QvmWaitQueue *queue);
+/* Wakes every waiter; returns how many there were. */
+guint    qvm_wait_queue_wake_all (QvmWaitQueue *queue);
+
+/* A lock held across waits, e.g. around a QMP exchange that must not
+ * interleave with another. Handed to waiters first come, first served.
+ * Locking is not cancellable: hold it for short exchanges only. */
+typedef struct {
+  gboolean     locked;
+  QvmWaitQueue waiters;
+} QvmCoroutineMutex;
+
+#define QVM_COROUTINE_MUTEX_INIT { FALSE, QVM_WAIT_QUEUE_INIT }
+
+void qvm_coroutine_mutex_init   (QvmCoroutineMutex *mutex);
+void qvm_coroutine_mutex_clear  (QvmCoroutineMutex *mutex);
+/* Only inside a coroutine. */
+void qvm_coroutine_mutex_lock   (QvmCoroutineMutex *mutex);
+void qvm_coroutine_mutex_unlock (QvmCoroutineMutex *mutex);
+
+/* The building block of the typed awaits (qvm-coroutine-gio-private.h):
+ * use those, and write a typed await next to them (or next to the
+ * operation, for the library's own classes) rather than calling this from
+ * protocol code.
+ *
+ * Starts a GIO-style asynchronous operation and waits for its result.
  * @start is called on the main stack with the coroutine's context pushed as
  * thread-default; it must start exactly one operation that calls
  * @callback (source, result, @callback_data) once. Returns the

@@ -280,8 +280,11 @@ typedef struct {
   QvmCoroutine *co;
   gboolean      woken;
   gboolean      cancelled;
+  gboolean      timed_out;
   GIOCondition  condition;
 } QvmWait;
+
+#define QVM_WAIT_INIT(co) { (co), FALSE, FALSE, FALSE, 0 }
 
 static void
 wait_wake (QvmWait *wait)
@@ -338,14 +341,15 @@ set_cancelled_error (GCancellable *cancellable,
                          _("Operation was cancelled"));
 }
 
-/* Attaches @source (whose callback wakes @wait) to the coroutine's context,
- * arms a source that wakes it on cancellation, yields until one of them
- * fires, and removes both. */
+/* Attaches @sources (whose callbacks wake @wait) to the coroutine's
+ * context, arms a source that wakes it on cancellation, yields until one of
+ * them fires, and removes them all. */
 static gboolean
-wait_for_source (QvmWait      *wait,
-                 GSource      *source,
-                 GCancellable *cancellable,
-                 GError      **error)
+wait_for_sources (QvmWait      *wait,
+                  GSource     **sources,
+                  guint         n_sources,
+                  GCancellable *cancellable,
+                  GError      **error)
 {
   QvmCoroutine *co = wait->co;
   g_autoptr(GSource) cancel_source = NULL;
@@ -368,12 +372,14 @@ wait_for_source (QvmWait      *wait,
       handler = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled),
                                        cancel_source, NULL);
     }
-  g_source_attach (source, co->context);
+  for (guint i = 0; i < n_sources; i++)
+    g_source_attach (sources[i], co->context);
 
   while (!wait->woken)
     qvm_coroutine_yield ();
 
-  g_source_destroy (source);
+  for (guint i = 0; i < n_sources; i++)
+    g_source_destroy (sources[i]);
   if (cancel_source != NULL)
     {
       g_cancellable_disconnect (cancellable, handler);
@@ -387,6 +393,15 @@ wait_for_source (QvmWait      *wait,
     }
 
   return TRUE;
+}
+
+static gboolean
+wait_for_source (QvmWait      *wait,
+                 GSource      *source,
+                 GCancellable *cancellable,
+                 GError      **error)
+{
+  return wait_for_sources (wait, &source, 1, cancellable, error);
 }
 
 static gboolean
@@ -408,7 +423,7 @@ qvm_coroutine_wait_fd (int            fd,
                        GIOCondition  *out_condition,
                        GError       **error)
 {
-  QvmWait wait = { get_current (), FALSE, FALSE, 0 };
+  QvmWait wait = QVM_WAIT_INIT (get_current ());
   g_autoptr(GSource) source = NULL;
   gboolean ok;
 
@@ -444,7 +459,7 @@ qvm_coroutine_wait_socket (GSocket       *socket,
                            GCancellable  *cancellable,
                            GError       **error)
 {
-  QvmWait wait = { get_current (), FALSE, FALSE, 0 };
+  QvmWait wait = QVM_WAIT_INIT (get_current ());
   g_autoptr(GSource) source = NULL;
 
   g_return_val_if_fail (inside_coroutine (), FALSE);
@@ -470,7 +485,7 @@ qvm_coroutine_sleep (guint          msec,
                      GCancellable  *cancellable,
                      GError       **error)
 {
-  QvmWait wait = { get_current (), FALSE, FALSE, 0 };
+  QvmWait wait = QVM_WAIT_INIT (get_current ());
   g_autoptr(GSource) source = NULL;
 
   g_return_val_if_fail (inside_coroutine (), FALSE);
@@ -481,6 +496,199 @@ qvm_coroutine_sleep (guint          msec,
   g_source_set_static_name (source, "[qvm] coroutine sleep");
 
   return wait_for_source (&wait, source, cancellable, error);
+}
+
+/* ---- Wait queues ------------------------------------------------------- */
+
+/* One coroutine waiting in a QvmWaitQueue; lives on that coroutine's stack. */
+typedef struct {
+  QvmWait  wait;
+  GSource *wake_source;   /* made ready by the queue's wake */
+  gboolean signalled;     /* taken off the queue by a wake: that wake counts */
+  GList    link;          /* in queue->waiters while queued */
+} QvmWaitQueueWaiter;
+
+void
+qvm_wait_queue_init (QvmWaitQueue *queue)
+{
+  g_return_if_fail (queue != NULL);
+
+  g_queue_init (&queue->waiters);
+}
+
+void
+qvm_wait_queue_clear (QvmWaitQueue *queue)
+{
+  g_return_if_fail (queue != NULL);
+  /* A waiter left behind would wait on freed memory. */
+  g_return_if_fail (g_queue_is_empty (&queue->waiters));
+}
+
+gboolean
+qvm_wait_queue_is_empty (QvmWaitQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, TRUE);
+
+  return g_queue_is_empty (&queue->waiters);
+}
+
+static gboolean
+on_wait_queue_woken (gpointer data)
+{
+  wait_wake (data);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_wait_timed_out (gpointer data)
+{
+  QvmWait *wait = data;
+
+  wait->timed_out = TRUE;
+  wait_wake (wait);
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+qvm_wait_queue_wait (QvmWaitQueue  *queue,
+                     int            timeout_ms,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  QvmWaitQueueWaiter waiter = { QVM_WAIT_INIT (get_current ()), NULL, FALSE, { NULL, NULL, NULL } };
+  g_autoptr(GSource) wake_source = NULL;
+  g_autoptr(GSource) timeout_source = NULL;
+  g_autoptr(GError) wait_error = NULL;
+  GSource *sources[2];
+  guint n_sources = 0;
+  gboolean ok;
+
+  g_return_val_if_fail (inside_coroutine (), FALSE);
+  g_return_val_if_fail (queue != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  wake_source = g_source_new (&wake_source_funcs, sizeof (GSource));
+  g_source_set_callback (wake_source, on_wait_queue_woken, &waiter.wait, NULL);
+  g_source_set_static_name (wake_source, "[qvm] wait queue wake");
+  sources[n_sources++] = wake_source;
+  if (timeout_ms >= 0)
+    {
+      timeout_source = g_timeout_source_new (timeout_ms);
+      g_source_set_callback (timeout_source, on_wait_timed_out, &waiter.wait, NULL);
+      g_source_set_static_name (timeout_source, "[qvm] wait queue timeout");
+      sources[n_sources++] = timeout_source;
+    }
+
+  waiter.wake_source = wake_source;
+  waiter.link.data = &waiter;
+  g_queue_push_tail_link (&queue->waiters, &waiter.link);
+
+  ok = wait_for_sources (&waiter.wait, sources, n_sources, cancellable, &wait_error);
+
+  /* A wake that took us off the queue counts even when a timeout or a
+   * cancellation got there first: otherwise a wake_one() (a lock handed
+   * over) would be lost. */
+  if (waiter.signalled)
+    return TRUE;
+
+  g_queue_unlink (&queue->waiters, &waiter.link);
+  if (!ok)
+    {
+      g_propagate_error (error, g_steal_pointer (&wait_error));
+      return FALSE;
+    }
+  g_assert (waiter.wait.timed_out);
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, _("Timed out"));
+  return FALSE;
+}
+
+static gboolean
+wait_queue_wake_head (QvmWaitQueue *queue)
+{
+  GList *link = g_queue_pop_head_link (&queue->waiters);
+  QvmWaitQueueWaiter *waiter;
+
+  if (link == NULL)
+    return FALSE;
+
+  waiter = link->data;
+  waiter->signalled = TRUE;
+  /* Resumed from the main loop, never from inside this call, so a waker
+   * keeps running until it yields itself. */
+  g_source_set_ready_time (waiter->wake_source, 0);
+  return TRUE;
+}
+
+gboolean
+qvm_wait_queue_wake_one (QvmWaitQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, FALSE);
+
+  return wait_queue_wake_head (queue);
+}
+
+guint
+qvm_wait_queue_wake_all (QvmWaitQueue *queue)
+{
+  guint n_woken = 0;
+
+  g_return_val_if_fail (queue != NULL, 0);
+
+  while (wait_queue_wake_head (queue))
+    n_woken++;
+  return n_woken;
+}
+
+/* ---- Mutex ------------------------------------------------------------- */
+
+void
+qvm_coroutine_mutex_init (QvmCoroutineMutex *mutex)
+{
+  g_return_if_fail (mutex != NULL);
+
+  mutex->locked = FALSE;
+  qvm_wait_queue_init (&mutex->waiters);
+}
+
+void
+qvm_coroutine_mutex_clear (QvmCoroutineMutex *mutex)
+{
+  g_return_if_fail (mutex != NULL);
+  g_return_if_fail (!mutex->locked);
+
+  qvm_wait_queue_clear (&mutex->waiters);
+}
+
+void
+qvm_coroutine_mutex_lock (QvmCoroutineMutex *mutex)
+{
+  g_return_if_fail (inside_coroutine ());
+  g_return_if_fail (mutex != NULL);
+
+  if (!mutex->locked)
+    {
+      mutex->locked = TRUE;
+      return;
+    }
+
+  /* Without a timeout or a cancellable the wait only ends by a wake, and
+   * the unlock that woke us handed the lock over. */
+  qvm_wait_queue_wait (&mutex->waiters, -1, NULL, NULL);
+}
+
+void
+qvm_coroutine_mutex_unlock (QvmCoroutineMutex *mutex)
+{
+  g_return_if_fail (mutex != NULL);
+  g_return_if_fail (mutex->locked);
+
+  /* First come, first served: the lock passes to the oldest waiter while
+   * still locked, so nobody can take it in between. */
+  if (!qvm_wait_queue_wake_one (&mutex->waiters))
+    mutex->locked = FALSE;
 }
 
 /* ---- Await ------------------------------------------------------------- */
@@ -537,40 +745,6 @@ qvm_coroutine_await (QvmCoroutineStartFunc start,
     qvm_coroutine_yield ();
 
   return await.result;
-}
-
-typedef struct {
-  GSubprocess  *subprocess;
-  GCancellable *cancellable;
-} QvmSubprocessWait;
-
-static void
-subprocess_wait_start (gpointer            start_data,
-                       GAsyncReadyCallback callback,
-                       gpointer            callback_data)
-{
-  QvmSubprocessWait *wait = start_data;
-
-  g_subprocess_wait_async (wait->subprocess, wait->cancellable, callback, callback_data);
-}
-
-gboolean
-qvm_coroutine_wait_subprocess (GSubprocess   *subprocess,
-                               GCancellable  *cancellable,
-                               GError       **error)
-{
-  QvmSubprocessWait wait = { subprocess, cancellable };
-  g_autoptr(GAsyncResult) result = NULL;
-
-  g_return_val_if_fail (inside_coroutine (), FALSE);
-  g_return_val_if_fail (G_IS_SUBPROCESS (subprocess), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-
-  result = qvm_coroutine_await (subprocess_wait_start, &wait);
-  return g_subprocess_wait_finish (subprocess, result, error);
 }
 
 /* ---- Main-loop glue ---------------------------------------------------- */

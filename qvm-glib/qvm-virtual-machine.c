@@ -43,7 +43,7 @@
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
 
-#include "qvm-coroutine-private.h"
+#include "qvm-coroutine-gio-private.h"
 #include "qvm-enum-types.h"
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
@@ -974,7 +974,7 @@ teardown_co (gpointer data)
     {
       g_autoptr(GError) error = NULL;
 
-      if (!qvm_coroutine_wait_subprocess (self->qemu, NULL, &error))
+      if (!qvm_await_subprocess_wait (self->qemu, NULL, &error))
         g_warning ("%s: waiting for QEMU: %s", self->id, error->message);
       self->qemu_exited = TRUE;
       {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <gio/gunixinputstream.h>
+#include <gio/gunixsocketaddress.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 
@@ -26,6 +27,7 @@
 #endif
 
 #include "qvm-coroutine-backend-private.h"
+#include "qvm-coroutine-gio-private.h"
 
 /* ---- Fixture: a private context, pushed for the test's duration ------- */
 
@@ -454,6 +456,7 @@ typedef enum {
   WAIT_SLEEP,
   WAIT_SUBPROCESS,
   WAIT_AWAIT,
+  WAIT_QUEUE,
 } WaitKind;
 
 typedef enum {
@@ -474,6 +477,7 @@ typedef struct {
   GSocket          *sockets[2];
   GSubprocess      *subprocess;
   GInputStream     *stream;
+  QvmWaitQueue      queue;
   gboolean          waiting;
   gboolean          done;
   gboolean          result;
@@ -516,7 +520,7 @@ cancel_wait_body (gpointer data)
       test->result = qvm_coroutine_sleep (60 * 1000, test->cancellable, &test->error);
       break;
     case WAIT_SUBPROCESS:
-      test->result = qvm_coroutine_wait_subprocess (test->subprocess, test->cancellable,
+      test->result = qvm_await_subprocess_wait (test->subprocess, test->cancellable,
                                                     &test->error);
       break;
     case WAIT_AWAIT:
@@ -528,6 +532,9 @@ cancel_wait_body (gpointer data)
         test->result = bytes != NULL;
         break;
       }
+    case WAIT_QUEUE:
+      test->result = qvm_wait_queue_wait (&test->queue, -1, test->cancellable, &test->error);
+      break;
     default:
       g_assert_not_reached ();
     }
@@ -568,6 +575,7 @@ test_cancel (Fixture      *fixture,
       g_assert_no_error (error);
     }
   test.stream = g_unix_input_stream_new (test.pipe_fds[0], FALSE);
+  qvm_wait_queue_init (&test.queue);
   if (test_case->kind == WAIT_SUBPROCESS)
     {
       test.subprocess = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "sleep", "60", NULL);
@@ -629,6 +637,9 @@ test_cancel (Fixture      *fixture,
   g_assert_no_error (error);
   g_assert_false (dispatch_pending (fixture->context));
   g_assert_false (cancellable_has_handlers (test.cancellable));
+  /* A cancelled waiter left its queue: waking it finds nobody. */
+  g_assert_false (qvm_wait_queue_wake_one (&test.queue));
+  qvm_wait_queue_clear (&test.queue);
 
   if (test.subprocess != NULL)
     {
@@ -649,6 +660,375 @@ test_cancel (Fixture      *fixture,
   close (test.pipe_fds[0]);
   close (test.pipe_fds[1]);
   g_object_unref (test.cancellable);
+  dispatch_pending (fixture->context);
+}
+
+/* ---- Wait queues and the mutex ----------------------------------------- */
+
+typedef struct {
+  QvmWaitQueue  queue;
+  GString      *order;      /* who woke, in order */
+  guint         finished;
+  GCancellable *cancellable;
+  int           timeout_ms;
+} Queue;
+
+typedef struct {
+  Queue   *queue;
+  char     name;
+  gboolean result;
+  GError  *error;
+} QueueWaiter;
+
+static void
+queue_waiter_body (gpointer data)
+{
+  QueueWaiter *waiter = data;
+  Queue *queue = waiter->queue;
+
+  waiter->result = qvm_wait_queue_wait (&queue->queue, queue->timeout_ms, queue->cancellable,
+                                        &waiter->error);
+  g_string_append_c (queue->order, waiter->name);
+  queue->finished++;
+}
+
+static void
+queue_set_up (Queue *queue)
+{
+  qvm_wait_queue_init (&queue->queue);
+  queue->order = g_string_new (NULL);
+  queue->finished = 0;
+  queue->cancellable = NULL;
+  queue->timeout_ms = -1;
+}
+
+static void
+queue_tear_down (Queue *queue)
+{
+  qvm_wait_queue_clear (&queue->queue);
+  g_string_free (queue->order, TRUE);
+  g_clear_object (&queue->cancellable);
+}
+
+static void
+iterate_until_count (GMainContext *context,
+                     const guint  *count,
+                     guint         wanted)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (*count < wanted)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (context, TRUE);
+    }
+}
+
+static void
+test_wait_queue_order (Fixture      *fixture,
+                       gconstpointer data)
+{
+  Queue queue;
+  QueueWaiter waiters[3] = { { &queue, 'a' }, { &queue, 'b' }, { &queue, 'c' } };
+
+  queue_set_up (&queue);
+  g_assert_true (qvm_wait_queue_is_empty (&queue.queue));
+  g_assert_false (qvm_wait_queue_wake_one (&queue.queue));
+
+  for (guint i = 0; i < G_N_ELEMENTS (waiters); i++)
+    qvm_coroutine_spawn (queue_waiter_body, &waiters[i]);
+  g_assert_false (qvm_wait_queue_is_empty (&queue.queue));
+  g_assert_false (dispatch_pending (fixture->context));
+
+  /* One wake, one waiter, the oldest; it resumes from the main loop, not
+   * inside the wake. */
+  g_assert_true (qvm_wait_queue_wake_one (&queue.queue));
+  g_assert_cmpuint (queue.finished, ==, 0);
+  iterate_until_count (fixture->context, &queue.finished, 1);
+  g_assert_false (dispatch_pending (fixture->context));
+  g_assert_cmpstr (queue.order->str, ==, "a");
+
+  /* Then everybody else, in the order they came. */
+  g_assert_cmpuint (qvm_wait_queue_wake_all (&queue.queue), ==, 2);
+  g_assert_cmpuint (qvm_wait_queue_wake_all (&queue.queue), ==, 0);
+  iterate_until_count (fixture->context, &queue.finished, 3);
+  g_assert_cmpstr (queue.order->str, ==, "abc");
+  for (guint i = 0; i < G_N_ELEMENTS (waiters); i++)
+    {
+      g_assert_true (waiters[i].result);
+      g_assert_no_error (waiters[i].error);
+    }
+  g_assert_true (qvm_wait_queue_is_empty (&queue.queue));
+  queue_tear_down (&queue);
+}
+
+static void
+test_wait_queue_timeout (Fixture      *fixture,
+                         gconstpointer data)
+{
+  Queue queue;
+  QueueWaiter waiter = { &queue, 't' };
+
+  queue_set_up (&queue);
+  queue.timeout_ms = 20;
+  qvm_coroutine_spawn (queue_waiter_body, &waiter);
+  iterate_until_count (fixture->context, &queue.finished, 1);
+
+  g_assert_false (waiter.result);
+  g_assert_error (waiter.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&waiter.error);
+  /* It left the queue and its sources. */
+  g_assert_true (qvm_wait_queue_is_empty (&queue.queue));
+  g_assert_false (qvm_wait_queue_wake_one (&queue.queue));
+  g_assert_false (dispatch_pending (fixture->context));
+  queue_tear_down (&queue);
+}
+
+/* A wake that reached a waiter wins over a cancellation (or a timeout)
+ * that fired before the waiter ran: a handed-over lock is never lost. */
+static void
+test_wait_queue_wake_beats_cancel (Fixture      *fixture,
+                                   gconstpointer data)
+{
+  Queue queue;
+  QueueWaiter waiter = { &queue, 'w' };
+
+  queue_set_up (&queue);
+  queue.cancellable = g_cancellable_new ();
+  queue.timeout_ms = 0;   /* the timeout is ready at once, too */
+  qvm_coroutine_spawn (queue_waiter_body, &waiter);
+
+  g_assert_true (qvm_wait_queue_wake_one (&queue.queue));
+  g_cancellable_cancel (queue.cancellable);
+  iterate_until_count (fixture->context, &queue.finished, 1);
+
+  g_assert_true (waiter.result);
+  g_assert_no_error (waiter.error);
+  g_assert_false (dispatch_pending (fixture->context));
+  queue_tear_down (&queue);
+}
+
+typedef struct {
+  QvmCoroutineMutex  mutex;
+  GString           *log;
+  guint              inside;
+  guint              finished;
+} Locking;
+
+typedef struct {
+  Locking *locking;
+  char     name;
+} Locker;
+
+static void
+locker_body (gpointer data)
+{
+  Locker *locker = data;
+  Locking *locking = locker->locking;
+
+  qvm_coroutine_mutex_lock (&locking->mutex);
+  g_assert_cmpuint (locking->inside++, ==, 0);
+  g_string_append_c (locking->log, locker->name);
+  /* Hold the lock across a wait: the others must stay out meanwhile. */
+  g_assert_true (qvm_coroutine_sleep (5, NULL, NULL));
+  g_string_append_c (locking->log, g_ascii_toupper (locker->name));
+  locking->inside--;
+  qvm_coroutine_mutex_unlock (&locking->mutex);
+  locking->finished++;
+}
+
+static void
+test_mutex (Fixture      *fixture,
+            gconstpointer data)
+{
+  Locking locking = { QVM_COROUTINE_MUTEX_INIT, g_string_new (NULL), 0, 0 };
+  Locker lockers[3] = { { &locking, 'a' }, { &locking, 'b' }, { &locking, 'c' } };
+
+  for (guint i = 0; i < G_N_ELEMENTS (lockers); i++)
+    qvm_coroutine_spawn (locker_body, &lockers[i]);
+  iterate_until_count (fixture->context, &locking.finished, 3);
+
+  /* One at a time, first come, first served. */
+  g_assert_cmpstr (locking.log->str, ==, "aAbBcC");
+  g_assert_false (locking.mutex.locked);
+  qvm_coroutine_mutex_clear (&locking.mutex);
+  g_string_free (locking.log, TRUE);
+}
+
+/* ---- Typed awaits (qvm-coroutine-gio-private.h) -------------------------- */
+
+typedef struct {
+  GIOStream *streams[2];
+  char      *socket_path;
+  GSocketConnection *accepted;
+  gboolean   done;
+} Gio;
+
+static void
+gio_streams_body (gpointer data)
+{
+  Gio *gio = data;
+  g_autoptr(GError) error = NULL;
+  char buffer[16] = { 0 };
+  gsize written = 0;
+
+  g_assert_true (qvm_await_output_stream_write_all (g_io_stream_get_output_stream (gio->streams[0]),
+                                                    "hello", 5, &written, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (written, ==, 5);
+  g_assert_cmpint (qvm_await_output_stream_write (g_io_stream_get_output_stream (gio->streams[0]),
+                                                  "!", 1, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  g_assert_true (qvm_await_io_stream_close (gio->streams[0], NULL, &error));
+  g_assert_no_error (error);
+
+  /* What was written, then the end of the stream. */
+  for (gsize got = 0; got < 6; )
+    {
+      gssize n = qvm_await_input_stream_read (g_io_stream_get_input_stream (gio->streams[1]),
+                                              buffer + got, sizeof buffer - 1 - got, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (n, >, 0);
+      got += n;
+    }
+  g_assert_cmpstr (buffer, ==, "hello!");
+  g_assert_cmpint (qvm_await_input_stream_read (g_io_stream_get_input_stream (gio->streams[1]),
+                                                buffer, sizeof buffer, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+
+  /* A write to a closed stream fails with GIO's own error. */
+  g_assert_cmpint (qvm_await_output_stream_write (g_io_stream_get_output_stream (gio->streams[0]),
+                                                  "x", 1, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  gio->done = TRUE;
+}
+
+static GIOStream *
+socket_stream (int fd)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, &error);
+
+  g_assert_no_error (error);
+  return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
+}
+
+static void
+test_await_streams (Fixture      *fixture,
+                    gconstpointer data)
+{
+  Gio gio = { { NULL, NULL } };
+  int fds[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  gio.streams[0] = socket_stream (fds[0]);
+  gio.streams[1] = socket_stream (fds[1]);
+
+  qvm_coroutine_spawn (gio_streams_body, &gio);
+  iterate_until (fixture->context, &gio.done);
+
+  g_object_unref (gio.streams[0]);
+  g_object_unref (gio.streams[1]);
+  dispatch_pending (fixture->context);
+}
+
+static void
+gio_spawn_body (gpointer data)
+{
+  Gio *gio = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  const char *exits[] = { "sh", "-c", "exit 3", NULL };
+  const char *missing[] = { "/nonexistent/qvm-no-such-program", NULL };
+  g_autoptr(GSubprocess) child = NULL;
+  GSubprocess *none;
+
+  child = qvm_await_subprocess_spawnv (launcher, exits, &error);
+  g_assert_no_error (error);
+  g_assert_true (qvm_await_subprocess_wait (child, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (child), ==, 3);
+
+  none = qvm_await_subprocess_spawnv (launcher, missing, &error);
+  g_assert_null (none);
+  g_assert_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT);
+  gio->done = TRUE;
+}
+
+static void
+test_await_spawn (Fixture      *fixture,
+                  gconstpointer data)
+{
+  Gio gio = { { NULL, NULL } };
+
+  qvm_coroutine_spawn (gio_spawn_body, &gio);
+  iterate_until (fixture->context, &gio.done);
+}
+
+static gboolean
+on_incoming (GSocketService    *service,
+             GSocketConnection *connection,
+             GObject           *source,
+             gpointer           data)
+{
+  Gio *gio = data;
+
+  gio->accepted = g_object_ref (connection);
+  return TRUE;
+}
+
+static void
+gio_connect_body (gpointer data)
+{
+  Gio *gio = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (gio->socket_path);
+  g_autofree char *missing_path = g_strconcat (gio->socket_path, "-missing", NULL);
+  g_autoptr(GSocketAddress) missing = g_unix_socket_address_new (missing_path);
+  g_autoptr(GSocketConnection) connection = NULL;
+  GSocketConnection *none;
+
+  connection = qvm_await_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (G_IS_SOCKET_CONNECTION (connection));
+
+  none = qvm_await_socket_client_connect (client, G_SOCKET_CONNECTABLE (missing), NULL, &error);
+  g_assert_null (none);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  gio->done = TRUE;
+}
+
+static void
+test_await_connect (Fixture      *fixture,
+                    gconstpointer data)
+{
+  Gio gio = { { NULL, NULL } };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *folder = g_dir_make_tmp ("qvm-test-coroutine-XXXXXX", &error);
+  g_autoptr(GSocketService) service = g_socket_service_new ();
+  g_autoptr(GSocketAddress) address = NULL;
+
+  g_assert_no_error (error);
+  gio.socket_path = g_build_filename (folder, "socket", NULL);
+  address = g_unix_socket_address_new (gio.socket_path);
+  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (service), address,
+                                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
+                                                NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (service, "incoming", G_CALLBACK (on_incoming), &gio);
+
+  qvm_coroutine_spawn (gio_connect_body, &gio);
+  iterate_until (fixture->context, &gio.done);
+  while (gio.accepted == NULL)
+    g_main_context_iteration (fixture->context, TRUE);
+
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+  g_clear_object (&gio.accepted);
+  g_assert_cmpint (g_unlink (gio.socket_path), ==, 0);
+  g_assert_cmpint (g_rmdir (folder), ==, 0);
+  g_free (gio.socket_path);
   dispatch_pending (fixture->context);
 }
 
@@ -691,7 +1071,7 @@ waits_body (gpointer data)
 
   subprocess = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "sh", "-c", "exit 3", NULL);
   g_assert_no_error (error);
-  g_assert_true (qvm_coroutine_wait_subprocess (subprocess, NULL, &error));
+  g_assert_true (qvm_await_subprocess_wait (subprocess, NULL, &error));
   g_assert_no_error (error);
   waits->exit_status = g_subprocess_get_exit_status (subprocess);
 
@@ -1418,9 +1798,11 @@ main (int argc, char *argv[])
     { WAIT_SLEEP, CANCEL_BEFORE }, { WAIT_SLEEP, CANCEL_DURING }, { WAIT_SLEEP, CANCEL_FROM_THREAD },
     { WAIT_SUBPROCESS, CANCEL_BEFORE }, { WAIT_SUBPROCESS, CANCEL_DURING }, { WAIT_SUBPROCESS, CANCEL_FROM_THREAD },
     { WAIT_AWAIT, CANCEL_BEFORE }, { WAIT_AWAIT, CANCEL_DURING }, { WAIT_AWAIT, CANCEL_FROM_THREAD },
+    { WAIT_QUEUE, CANCEL_BEFORE }, { WAIT_QUEUE, CANCEL_DURING }, { WAIT_QUEUE, CANCEL_FROM_THREAD },
   };
   /* Not "subprocess": GTest skips such paths outside g_test_trap_subprocess(). */
-  static const char *kind_names[] = { "fd", "socket", "sleep", "child-process", "await" };
+  static const char *kind_names[] = { "fd", "socket", "sleep", "child-process", "await",
+                                      "wait-queue" };
   static const char *when_names[] = { "before", "during", "from-thread" };
   static const TaskCase task_cases[] = {
     { RETURN_POINTER, FALSE }, { RETURN_POINTER, TRUE },
@@ -1446,6 +1828,13 @@ main (int argc, char *argv[])
   ADD ("/coroutine/many", test_many, NULL);
   ADD ("/coroutine/waits", test_waits, NULL);
   ADD ("/coroutine/invoke-later", test_invoke_later, NULL);
+  ADD ("/coroutine/wait-queue/order", test_wait_queue_order, NULL);
+  ADD ("/coroutine/wait-queue/timeout", test_wait_queue_timeout, NULL);
+  ADD ("/coroutine/wait-queue/wake-beats-cancel", test_wait_queue_wake_beats_cancel, NULL);
+  ADD ("/coroutine/mutex", test_mutex, NULL);
+  ADD ("/coroutine/await/streams", test_await_streams, NULL);
+  ADD ("/coroutine/await/spawn", test_await_spawn, NULL);
+  ADD ("/coroutine/await/connect", test_await_connect, NULL);
   for (gsize i = 0; i < G_N_ELEMENTS (cancel_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/coroutine/cancel/%s/%s",

@@ -1,0 +1,107 @@
+/* qvm-coroutine-gio-private.h: typed awaits for GIO operations (internal API)
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Each function here is the blocking-looking twin of a GIO _async/_finish
+ * pair, for coroutine code: it starts the operation on the main stack (as
+ * qvm_coroutine_await() requires), yields until it completes, and returns
+ * what _finish() returns. Protocol code then reads top to bottom with no
+ * start/callback trampolines. Only inside a coroutine. The operation's
+ * @cancellable cancels it as the GIO function would.
+ *
+ * For the library's own classes, QVM_DEFINE_AWAIT() writes the await of an
+ * _async/_finish pair of GIO's usual shape in one line; awaits of calls
+ * with more arguments are written out next to their operation (e.g. the
+ * QMP client's in qvm-qmp-client-private.h).
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "qvm-coroutine-private.h"
+
+G_BEGIN_DECLS
+
+/* g_input_stream_read_async(): the bytes read, 0 at the end, -1 on error. */
+gssize   qvm_await_input_stream_read       (GInputStream   *stream,
+                                            void           *buffer,
+                                            gsize           count,
+                                            GCancellable   *cancellable,
+                                            GError        **error);
+
+/* g_output_stream_write_async(): the bytes written, -1 on error. */
+gssize   qvm_await_output_stream_write     (GOutputStream  *stream,
+                                            const void     *buffer,
+                                            gsize           count,
+                                            GCancellable   *cancellable,
+                                            GError        **error);
+
+/* g_output_stream_write_all_async(); @bytes_written (nullable) gets what
+ * was written, also on failure. */
+gboolean qvm_await_output_stream_write_all (GOutputStream  *stream,
+                                            const void     *buffer,
+                                            gsize           count,
+                                            gsize          *bytes_written,
+                                            GCancellable   *cancellable,
+                                            GError        **error);
+
+/* g_io_stream_close_async(). */
+gboolean qvm_await_io_stream_close         (GIOStream      *stream,
+                                            GCancellable   *cancellable,
+                                            GError        **error);
+
+/* g_socket_client_connect_async() (transfer full). */
+GSocketConnection *
+         qvm_await_socket_client_connect   (GSocketClient      *client,
+                                            GSocketConnectable *connectable,
+                                            GCancellable       *cancellable,
+                                            GError            **error);
+
+/* g_subprocess_launcher_spawnv(), run on the main stack: a child inherits
+ * the signal mask of the thread that forks it, and the threads of the
+ * gthread backend block every signal (the child would then ignore SIGTERM).
+ * (transfer full) */
+GSubprocess *
+         qvm_await_subprocess_spawnv       (GSubprocessLauncher *launcher,
+                                            const char * const  *argv,
+                                            GError             **error);
+
+/* g_subprocess_wait_async(), so the child is reaped exactly once. On
+ * cancellation the process is not killed. */
+gboolean qvm_await_subprocess_wait         (GSubprocess    *subprocess,
+                                            GCancellable   *cancellable,
+                                            GError        **error);
+
+/* Defines `ResultType NAME (ObjectType *object, GCancellable *cancellable,
+ * GError **error)`, the await of ASYNC_FUNC (object, cancellable, callback,
+ * user_data) / FINISH_FUNC (object, result, error). Declare NAME before:
+ * in a header, or with `static` for a file's own use (the definition then
+ * keeps that internal linkage). */
+#define QVM_DEFINE_AWAIT(NAME, ObjectType, ResultType, ASYNC_FUNC, FINISH_FUNC)        \
+  typedef struct {                                                                    \
+    ObjectType   *object;                                                             \
+    GCancellable *cancellable;                                                        \
+  } NAME##_Call;                                                                      \
+                                                                                      \
+  static void                                                                         \
+  NAME##_begin (gpointer            data,                                             \
+                GAsyncReadyCallback callback,                                         \
+                gpointer            callback_data)                                    \
+  {                                                                                   \
+    NAME##_Call *call = data;                                                         \
+    ASYNC_FUNC (call->object, call->cancellable, callback, callback_data);            \
+  }                                                                                   \
+                                                                                      \
+  ResultType                                                                          \
+  NAME (ObjectType    *object,                                                        \
+        GCancellable  *cancellable,                                                   \
+        GError       **error)                                                         \
+  {                                                                                   \
+    NAME##_Call call = { object, cancellable };                                       \
+    g_autoptr(GAsyncResult) result = qvm_coroutine_await (NAME##_begin, &call);       \
+    return FINISH_FUNC (object, result, error);                                       \
+  }
+
+G_END_DECLS

@@ -99,6 +99,10 @@ struct _QvmQmpClient {
   GError        *close_reason; /* NULL: closed cleanly or still open */
   GCancellable  *handshake_cancellable;
   gboolean       handshake_timed_out;
+
+  /* Held across a command that passes a descriptor, until its answer
+   * (qvm_qmp_client_await_batch()). */
+  QvmCoroutineMutex fd_mutex;
 };
 
 enum {
@@ -1814,6 +1818,7 @@ qvm_qmp_client_finalize (GObject *object)
   g_free (self->qemu_package);
   g_strfreev (self->capabilities);
   g_clear_error (&self->close_reason);
+  qvm_coroutine_mutex_clear (&self->fd_mutex);
 
   G_OBJECT_CLASS (qvm_qmp_client_parent_class)->finalize (object);
 }
@@ -1938,6 +1943,7 @@ qvm_qmp_client_init (QvmQmpClient *self)
   g_queue_init (&self->parsed);
   self->calls = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, call_free);
   self->next_id = 1;
+  qvm_coroutine_mutex_init (&self->fd_mutex);
 }
 
 /* ---- Passing a descriptor with a command (qvm-qmp-fd-private.h) ------- */
@@ -2019,6 +2025,12 @@ qvm_qmp_client_attach_fd (QvmQmpClient  *client,
   io->fd = copy;
   io->fd_offset = io->out->len;
   return TRUE;
+}
+
+QvmCoroutineMutex *
+qvm_qmp_client_get_fd_mutex (QvmQmpClient *client)
+{
+  return &client->fd_mutex;
 }
 
 void

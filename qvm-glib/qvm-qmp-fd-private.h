@@ -12,6 +12,7 @@
 
 #pragma once
 
+#include "qvm-coroutine-private.h"
 #include "qvm-qmp-client.h"
 
 G_BEGIN_DECLS
@@ -35,5 +36,12 @@ gboolean qvm_qmp_client_attach_fd        (QvmQmpClient  *client,
                                           int            fd,
                                           GError       **error);
 void     qvm_qmp_client_detach_unsent_fd (QvmQmpClient  *client);
+
+/* QEMU keeps the descriptors of the last message that carried some until a
+ * command takes them, and with out-of-band mode on it reads on while earlier
+ * commands wait: a second add-fd sent before the first one ran would swap
+ * their descriptors. Whoever sends a descriptor holds this lock until the
+ * command that takes it has answered (transfer none). */
+QvmCoroutineMutex *qvm_qmp_client_get_fd_mutex (QvmQmpClient *client);
 
 G_END_DECLS

@@ -48,7 +48,7 @@
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
 #include "qvm-qemu-argv-private.h"
-#include "qvm-qmp-fd-private.h"
+#include "qvm-qmp-client-private.h"
 #include "qvm-virtual-machine.h"
 
 /* How many lines of QEMU's stderr are kept for error messages. */
@@ -158,10 +158,6 @@ struct _QvmVirtualMachine
   GTask             *readers_waiter;
 
   GList             *done_waiters;      /* of GTask *, for wait_done() */
-
-  /* One add-fd at a time (see fd_lock()). */
-  gboolean           fd_lock_held;
-  GQueue             fd_lock_waiters;   /* of GTask * */
 };
 
 enum {
@@ -752,24 +748,6 @@ wait_readers (QvmVirtualMachine *self)
 
 /* ---- QMP from coroutines ------------------------------------------------- */
 
-typedef struct {
-  QvmQmpClient *client;
-  const char   *command;
-  JsonObject   *arguments;
-  GCancellable *cancellable;
-} ExecuteStart;
-
-static void
-execute_start (gpointer            start_data,
-               GAsyncReadyCallback callback,
-               gpointer            callback_data)
-{
-  ExecuteStart *start = start_data;
-
-  qvm_qmp_client_execute_async (start->client, start->command, start->arguments,
-                                start->cancellable, callback, callback_data);
-}
-
 /* Runs a QMP command and waits for its answer (transfer full). */
 static JsonNode *
 vm_execute (QvmVirtualMachine  *self,
@@ -779,8 +757,6 @@ vm_execute (QvmVirtualMachine  *self,
             GError            **error)
 {
   g_autoptr(QvmQmpClient) client = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
-  ExecuteStart start;
 
   if (self->qmp == NULL)
     {
@@ -790,9 +766,7 @@ vm_execute (QvmVirtualMachine  *self,
     }
 
   client = g_object_ref (self->qmp);
-  start = (ExecuteStart) { client, command, arguments, cancellable };
-  result = qvm_coroutine_await (execute_start, &start);
-  return qvm_qmp_client_execute_finish (client, result, error);
+  return qvm_qmp_client_await_execute (client, command, arguments, cancellable, error);
 }
 
 /* The operations that talk to a running guest need QMP and no end. */
@@ -826,24 +800,6 @@ typedef struct {
   gboolean           is_stderr;
   GString           *line;       /* the line read so far, < OUTPUT_LINE_MAX */
 } Reader;
-
-typedef struct {
-  GInputStream *input;
-  char         *buffer;
-  GCancellable *cancellable;
-} ReadChunkStart;
-
-static void
-read_chunk_start (gpointer            start_data,
-                  GAsyncReadyCallback callback,
-                  gpointer            callback_data)
-{
-  ReadChunkStart *start = start_data;
-
-  g_input_stream_read_async (start->input, start->buffer, OUTPUT_CHUNK_SIZE,
-                             G_PRIORITY_DEFAULT, start->cancellable,
-                             callback, callback_data);
-}
 
 /* Logs one complete (or cut) line and keeps stderr's last lines. */
 static void
@@ -909,13 +865,12 @@ reader_co (gpointer data)
   Reader *reader = data;
   QvmVirtualMachine *self = reader->vm;
   g_autofree char *buffer = g_malloc (OUTPUT_CHUNK_SIZE);
-  ReadChunkStart start = { reader->input, buffer, self->readers_cancellable };
 
   for (;;)
     {
-      g_autoptr(GAsyncResult) result = qvm_coroutine_await (read_chunk_start, &start);
       g_autoptr(GError) error = NULL;
-      gssize n_read = g_input_stream_read_finish (reader->input, result, &error);
+      gssize n_read = qvm_await_input_stream_read (reader->input, buffer, OUTPUT_CHUNK_SIZE,
+                                                   self->readers_cancellable, &error);
 
       if (n_read <= 0)
         {
@@ -957,14 +912,6 @@ start_reader (QvmVirtualMachine *self,
 /* ---- Teardown ---------------------------------------------------------------- */
 
 static void
-close_start (gpointer            start_data,
-             GAsyncReadyCallback callback,
-             gpointer            callback_data)
-{
-  qvm_qmp_client_close_async (start_data, NULL, callback, callback_data);
-}
-
-static void
 teardown_co (gpointer data)
 {
   QvmVirtualMachine *self = data;
@@ -988,10 +935,7 @@ teardown_co (gpointer data)
   decide_outcome (self, &done->reason, &done->error);
 
   if (self->qmp != NULL)
-    {
-      g_autoptr(GAsyncResult) result = qvm_coroutine_await (close_start, self->qmp);
-      qvm_qmp_client_close_finish (self->qmp, result, NULL);
-    }
+    qvm_qmp_client_await_close (self->qmp, NULL, NULL);
   if (self->qmp_connection != NULL)
     {
       g_io_stream_close (G_IO_STREAM (self->qmp_connection), NULL, NULL);
@@ -1093,41 +1037,6 @@ argv_config (QvmVirtualMachine *self,
   return config;
 }
 
-typedef struct {
-  GSubprocessLauncher *launcher;
-  const char * const  *argv;
-} SpawnStart;
-
-static void
-spawn_start (gpointer            start_data,
-             GAsyncReadyCallback callback,
-             gpointer            callback_data)
-{
-  SpawnStart *start = start_data;
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, callback_data);
-  GError *error = NULL;
-  GSubprocess *process = g_subprocess_launcher_spawnv (start->launcher, start->argv, &error);
-
-  if (process != NULL)
-    g_task_return_pointer (task, process, g_object_unref);
-  else
-    g_task_return_error (task, error);
-}
-
-/* Spawns from the main stack: a child inherits the signal mask of the
- * thread that forks it, and the coroutine threads of the gthread backend
- * block every signal (QEMU would then ignore SIGTERM). */
-static GSubprocess *
-spawn (GSubprocessLauncher  *launcher,
-       const char * const   *argv,
-       GError              **error)
-{
-  SpawnStart start = { launcher, argv };
-  g_autoptr(GAsyncResult) result = qvm_coroutine_await (spawn_start, &start);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
 /* Everything up to a spawned QEMU. On failure nothing is left running. */
 static gboolean
 spawn_qemu (QvmVirtualMachine  *self,
@@ -1192,7 +1101,7 @@ spawn_qemu (QvmVirtualMachine  *self,
   g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
   g_subprocess_launcher_take_fd (launcher, fds[1], QMP_CHILD_FD);
 
-  self->qemu = spawn (launcher, (const char * const *) argv, error);
+  self->qemu = qvm_await_subprocess_spawnv (launcher, (const char * const *) argv, error);
   if (self->qemu == NULL)
     {
       /* The launcher closes its end when it goes. */
@@ -1223,25 +1132,15 @@ on_qmp_closed (QvmQmpClient *client,
                const GError *reason,
                gpointer      user_data);
 
-static void
-qmp_new_start (gpointer            start_data,
-               GAsyncReadyCallback callback,
-               gpointer            callback_data)
-{
-  qvm_qmp_client_new_async (start_data, NULL, callback, callback_data);
-}
-
 /* QMP handshake and "cont". */
 static gboolean
 connect_and_run (QvmVirtualMachine  *self,
                  GError            **error)
 {
-  g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(JsonNode) answer = NULL;
   QvmQmpClient *client;
 
-  result = qvm_coroutine_await (qmp_new_start, self->qmp_connection);
-  client = qvm_qmp_client_new_finish (result, error);
+  client = qvm_qmp_client_await_new (G_IO_STREAM (self->qmp_connection), NULL, error);
   if (client == NULL)
     return FALSE;
 
@@ -1559,7 +1458,6 @@ qvm_virtual_machine_finalize (GObject *object)
 
   g_assert (self->start_task == NULL);
   g_assert (self->done_waiters == NULL);
-  g_assert (g_queue_is_empty (&self->fd_lock_waiters));
 
   g_free (self->id);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -1896,7 +1794,6 @@ qvm_virtual_machine_init (QvmVirtualMachine *self)
   self->readers_cancellable = g_cancellable_new ();
   self->qmp_watch_cancellable = g_cancellable_new ();
   g_queue_init (&self->stderr_tail);
-  g_queue_init (&self->fd_lock_waiters);
 
   env = g_getenv ("QVM_QEMU");
   self->qemu_binary = g_strdup (env != NULL && *env != '\0' ? env : "qemu-system-x86_64");
@@ -2500,49 +2397,6 @@ qvm_virtual_machine_shutdown_finish (QvmVirtualMachine  *vm,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/* ---- Passing descriptors to QEMU ----------------------------------------- */
-
-/* QEMU keeps the descriptors of the last message that carried some until a
- * command takes them, and with QMP's out-of-band mode on it reads on while
- * earlier commands wait: a second add-fd sent before the first one ran
- * would swap their descriptors. So they go one at a time. */
-
-static void
-fd_lock_start (gpointer            start_data,
-               GAsyncReadyCallback callback,
-               gpointer            callback_data)
-{
-  QvmVirtualMachine *self = start_data;
-  g_autoptr(GTask) task = g_task_new (self, NULL, callback, callback_data);
-
-  if (!self->fd_lock_held)
-    {
-      self->fd_lock_held = TRUE;
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-
-  g_queue_push_tail (&self->fd_lock_waiters, g_steal_pointer (&task));
-}
-
-static void
-fd_lock (QvmVirtualMachine *self)
-{
-  g_autoptr(GAsyncResult) result = qvm_coroutine_await (fd_lock_start, self);
-}
-
-static void
-fd_unlock (QvmVirtualMachine *self)
-{
-  g_autoptr(GTask) next = g_queue_pop_head (&self->fd_lock_waiters);
-
-  /* The lock passes straight to the next waiter, if any. */
-  if (next != NULL)
-    qvm_task_return_boolean (next, TRUE);
-  else
-    self->fd_lock_held = FALSE;
-}
-
 /* ---- Screenshots ------------------------------------------------------------ */
 
 typedef struct {
@@ -2671,78 +2525,6 @@ decode_screenshot (int      memfd,
  * add-fd to name the set. Far above the small ids QEMU hands out. */
 #define SCREENSHOT_FDSET_BASE (G_GINT64_CONSTANT (1) << 30)
 
-/* The three commands of one screenshot, in flight together. QEMU runs
- * in-band commands in order, so the dump finds the set the add made, and
- * the remove runs whatever happened to the dump. */
-typedef struct {
-  QvmQmpClient *client;
-  GCancellable *cancellable;
-  int           fd;
-  gint64        fdset_id;
-  GTask        *all_done;     /* completes once the three answered */
-  guint         pending;
-  GError       *add_error;
-  GError       *dump_error;
-  GError       *remove_error;
-} Screenshot;
-
-static void
-screenshot_answered (Screenshot *shot)
-{
-  if (--shot->pending == 0)
-    {
-      g_autoptr(GTask) task = g_steal_pointer (&shot->all_done);
-      g_task_return_boolean (task, TRUE);
-    }
-}
-
-#define DEFINE_SCREENSHOT_CALLBACK(name, field)                               \
-  static void                                                                  \
-  name (GObject      *source,                                                  \
-        GAsyncResult *result,                                                  \
-        gpointer      data)                                                    \
-  {                                                                            \
-    Screenshot *shot = data;                                                   \
-    g_autoptr(JsonNode) answer =                                               \
-      qvm_qmp_client_execute_finish (QVM_QMP_CLIENT (source), result,          \
-                                     &shot->field);                            \
-    screenshot_answered (shot);                                                \
-  }
-
-DEFINE_SCREENSHOT_CALLBACK (screenshot_added, add_error)
-DEFINE_SCREENSHOT_CALLBACK (screenshot_dumped, dump_error)
-DEFINE_SCREENSHOT_CALLBACK (screenshot_removed, remove_error)
-
-#undef DEFINE_SCREENSHOT_CALLBACK
-
-static void
-screenshot_start (gpointer            start_data,
-                  GAsyncReadyCallback callback,
-                  gpointer            callback_data)
-{
-  Screenshot *shot = start_data;
-  g_autoptr(JsonObject) add_args = json_object_new ();
-  g_autoptr(JsonObject) dump_args = json_object_new ();
-  g_autoptr(JsonObject) remove_args = json_object_new ();
-  g_autofree char *fdset_path = g_strdup_printf ("/dev/fdset/%" G_GINT64_FORMAT, shot->fdset_id);
-
-  shot->all_done = g_task_new (NULL, NULL, callback, callback_data);
-  shot->pending = 3;
-
-  json_object_set_int_member (add_args, "fdset-id", shot->fdset_id);
-  json_object_set_string_member (add_args, "opaque", "qvm-glib screenshot");
-  json_object_set_string_member (dump_args, "filename", fdset_path);
-  json_object_set_int_member (remove_args, "fdset-id", shot->fdset_id);
-
-  qvm_qmp_client_execute_with_fd_async (shot->client, "add-fd", add_args, shot->fd,
-                                        shot->cancellable, screenshot_added, shot);
-  qvm_qmp_client_execute_async (shot->client, "screendump", dump_args,
-                                shot->cancellable, screenshot_dumped, shot);
-  /* Not cancellable: the set must go whatever happens. */
-  qvm_qmp_client_execute_async (shot->client, "remove-fd", remove_args,
-                                NULL, screenshot_removed, shot);
-}
-
 static void
 screenshot_co (GTask        *task,
                gpointer      source_object,
@@ -2753,11 +2535,15 @@ screenshot_co (GTask        *task,
   QvmVirtualMachine *self = source_object;
   g_autoptr(GError) error = NULL;
   g_autoptr(QvmQmpClient) client = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) add_args = json_object_new ();
+  g_autoptr(JsonObject) dump_args = json_object_new ();
+  g_autoptr(JsonObject) remove_args = json_object_new ();
   g_autofree char *writable_path = NULL;
-  Screenshot shot = { 0 };
+  g_autofree char *fdset_path = NULL;
+  gint64 fdset_id;
   GdkPixbuf *pixbuf;
   int memfd;
+  int fd;
 
   if (!check_running (self, &error))
     {
@@ -2778,8 +2564,8 @@ screenshot_co (GTask        *task,
   /* QEMU hands out an fdset member only to an open() with the same access
    * mode, and screendump opens for writing: give it a write-only one. */
   writable_path = g_strdup_printf ("/proc/self/fd/%d", memfd);
-  shot.fd = open (writable_path, O_WRONLY | O_CLOEXEC);
-  if (shot.fd < 0)
+  fd = open (writable_path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
     {
       int saved_errno = errno;
       close (memfd);
@@ -2789,28 +2575,37 @@ screenshot_co (GTask        *task,
       return;
     }
 
-  client = g_object_ref (self->qmp);
-  shot.client = client;
-  shot.cancellable = cancellable;
-  shot.fdset_id = SCREENSHOT_FDSET_BASE + (guint) g_atomic_int_add (&counter, 1);
+  /* The library picks the set's id so that the three commands go at once,
+   * in one round trip; QEMU runs them in order, and the remove runs
+   * whatever happened to the dump. */
+  fdset_id = SCREENSHOT_FDSET_BASE + (guint) g_atomic_int_add (&counter, 1);
+  fdset_path = g_strdup_printf ("/dev/fdset/%" G_GINT64_FORMAT, fdset_id);
+  json_object_set_int_member (add_args, "fdset-id", fdset_id);
+  json_object_set_string_member (add_args, "opaque", "qvm-glib screenshot");
+  json_object_set_string_member (dump_args, "filename", fdset_path);
+  json_object_set_int_member (remove_args, "fdset-id", fdset_id);
+  {
+    QvmQmpBatchCommand commands[] = {
+      { "add-fd", add_args, fd, FALSE, NULL, NULL },
+      { "screendump", dump_args, -1, FALSE, NULL, NULL },
+      { "remove-fd", remove_args, -1, TRUE, NULL, NULL },
+    };
 
-  fd_lock (self);
-  result = qvm_coroutine_await (screenshot_start, &shot);
-  fd_unlock (self);
-  close (shot.fd);
+    client = g_object_ref (self->qmp);
+    if (!qvm_qmp_client_await_batch (client, commands, G_N_ELEMENTS (commands), cancellable))
+      {
+        /* The first failure tells most. */
+        for (guint i = 0; i < G_N_ELEMENTS (commands) && error == NULL; i++)
+          if (commands[i].error != NULL)
+            error = g_steal_pointer (&commands[i].error);
+      }
+    for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+      qvm_qmp_batch_command_clear (&commands[i]);
+  }
+  close (fd);
 
-  /* The first failure tells most. */
-  if (shot.add_error != NULL || shot.dump_error != NULL || shot.remove_error != NULL)
+  if (error != NULL)
     {
-      if (shot.add_error != NULL)
-        error = g_steal_pointer (&shot.add_error);
-      else if (shot.dump_error != NULL)
-        error = g_steal_pointer (&shot.dump_error);
-      else
-        error = g_steal_pointer (&shot.remove_error);
-      g_clear_error (&shot.add_error);
-      g_clear_error (&shot.dump_error);
-      g_clear_error (&shot.remove_error);
       close (memfd);
       g_prefix_error (&error, _("Cannot take a screenshot: "));
       qvm_task_return_error (task, g_steal_pointer (&error));

@@ -47,6 +47,16 @@ gboolean qvm_await_output_stream_write_all (GOutputStream  *stream,
                                             GCancellable   *cancellable,
                                             GError        **error);
 
+/* g_socket_receive() on @socket's non-blocking descriptor, waiting with
+ * qvm_coroutine_wait_socket() while nothing is there: the bytes read, 0 at
+ * the end, -1 on error. No thread and no GTask per call: the fast path for a
+ * GSocket that is read in a loop. */
+gssize   qvm_await_socket_receive          (GSocket        *socket,
+                                            void           *buffer,
+                                            gsize           count,
+                                            GCancellable   *cancellable,
+                                            GError        **error);
+
 /* g_io_stream_close_async(). */
 gboolean qvm_await_io_stream_close         (GIOStream      *stream,
                                             GCancellable   *cancellable,

@@ -6,6 +6,8 @@
  * Every await packs its arguments in a small struct on the coroutine's
  * stack, which stays valid until the operation completed, and starts the
  * GIO call from qvm_coroutine_await()'s start function on the main stack.
+ * The socket receive needs none of that: it reads without blocking and
+ * waits on the socket itself.
  */
 
 #include "config.h"
@@ -102,6 +104,35 @@ qvm_await_output_stream_write_all (GOutputStream  *stream,
 
   result = qvm_coroutine_await (output_stream_write_all_begin, &call);
   return g_output_stream_write_all_finish (stream, result, bytes_written, error);
+}
+
+gssize
+qvm_await_socket_receive (GSocket       *socket,
+                          void          *buffer,
+                          gsize          count,
+                          GCancellable  *cancellable,
+                          GError       **error)
+{
+  g_return_val_if_fail (G_IS_SOCKET (socket), -1);
+  g_return_val_if_fail (qvm_coroutine_self () != NULL, -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  for (;;)
+    {
+      g_autoptr(GError) local_error = NULL;
+      gssize n = g_socket_receive_with_blocking (socket, buffer, count, FALSE,
+                                                 cancellable, &local_error);
+
+      if (n >= 0)
+        return n;
+      if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return -1;
+        }
+      if (!qvm_coroutine_wait_socket (socket, G_IO_IN, cancellable, error))
+        return -1;
+    }
 }
 
 static void

@@ -1032,6 +1032,119 @@ test_await_connect (Fixture      *fixture,
   dispatch_pending (fixture->context);
 }
 
+/* qvm_await_socket_receive(): what is there at once, then what comes
+ * while it waits, the end of the stream, and a cancellation (before and
+ * during the wait). */
+typedef struct {
+  GSocket      *sockets[2];
+  GCancellable *cancellable;
+  int           step;
+  gboolean      done;
+} Receive;
+
+static gssize
+receive_some (Receive      *receive,
+              char         *buffer,
+              gsize         size,
+              GCancellable *cancellable,
+              GError      **error)
+{
+  gssize n = qvm_await_socket_receive (receive->sockets[0], buffer, size - 1, cancellable, error);
+
+  buffer[MAX (n, 0)] = '\0';
+  return n;
+}
+
+static void
+gio_receive_body (gpointer data)
+{
+  Receive *receive = data;
+  g_autoptr(GError) error = NULL;
+  char buffer[16];
+
+  g_assert_cmpint (receive_some (receive, buffer, sizeof buffer, NULL, &error), ==, 3);
+  g_assert_no_error (error);
+  g_assert_cmpstr (buffer, ==, "now");
+
+  /* Nothing there: waits until the main stack sends. */
+  receive->step = 1;
+  g_assert_cmpint (receive_some (receive, buffer, sizeof buffer, NULL, &error), ==, 5);
+  g_assert_no_error (error);
+  g_assert_cmpstr (buffer, ==, "later");
+
+  /* Cancelled while it waits. */
+  receive->step = 2;
+  g_assert_cmpint (receive_some (receive, buffer, sizeof buffer, receive->cancellable, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  /* Already cancelled: refused even with bytes waiting, as GIO does. */
+  g_assert_cmpint (receive_some (receive, buffer, sizeof buffer, receive->cancellable, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (receive_some (receive, buffer, sizeof buffer, NULL, &error), ==, 4);
+  g_assert_cmpstr (buffer, ==, "kept");
+
+  /* The peer shuts down: the end of the stream. */
+  receive->step = 3;
+  g_assert_cmpint (receive_some (receive, buffer, sizeof buffer, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+  receive->done = TRUE;
+}
+
+static void
+send_text (GSocket    *socket,
+           const char *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_socket_send (socket, text, strlen (text), NULL, &error), ==, strlen (text));
+  g_assert_no_error (error);
+}
+
+static void
+test_await_socket_receive (Fixture      *fixture,
+                           gconstpointer data)
+{
+  Receive receive = { { NULL, NULL }, g_cancellable_new (), 0, FALSE };
+  g_autoptr(GError) error = NULL;
+  int fds[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  for (int i = 0; i < 2; i++)
+    {
+      receive.sockets[i] = g_socket_new_from_fd (fds[i], &error);
+      g_assert_no_error (error);
+    }
+
+  send_text (receive.sockets[1], "now");
+  qvm_coroutine_spawn (gio_receive_body, &receive);
+  g_assert_cmpint (receive.step, ==, 1);
+  /* It waits, and nothing is ready meanwhile. */
+  dispatch_pending (fixture->context);
+  g_assert_cmpint (receive.step, ==, 1);
+  send_text (receive.sockets[1], "later");
+  while (receive.step < 2)
+    g_main_context_iteration (fixture->context, TRUE);
+
+  dispatch_pending (fixture->context);
+  g_assert_cmpint (receive.step, ==, 2);
+  send_text (receive.sockets[1], "kept");
+  /* The bytes are there before the wait wakes, but the cancel counts. */
+  g_cancellable_cancel (receive.cancellable);
+  while (receive.step < 3)
+    g_main_context_iteration (fixture->context, TRUE);
+
+  g_assert_true (g_socket_shutdown (receive.sockets[1], FALSE, TRUE, &error));
+  g_assert_no_error (error);
+  iterate_until (fixture->context, &receive.done);
+
+  g_object_unref (receive.sockets[0]);
+  g_object_unref (receive.sockets[1]);
+  g_object_unref (receive.cancellable);
+  dispatch_pending (fixture->context);
+}
+
 /* ---- Waits that complete ----------------------------------------------- */
 
 typedef struct {
@@ -1835,6 +1948,7 @@ main (int argc, char *argv[])
   ADD ("/coroutine/await/streams", test_await_streams, NULL);
   ADD ("/coroutine/await/spawn", test_await_spawn, NULL);
   ADD ("/coroutine/await/connect", test_await_connect, NULL);
+  ADD ("/coroutine/await/socket-receive", test_await_socket_receive, NULL);
   for (gsize i = 0; i < G_N_ELEMENTS (cancel_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/coroutine/cancel/%s/%s",

@@ -47,6 +47,7 @@
 #include "qvm-enum-types.h"
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
+#include "qvm-ppm-private.h"
 #include "qvm-qemu-argv-private.h"
 #include "qvm-qmp-client-private.h"
 #include "qvm-virtual-machine.h"
@@ -2413,66 +2414,6 @@ mapping_free (gpointer data)
   g_free (mapping);
 }
 
-/* Reads one PPM header number; FALSE when there is none. */
-static gboolean
-ppm_number (const guint8 *data,
-            gsize         size,
-            gsize        *offset,
-            guint        *out)
-{
-  guint64 value = 0;
-  gsize start;
-
-  /* Whitespace and comments before it. */
-  while (*offset < size)
-    {
-      if (g_ascii_isspace (data[*offset]))
-        (*offset)++;
-      else if (data[*offset] == '#')
-        while (*offset < size && data[*offset] != '\n')
-          (*offset)++;
-      else
-        break;
-    }
-
-  start = *offset;
-  while (*offset < size && g_ascii_isdigit (data[*offset]) && value <= G_MAXINT)
-    value = value * 10 + (data[(*offset)++] - '0');
-
-  if (*offset == start || value == 0 || value > G_MAXINT)
-    return FALSE;
-  *out = value;
-  return TRUE;
-}
-
-/* A binary PPM with 8 bits per sample (what QEMU writes) becomes a pixbuf
- * on the mapped memory without a copy. */
-static GdkPixbuf *
-pixbuf_from_ppm (GBytes *bytes)
-{
-  gsize size;
-  const guint8 *data = g_bytes_get_data (bytes, &size);
-  gsize offset = 2;
-  guint width, height, maxval;
-  g_autoptr(GBytes) pixels = NULL;
-
-  if (size < 2 || data[0] != 'P' || data[1] != '6')
-    return NULL;
-  if (!ppm_number (data, size, &offset, &width) ||
-      !ppm_number (data, size, &offset, &height) ||
-      !ppm_number (data, size, &offset, &maxval) || maxval != 255 ||
-      offset >= size || !g_ascii_isspace (data[offset]))
-    return NULL;
-  offset++;
-
-  if (width > G_MAXINT / 3 || (gsize) width * 3 * height > size - offset)
-    return NULL;
-
-  pixels = g_bytes_new_from_bytes (bytes, offset, (gsize) width * 3 * height);
-  return gdk_pixbuf_new_from_bytes (pixels, GDK_COLORSPACE_RGB, FALSE, 8,
-                                    width, height, width * 3);
-}
-
 static GdkPixbuf *
 decode_screenshot (int      memfd,
                    GError **error)
@@ -2481,8 +2422,6 @@ decode_screenshot (int      memfd,
   gpointer map;
   Mapping *mapping;
   g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GdkPixbufLoader) loader = NULL;
-  GdkPixbuf *pixbuf;
 
   if (fstat (memfd, &st) != 0 || st.st_size == 0)
     {
@@ -2505,19 +2444,7 @@ decode_screenshot (int      memfd,
   mapping->size = st.st_size;
   bytes = g_bytes_new_with_free_func (map, st.st_size, mapping_free, mapping);
 
-  pixbuf = pixbuf_from_ppm (bytes);
-  if (pixbuf != NULL)
-    return pixbuf;
-
-  /* Not the PPM QEMU normally writes: let gdk-pixbuf's loaders try. */
-  loader = gdk_pixbuf_loader_new ();
-  if (!gdk_pixbuf_loader_write_bytes (loader, bytes, error) ||
-      !gdk_pixbuf_loader_close (loader, error))
-    {
-      g_prefix_error (error, _("Cannot decode the screenshot: "));
-      return NULL;
-    }
-  return g_object_ref (gdk_pixbuf_loader_get_pixbuf (loader));
+  return qvm_ppm_decode (bytes, error);
 }
 
 /* The fdset ids screenshots use: the library picks them so that add-fd,

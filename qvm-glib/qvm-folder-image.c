@@ -29,8 +29,10 @@
  * ([ctor@Qvm.FolderImage.new_from_archive]), run a virtual machine on it,
  * release it, and package it ([method@Qvm.MutableImage.package]).
  *
- * [method@Qvm.Image.get_disk_file] marks the image in use until
- * [method@Qvm.Image.release]; an image in use cannot be packaged or deleted.
+ * [method@Qvm.Image.acquire] marks the image in use until
+ * [method@Qvm.Image.release]; an image in use cannot be packaged or deleted,
+ * and an image being packaged cannot be acquired. A released image can be
+ * acquired again, by the next virtual machine that builds on it.
  * Unreferencing the object leaves the folder on disk; call
  * [method@Qvm.FolderImage.delete] to remove it.
  */
@@ -106,8 +108,7 @@ qvm_folder_image_get_property (GObject    *object,
       g_value_set_boolean (value, self->in_use);
       break;
     case PROP_DISK_FILE:
-      /* reading the property does not mark the image in use */
-      g_value_set_string (value, self->deleted ? NULL : self->disk_file);
+      g_value_set_string (value, qvm_image_get_disk_file (QVM_IMAGE (self)));
       break;
     case PROP_FORMAT:
       g_value_set_string (value, "raw");
@@ -164,7 +165,7 @@ qvm_folder_image_class_init (QvmFolderImageClass *klass)
    * QvmFolderImage:in-use:
    *
    * Whether a virtual machine uses the image: set by
-   * [method@Qvm.Image.get_disk_file], cleared by [method@Qvm.Image.release].
+   * [method@Qvm.Image.acquire], cleared by [method@Qvm.Image.release].
    */
   properties[PROP_IN_USE] =
     g_param_spec_boolean ("in-use", NULL, NULL, FALSE,
@@ -192,15 +193,53 @@ set_in_use (QvmFolderImage *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IN_USE]);
 }
 
+/* Whether the image is there and no virtual machine uses it: what both a
+ * use and packaging need. */
+static gboolean
+check_free (QvmFolderImage *self,
+            GError        **error)
+{
+  if (self->deleted)
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                   _("The image in %s was deleted"), self->folder);
+      return FALSE;
+    }
+  if (self->in_use)
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                   _("The image in %s is in use; release it first"), self->folder);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+qvm_folder_image_acquire (QvmImage  *image,
+                          GError   **error)
+{
+  QvmFolderImage *self = QVM_FOLDER_IMAGE (image);
+
+  if (!check_free (self, error))
+    return FALSE;
+  if (g_atomic_int_get (&self->packaging))
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                   _("The image in %s is being packaged; it cannot be used until that ends"),
+                   self->folder);
+      return FALSE;
+    }
+
+  set_in_use (self, TRUE);
+  return TRUE;
+}
+
 static const char *
 qvm_folder_image_get_disk_file (QvmImage *image)
 {
   QvmFolderImage *self = QVM_FOLDER_IMAGE (image);
 
-  if (self->deleted)
-    return NULL;
-  set_in_use (self, TRUE);
-  return self->disk_file;
+  return self->deleted ? NULL : self->disk_file;
 }
 
 static const char *
@@ -228,6 +267,7 @@ qvm_folder_image_image_iface_init (QvmImageInterface *iface)
   iface->get_format = qvm_folder_image_get_format;
   iface->get_machine = qvm_folder_image_get_machine;
   iface->release = qvm_folder_image_release;
+  iface->acquire = qvm_folder_image_acquire;
 }
 
 /* Claims the image for packaging; fails if it is in use, deleted or being
@@ -236,18 +276,8 @@ static gboolean
 begin_packaging (QvmFolderImage *self,
                  GError        **error)
 {
-  if (self->deleted)
-    {
-      g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
-                   _("The image in %s was deleted"), self->folder);
-      return FALSE;
-    }
-  if (self->in_use)
-    {
-      g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
-                   _("The image in %s is in use; release it before packaging it"), self->folder);
-      return FALSE;
-    }
+  if (!check_free (self, error))
+    return FALSE;
   if (!g_atomic_int_compare_and_exchange (&self->packaging, 0, 1))
     {
       g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
@@ -579,7 +609,7 @@ qvm_folder_image_get_folder (QvmFolderImage *image)
  * @image: a folder image
  *
  * Tells whether a virtual machine uses the image: from
- * [method@Qvm.Image.get_disk_file] to [method@Qvm.Image.release].
+ * [method@Qvm.Image.acquire] to [method@Qvm.Image.release].
  *
  * Returns: %TRUE if the image is in use
  */

@@ -5,8 +5,9 @@
  *
  * The QvmImage that qvm_image_store_instance_finish() returns: a private
  * copy of a loaded image's layer.qcow2, next to the disk.img it is backed
- * by. Releasing it deletes the copy and tells the store (through the
- * callback the store gave), which may then collect the loaded image.
+ * by. It is in use from acquire() to release(), once: releasing it deletes
+ * the copy and tells the store (through the callback the store gave), which
+ * may then collect the loaded image.
  */
 
 #include "config.h"
@@ -14,6 +15,8 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 
+#include "qvm-error.h"
+#include "qvm-i18n-private.h"
 #include "qvm-store-image-private.h"
 
 struct _QvmStoreImage
@@ -22,6 +25,7 @@ struct _QvmStoreImage
 
   char *disk_file;
   QvmMachine *machine;
+  gboolean in_use;                /* acquired, not released yet */
   gboolean released;
   GDestroyNotify released_func;   /* called once, at release */
   gpointer released_data;
@@ -46,6 +50,7 @@ qvm_store_image_release (QvmImage *image)
 
   g_return_if_fail (!self->released);
 
+  self->in_use = FALSE;
   self->released = TRUE;
   if (g_unlink (self->disk_file) != 0)
     g_warning ("Cannot delete the image instance %s: %s", self->disk_file, g_strerror (errno));
@@ -75,6 +80,29 @@ qvm_store_image_finalize (GObject *object)
   g_free (self->disk_file);
 
   G_OBJECT_CLASS (qvm_store_image_parent_class)->finalize (object);
+}
+
+static gboolean
+qvm_store_image_acquire (QvmImage  *image,
+                         GError   **error)
+{
+  QvmStoreImage *self = QVM_STORE_IMAGE (image);
+
+  if (self->released)
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                   _("The image instance %s was released; it cannot be used again"),
+                   self->disk_file);
+      return FALSE;
+    }
+  if (self->in_use)
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                   _("The image instance %s is in use already"), self->disk_file);
+      return FALSE;
+    }
+  self->in_use = TRUE;
+  return TRUE;
 }
 
 static const char *
@@ -147,6 +175,7 @@ qvm_store_image_iface_init (QvmImageInterface *iface)
   iface->get_format = qvm_store_image_get_format;
   iface->get_machine = qvm_store_image_get_machine;
   iface->release = qvm_store_image_release;
+  iface->acquire = qvm_store_image_acquire;
 }
 
 QvmImage *

@@ -1144,6 +1144,10 @@ spawn_qemu (QvmVirtualMachine  *self,
   const char *accel;
   int fds[2];
 
+  /* In use from here; release_resources() ends the use, whatever happens. */
+  if (!qvm_image_acquire (self->image, error))
+    return FALSE;
+
   accel = qvm_qemu_resolve_accel (self->accel, "/dev/kvm", "/proc/cpuinfo", error);
   if (accel == NULL)
     return FALSE;

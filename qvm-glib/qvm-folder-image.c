@@ -18,6 +18,7 @@
 #include "qvm-folder-image.h"
 #include "qvm-fs-private.h"
 #include "qvm-i18n-private.h"
+#include "qvm-image-private.h"
 
 /**
  * QvmFolderImage:
@@ -526,13 +527,6 @@ qvm_folder_image_new_blank (const char  *folder,
   return folder_image_new (folder, copy);
 }
 
-static GObject *
-machine_from_json (GBytes  *json,
-                   GError **error)
-{
-  return G_OBJECT (qvm_machine_new_from_bytes (json, error));
-}
-
 /**
  * qvm_folder_image_new_from_archive:
  * @archive: (type filename): an image archive (`image.tar.zst`)
@@ -557,8 +551,7 @@ qvm_folder_image_new_from_archive (const char    *archive,
                                    GError       **error)
 {
   g_autoptr(GFile) file = NULL;
-  g_autoptr(GFileInputStream) stream = NULL;
-  g_autoptr(GObject) machine = NULL;
+  g_autoptr(QvmMachine) machine = NULL;
   g_autofree char *layer = NULL;
   QvmArchiveLimits limits;
 
@@ -568,13 +561,9 @@ qvm_folder_image_new_from_archive (const char    *archive,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   file = g_file_new_for_path (archive);
-  stream = g_file_read (file, cancellable, error);
-  if (stream == NULL)
-    return NULL;
-
   qvm_archive_limits_init (&limits);
-  if (!qvm_archive_extract (G_INPUT_STREAM (stream), folder, &limits, machine_from_json,
-                            &machine, cancellable, error))
+  machine = qvm_image_extract_archive (file, folder, &limits, cancellable, error);
+  if (machine == NULL)
     return NULL;
 
   layer = g_build_filename (folder, QVM_ARCHIVE_LAYER, NULL);
@@ -585,7 +574,7 @@ qvm_folder_image_new_from_archive (const char    *archive,
       return NULL;
     }
 
-  return folder_image_new (folder, QVM_MACHINE (machine));
+  return folder_image_new (folder, machine);
 }
 
 /**

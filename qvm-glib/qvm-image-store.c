@@ -23,6 +23,7 @@
 #include "qvm-error.h"
 #include "qvm-fs-private.h"
 #include "qvm-i18n-private.h"
+#include "qvm-image-private.h"
 #include "qvm-image-store.h"
 #include "qvm-image-store-private.h"
 #include "qvm-store-image-private.h"
@@ -629,13 +630,7 @@ load_data_free (LoadData *data)
   g_free (data);
 }
 
-static GObject *
-machine_from_json (GBytes  *json,
-                   GError **error)
-{
-  return G_OBJECT (qvm_machine_new_from_bytes (json, error));
-}
-
+/* Not cancellable: the load goes on for every request that waits for it. */
 static void
 load_thread (GTask        *task,
              gpointer      source_object,
@@ -643,14 +638,11 @@ load_thread (GTask        *task,
              GCancellable *cancellable)
 {
   LoadData *data = task_data;
-  g_autoptr(GFileInputStream) stream = NULL;
-  GObject *machine = NULL;
   GError *error = NULL;
+  QvmMachine *machine;
 
-  stream = g_file_read (data->source, NULL, &error);
-  if (stream == NULL ||
-      !qvm_archive_extract (G_INPUT_STREAM (stream), data->folder, &data->limits,
-                            machine_from_json, &machine, NULL, &error))
+  machine = qvm_image_extract_archive (data->source, data->folder, &data->limits, NULL, &error);
+  if (machine == NULL)
     {
       g_task_return_error (task, error);
       return;

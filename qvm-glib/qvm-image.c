@@ -2,12 +2,16 @@
  *
  * Copyright 2026 The qvm-glib authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The QvmImage interface, and at the end what its implementations share
+ * (qvm-image-private.h): extracting an image archive.
  */
 
 #include "config.h"
 
 #include "qvm-error.h"
 #include "qvm-image.h"
+#include "qvm-image-private.h"
 #include "qvm-i18n-private.h"
 
 /**
@@ -198,4 +202,30 @@ qvm_image_release (QvmImage *image)
   g_return_if_fail (QVM_IS_IMAGE (image));
 
   QVM_IMAGE_GET_IFACE (image)->release (image);
+}
+
+/* ---- shared by the image classes ---------------------------------------- */
+
+static GObject *
+machine_from_json (GBytes  *json,
+                   GError **error)
+{
+  return G_OBJECT (qvm_machine_new_from_bytes (json, error));
+}
+
+QvmMachine *
+qvm_image_extract_archive (GFile                  *source,
+                           const char             *folder,
+                           const QvmArchiveLimits *limits,
+                           GCancellable           *cancellable,
+                           GError                **error)
+{
+  g_autoptr(GFileInputStream) stream = g_file_read (source, cancellable, error);
+  GObject *machine = NULL;
+
+  if (stream == NULL ||
+      !qvm_archive_extract (G_INPUT_STREAM (stream), folder, limits, machine_from_json,
+                            &machine, cancellable, error))
+    return NULL;
+  return QVM_MACHINE (machine);
 }

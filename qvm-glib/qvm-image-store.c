@@ -114,6 +114,16 @@ store_image_unref (StoreImage *image)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StoreImage, store_image_unref)
 
+/* Deletes the files of an image no one uses any more. */
+static void
+store_image_delete (StoreImage *image)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!qvm_fs_remove_tree (image->folder, &error))
+    g_warning ("Cannot delete the image %s: %s", image->id, error->message);
+}
+
 /* One instance's use of a loaded image, handed to the instance and
  * ended when it is released. */
 typedef struct {
@@ -165,12 +175,7 @@ qvm_image_store_finalize (GObject *object)
     {
       g_hash_table_iter_init (&iter, self->images);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &image))
-        {
-          g_autoptr(GError) error = NULL;
-
-          if (!qvm_fs_remove_tree (image->folder, &error))
-            g_warning ("Cannot delete the image folder %s: %s", image->folder, error->message);
-        }
+        store_image_delete (image);
       g_hash_table_unref (self->images);
     }
 
@@ -822,13 +827,7 @@ qvm_image_store_collect (QvmImageStore *store)
   g_mutex_unlock (&store->mutex);
 
   for (guint i = 0; i < unused->len; i++)
-    {
-      g_autoptr(GError) error = NULL;
-
-      image = unused->pdata[i];
-      if (!qvm_fs_remove_tree (image->folder, &error))
-        g_warning ("Cannot delete the image folder %s: %s", image->folder, error->message);
-    }
+    store_image_delete (unused->pdata[i]);
   return unused->len;
 }
 

@@ -455,6 +455,7 @@ qvm_folder_image_package_finish (QvmMutableImage *image,
                                  GError         **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, image), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, qvm_folder_image_package_async), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -758,7 +758,7 @@ qvm_image_store_instance_async (QvmImageStore       *store,
       data->folder = g_strdup (image->folder);
       data->limits = store->limits;
       load = g_task_new (store, NULL, load_done, store_image_ref (image));
-      g_task_set_source_tag (load, qvm_image_store_instance_async);
+      g_task_set_source_tag (load, load_thread);
       g_task_set_task_data (load, data, (GDestroyNotify) load_data_free);
     }
   image->users++;
@@ -793,6 +793,8 @@ qvm_image_store_instance_finish (QvmImageStore  *store,
 {
   g_return_val_if_fail (QVM_IS_IMAGE_STORE (store), NULL);
   g_return_val_if_fail (g_task_is_valid (result, store), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, qvm_image_store_instance_async), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }

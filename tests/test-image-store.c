@@ -825,6 +825,53 @@ test_default_acquire (Fixture *f, gconstpointer data)
   g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
 }
 
+static void
+other_async (void)
+{
+}
+
+/* A result of the right object but from another call. */
+static GAsyncResult *
+foreign_result (gpointer source)
+{
+  GAsyncResult *result = NULL;
+  g_autoptr(GTask) task = g_task_new (source, NULL, store_result, &result);
+
+  g_task_set_source_tag (task, other_async);
+  g_task_return_boolean (task, TRUE);
+  g_clear_object (&task);
+  return wait_for (&result);
+}
+
+/* The _finish functions check the source tag (a programmer error). */
+static void
+test_finish_checks_tag (Fixture *f, gconstpointer data)
+{
+  g_autofree char *folder = g_build_filename (f->root, "build", NULL);
+  g_autoptr(QvmImageStore) store = NULL;
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_no_error (error);
+  image = qvm_folder_image_new_blank (folder, MIB, f->machine, &error);
+  g_assert_no_error (error);
+
+  result = foreign_result (store);
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*g_async_result_is_tagged*");
+  g_assert_null (qvm_image_store_instance_finish (store, result, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  result = foreign_result (image);
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*g_async_result_is_tagged*");
+  g_assert_false (qvm_mutable_image_package_finish (QVM_MUTABLE_IMAGE (image), result, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+}
+
 #define ADD(path, func) \
   g_test_add ("/image-store/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -845,6 +892,7 @@ main (int argc, char *argv[])
   ADD ("folder-image-acquire", test_folder_image_acquire);
   ADD ("instance-acquire", test_instance_acquire);
   ADD ("default-acquire", test_default_acquire);
+  ADD ("finish-checks-tag", test_finish_checks_tag);
 
   return g_test_run ();
 }

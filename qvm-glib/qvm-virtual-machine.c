@@ -50,6 +50,7 @@
 #include "qvm-ppm-private.h"
 #include "qvm-qemu-argv-private.h"
 #include "qvm-qmp-client-private.h"
+#include "qvm-util-private.h"
 #include "qvm-virtual-machine.h"
 
 /* How many lines of QEMU's stderr are kept for error messages. */
@@ -1054,6 +1055,10 @@ spawn_qemu (QvmVirtualMachine  *self,
   const char *accel;
   int fds[2];
 
+  /* In use from here; release_resources() ends the use, whatever happens. */
+  if (!qvm_image_acquire (self->image, error))
+    return FALSE;
+
   accel = qvm_qemu_resolve_accel (self->accel, "/dev/kvm", "/proc/cpuinfo", error);
   if (accel == NULL)
     return FALSE;
@@ -1802,18 +1807,6 @@ qvm_virtual_machine_init (QvmVirtualMachine *self)
   self->accel = g_strdup (env != NULL && *env != '\0' ? env : "auto");
 }
 
-/* g_set_str() of GLib 2.76. */
-static gboolean
-replace_string (char       **field,
-                const char  *value)
-{
-  if (g_strcmp0 (*field, value) == 0)
-    return FALSE;
-  g_free (*field);
-  *field = g_strdup (value);
-  return TRUE;
-}
-
 /* ---- Public API ------------------------------------------------------------------ */
 
 /**
@@ -2022,7 +2015,7 @@ qvm_virtual_machine_set_qemu_binary (QvmVirtualMachine *vm,
       qemu_binary = env != NULL && *env != '\0' ? env : "qemu-system-x86_64";
     }
 
-  if (replace_string (&vm->qemu_binary, qemu_binary))
+  if (qvm_set_str (&vm->qemu_binary, qemu_binary))
     g_object_notify_by_pspec (G_OBJECT (vm), properties[PROP_QEMU_BINARY]);
 }
 
@@ -2061,7 +2054,7 @@ qvm_virtual_machine_set_accel (QvmVirtualMachine *vm,
       accel = env != NULL && *env != '\0' ? env : "auto";
     }
 
-  if (replace_string (&vm->accel, accel))
+  if (qvm_set_str (&vm->accel, accel))
     g_object_notify_by_pspec (G_OBJECT (vm), properties[PROP_ACCEL]);
 }
 

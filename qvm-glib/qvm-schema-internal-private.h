@@ -131,7 +131,9 @@ gsize qvm_schema_path_push_index  (GString    *path,
                                    guint       index);
 void  qvm_schema_path_pop         (GString    *path,
                                    gsize       saved);
-/* The path as messages show it: "(root)" for the empty path. */
-const char *qvm_schema_path_show  (GString    *path);
+/* "path: message", with "(root)" for the empty path. */
+char *qvm_schema_path_vprintf     (GString    *path,
+                                   const char *format,
+                                   va_list     args) G_GNUC_PRINTF (2, 0);
 
 G_END_DECLS

@@ -79,15 +79,15 @@ load_fail (Loader      *loader,
            const char  *format,
            ...)
 {
-  g_autofree char *message = NULL;
   va_list args;
+  char *message;
 
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  message = qvm_schema_path_vprintf (loader->path, format, args);
   va_end (args);
 
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-               "%s: %s", qvm_schema_path_show (loader->path), message);
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, message);
+  g_free (message);
   return FALSE;
 }
 

@@ -305,8 +305,12 @@ qvm_schema_path_pop (GString *path,
   g_string_truncate (path, saved);
 }
 
-const char *
-qvm_schema_path_show (GString *path)
+char *
+qvm_schema_path_vprintf (GString    *path,
+                         const char *format,
+                         va_list     args)
 {
-  return path->len > 0 ? path->str : "(root)";
+  g_autofree char *message = g_strdup_vprintf (format, args);
+
+  return g_strdup_printf ("%s: %s", path->len > 0 ? path->str : "(root)", message);
 }

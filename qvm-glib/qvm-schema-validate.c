@@ -27,15 +27,12 @@ report (Validation *validation,
         const char *format,
         ...)
 {
-  g_autofree char *message = NULL;
   va_list args;
 
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-
   g_ptr_array_add (validation->problems,
-                   g_strdup_printf ("%s: %s", qvm_schema_path_show (validation->path), message));
+                   qvm_schema_path_vprintf (validation->path, format, args));
+  va_end (args);
 }
 
 static gboolean validate_node (Validation    *validation,

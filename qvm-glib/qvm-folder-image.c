@@ -18,6 +18,7 @@
 #include "qvm-folder-image.h"
 #include "qvm-fs-private.h"
 #include "qvm-i18n-private.h"
+#include "qvm-image-private.h"
 
 /**
  * QvmFolderImage:
@@ -29,8 +30,10 @@
  * ([ctor@Qvm.FolderImage.new_from_archive]), run a virtual machine on it,
  * release it, and package it ([method@Qvm.MutableImage.package]).
  *
- * [method@Qvm.Image.get_disk_file] marks the image in use until
- * [method@Qvm.Image.release]; an image in use cannot be packaged or deleted.
+ * [method@Qvm.Image.acquire] marks the image in use until
+ * [method@Qvm.Image.release]; an image in use cannot be packaged or deleted,
+ * and an image being packaged cannot be acquired. A released image can be
+ * acquired again, by the next virtual machine that builds on it.
  * Unreferencing the object leaves the folder on disk; call
  * [method@Qvm.FolderImage.delete] to remove it.
  */
@@ -106,8 +109,7 @@ qvm_folder_image_get_property (GObject    *object,
       g_value_set_boolean (value, self->in_use);
       break;
     case PROP_DISK_FILE:
-      /* reading the property does not mark the image in use */
-      g_value_set_string (value, self->deleted ? NULL : self->disk_file);
+      g_value_set_string (value, qvm_image_get_disk_file (QVM_IMAGE (self)));
       break;
     case PROP_FORMAT:
       g_value_set_string (value, "raw");
@@ -164,7 +166,7 @@ qvm_folder_image_class_init (QvmFolderImageClass *klass)
    * QvmFolderImage:in-use:
    *
    * Whether a virtual machine uses the image: set by
-   * [method@Qvm.Image.get_disk_file], cleared by [method@Qvm.Image.release].
+   * [method@Qvm.Image.acquire], cleared by [method@Qvm.Image.release].
    */
   properties[PROP_IN_USE] =
     g_param_spec_boolean ("in-use", NULL, NULL, FALSE,
@@ -192,15 +194,53 @@ set_in_use (QvmFolderImage *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IN_USE]);
 }
 
+/* Whether the image is there and no virtual machine uses it: what both a
+ * use and packaging need. */
+static gboolean
+check_free (QvmFolderImage *self,
+            GError        **error)
+{
+  if (self->deleted)
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                   _("The image in %s was deleted"), self->folder);
+      return FALSE;
+    }
+  if (self->in_use)
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                   _("The image in %s is in use; release it first"), self->folder);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+qvm_folder_image_acquire (QvmImage  *image,
+                          GError   **error)
+{
+  QvmFolderImage *self = QVM_FOLDER_IMAGE (image);
+
+  if (!check_free (self, error))
+    return FALSE;
+  if (g_atomic_int_get (&self->packaging))
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                   _("The image in %s is being packaged; it cannot be used until that ends"),
+                   self->folder);
+      return FALSE;
+    }
+
+  set_in_use (self, TRUE);
+  return TRUE;
+}
+
 static const char *
 qvm_folder_image_get_disk_file (QvmImage *image)
 {
   QvmFolderImage *self = QVM_FOLDER_IMAGE (image);
 
-  if (self->deleted)
-    return NULL;
-  set_in_use (self, TRUE);
-  return self->disk_file;
+  return self->deleted ? NULL : self->disk_file;
 }
 
 static const char *
@@ -228,6 +268,7 @@ qvm_folder_image_image_iface_init (QvmImageInterface *iface)
   iface->get_format = qvm_folder_image_get_format;
   iface->get_machine = qvm_folder_image_get_machine;
   iface->release = qvm_folder_image_release;
+  iface->acquire = qvm_folder_image_acquire;
 }
 
 /* Claims the image for packaging; fails if it is in use, deleted or being
@@ -236,18 +277,8 @@ static gboolean
 begin_packaging (QvmFolderImage *self,
                  GError        **error)
 {
-  if (self->deleted)
-    {
-      g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
-                   _("The image in %s was deleted"), self->folder);
-      return FALSE;
-    }
-  if (self->in_use)
-    {
-      g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
-                   _("The image in %s is in use; release it before packaging it"), self->folder);
-      return FALSE;
-    }
+  if (!check_free (self, error))
+    return FALSE;
   if (!g_atomic_int_compare_and_exchange (&self->packaging, 0, 1))
     {
       g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
@@ -424,6 +455,7 @@ qvm_folder_image_package_finish (QvmMutableImage *image,
                                  GError         **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, image), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, qvm_folder_image_package_async), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -496,13 +528,6 @@ qvm_folder_image_new_blank (const char  *folder,
   return folder_image_new (folder, copy);
 }
 
-static GObject *
-machine_from_json (GBytes  *json,
-                   GError **error)
-{
-  return G_OBJECT (qvm_machine_new_from_bytes (json, error));
-}
-
 /**
  * qvm_folder_image_new_from_archive:
  * @archive: (type filename): an image archive (`image.tar.zst`)
@@ -527,8 +552,7 @@ qvm_folder_image_new_from_archive (const char    *archive,
                                    GError       **error)
 {
   g_autoptr(GFile) file = NULL;
-  g_autoptr(GFileInputStream) stream = NULL;
-  g_autoptr(GObject) machine = NULL;
+  g_autoptr(QvmMachine) machine = NULL;
   g_autofree char *layer = NULL;
   QvmArchiveLimits limits;
 
@@ -538,13 +562,9 @@ qvm_folder_image_new_from_archive (const char    *archive,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   file = g_file_new_for_path (archive);
-  stream = g_file_read (file, cancellable, error);
-  if (stream == NULL)
-    return NULL;
-
   qvm_archive_limits_init (&limits);
-  if (!qvm_archive_extract (G_INPUT_STREAM (stream), folder, &limits, machine_from_json,
-                            &machine, cancellable, error))
+  machine = qvm_image_extract_archive (file, folder, &limits, cancellable, error);
+  if (machine == NULL)
     return NULL;
 
   layer = g_build_filename (folder, QVM_ARCHIVE_LAYER, NULL);
@@ -555,7 +575,7 @@ qvm_folder_image_new_from_archive (const char    *archive,
       return NULL;
     }
 
-  return folder_image_new (folder, QVM_MACHINE (machine));
+  return folder_image_new (folder, machine);
 }
 
 /**
@@ -579,7 +599,7 @@ qvm_folder_image_get_folder (QvmFolderImage *image)
  * @image: a folder image
  *
  * Tells whether a virtual machine uses the image: from
- * [method@Qvm.Image.get_disk_file] to [method@Qvm.Image.release].
+ * [method@Qvm.Image.acquire] to [method@Qvm.Image.release].
  *
  * Returns: %TRUE if the image is in use
  */

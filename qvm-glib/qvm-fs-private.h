@@ -11,11 +11,15 @@
 G_BEGIN_DECLS
 
 /* Removes @path and, if it is a folder, everything below it, without ever
- * following a symbolic link. A missing @path is not an error. */
+ * following a symbolic link. A missing @path (or parent) is not an error,
+ * nor is an entry that vanishes meanwhile: the caller wants it gone. An
+ * error names the full path of the entry that could not be removed. This
+ * is also what removes a folder of plain files, such as QEMU's sockets. */
 gboolean qvm_fs_remove_tree (const char *path,
                              GError    **error);
 
-/* Same, for the entry @name of the folder open as @dirfd. */
+/* Same, for the entry @name of the folder open as @dirfd; errors name the
+ * entries relative to that folder. */
 gboolean qvm_fs_remove_tree_at (int         dirfd,
                                 const char *name,
                                 GError    **error);

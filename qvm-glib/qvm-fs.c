@@ -35,8 +35,16 @@ qvm_fs_set_error_from_errno (GError    **error,
                  _("%s: cannot %s: %s"), what, action, g_strerror (saved_errno));
 }
 
+static gboolean remove_tree_at (int         dirfd,
+                                const char *name,
+                                const char *shown,
+                                GError    **error);
+
+/* Empties the folder open as @dirfd (taken), shown in errors as @shown. */
 static gboolean
-remove_children (int dirfd, const char *what, GError **error)
+remove_children (int         dirfd,
+                 const char *shown,
+                 GError    **error)
 {
   DIR *dir;
   struct dirent *entry;
@@ -48,18 +56,66 @@ remove_children (int dirfd, const char *what, GError **error)
       int saved_errno = errno;
 
       close (dirfd);
-      qvm_fs_set_error_from_errno (error, saved_errno, what, "list");
+      qvm_fs_set_error_from_errno (error, saved_errno, shown, "list");
       return FALSE;
     }
 
   while (ok && (errno = 0, entry = readdir (dir)) != NULL)
     {
+      g_autofree char *child = NULL;
+
       if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
         continue;
-      ok = qvm_fs_remove_tree_at (dirfd, entry->d_name, error);
+      child = g_build_filename (shown, entry->d_name, NULL);
+      ok = remove_tree_at (dirfd, entry->d_name, child, error);
     }
   closedir (dir);
   return ok;
+}
+
+/* Removes the entry @name of @dirfd, a tree if it is a folder; errors name
+ * it @shown, so that they say where they happened. */
+static gboolean
+remove_tree_at (int         dirfd,
+                const char *name,
+                const char *shown,
+                GError    **error)
+{
+  int child, unlink_errno;
+
+  if (unlinkat (dirfd, name, 0) == 0 || errno == ENOENT)
+    return TRUE;
+  unlink_errno = errno;
+  /* Linux says EISDIR for a folder, POSIX allows EPERM */
+  if (unlink_errno != EISDIR && unlink_errno != EPERM)
+    {
+      qvm_fs_set_error_from_errno (error, unlink_errno, shown, "remove");
+      return FALSE;
+    }
+
+  child = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (child < 0)
+    {
+      int saved_errno = errno;
+
+      /* gone between the two calls: what the caller wanted */
+      if (saved_errno == ENOENT)
+        return TRUE;
+      /* not a folder after all: the EPERM was the answer */
+      if (saved_errno == ENOTDIR || saved_errno == ELOOP)
+        qvm_fs_set_error_from_errno (error, unlink_errno, shown, "remove");
+      else
+        qvm_fs_set_error_from_errno (error, saved_errno, shown, "open");
+      return FALSE;
+    }
+  if (!remove_children (child, shown, error))
+    return FALSE;
+  if (unlinkat (dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+    {
+      qvm_fs_set_error_from_errno (error, errno, shown, "remove");
+      return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean
@@ -67,30 +123,7 @@ qvm_fs_remove_tree_at (int         dirfd,
                        const char *name,
                        GError    **error)
 {
-  int child;
-
-  if (unlinkat (dirfd, name, 0) == 0 || errno == ENOENT)
-    return TRUE;
-  if (errno != EISDIR && errno != EPERM)
-    {
-      qvm_fs_set_error_from_errno (error, errno, name, "remove");
-      return FALSE;
-    }
-
-  child = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (child < 0)
-    {
-      qvm_fs_set_error_from_errno (error, errno, name, "open");
-      return FALSE;
-    }
-  if (!remove_children (child, name, error))
-    return FALSE;
-  if (unlinkat (dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-    {
-      qvm_fs_set_error_from_errno (error, errno, name, "remove");
-      return FALSE;
-    }
-  return TRUE;
+  return remove_tree_at (dirfd, name, name, error);
 }
 
 gboolean
@@ -110,7 +143,7 @@ qvm_fs_remove_tree (const char *path,
       qvm_fs_set_error_from_errno (error, errno, parent, "open");
       return FALSE;
     }
-  ok = qvm_fs_remove_tree_at (dirfd, base, error);
+  ok = remove_tree_at (dirfd, base, path, error);
   close (dirfd);
   return ok;
 }

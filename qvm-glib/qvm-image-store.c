@@ -2,6 +2,10 @@
  *
  * Copyright 2026 The qvm-glib authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The store: its folder and lock, the table of loaded (or loading) images,
+ * loads in worker threads and the copies of a layer that instances are.
+ * The instances themselves are QvmStoreImage, in qvm-store-image.c.
  */
 
 #define _GNU_SOURCE
@@ -19,8 +23,10 @@
 #include "qvm-error.h"
 #include "qvm-fs-private.h"
 #include "qvm-i18n-private.h"
+#include "qvm-image-private.h"
 #include "qvm-image-store.h"
 #include "qvm-image-store-private.h"
+#include "qvm-store-image-private.h"
 
 /**
  * QvmImageStore:
@@ -108,146 +114,35 @@ store_image_unref (StoreImage *image)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StoreImage, store_image_unref)
 
-/* ---- instances -------------------------------------------------------- */
-
-#define QVM_TYPE_STORE_IMAGE (qvm_store_image_get_type ())
-G_DECLARE_FINAL_TYPE (QvmStoreImage, qvm_store_image, QVM, STORE_IMAGE, GObject)
-
-/* An instance of a loaded image: a private copy of its layer. */
-struct _QvmStoreImage
+/* Deletes the files of an image no one uses any more. */
+static void
+store_image_delete (StoreImage *image)
 {
-  GObject parent_instance;
+  g_autoptr(GError) error = NULL;
 
-  QvmImageStore *store;       /* a ref: the store outlives its instances */
+  if (!qvm_fs_remove_tree (image->folder, &error))
+    g_warning ("Cannot delete the image %s: %s", image->id, error->message);
+}
+
+/* One instance's use of a loaded image, handed to the instance and
+ * ended when it is released. */
+typedef struct {
+  QvmImageStore *store;       /* a ref: the store outlives what its instances use */
   StoreImage *image;
-  char *disk_file;
-  gboolean released;
-};
-
-static void qvm_store_image_iface_init (QvmImageInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (QvmStoreImage, qvm_store_image, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (QVM_TYPE_IMAGE, qvm_store_image_iface_init))
-
-enum {
-  INSTANCE_PROP_0,
-  INSTANCE_PROP_DISK_FILE,
-  INSTANCE_PROP_FORMAT,
-  INSTANCE_PROP_MACHINE,
-};
+} StoreUse;
 
 static void
-qvm_store_image_release (QvmImage *image)
+store_use_end (gpointer data)
 {
-  QvmStoreImage *self = QVM_STORE_IMAGE (image);
+  StoreUse *use = data;
 
-  g_return_if_fail (!self->released);
+  g_mutex_lock (&use->store->mutex);
+  use->image->users--;
+  g_mutex_unlock (&use->store->mutex);
 
-  self->released = TRUE;
-  if (g_unlink (self->disk_file) != 0)
-    g_warning ("Cannot delete the image instance %s: %s", self->disk_file, g_strerror (errno));
-
-  g_mutex_lock (&self->store->mutex);
-  self->image->users--;
-  g_mutex_unlock (&self->store->mutex);
-
-  g_object_notify (G_OBJECT (self), "disk-file");
-}
-
-static void
-qvm_store_image_dispose (GObject *object)
-{
-  QvmStoreImage *self = QVM_STORE_IMAGE (object);
-
-  /* an instance dropped without release() still frees its disk */
-  if (!self->released && self->image != NULL)
-    qvm_store_image_release (QVM_IMAGE (self));
-
-  G_OBJECT_CLASS (qvm_store_image_parent_class)->dispose (object);
-}
-
-static void
-qvm_store_image_finalize (GObject *object)
-{
-  QvmStoreImage *self = QVM_STORE_IMAGE (object);
-
-  g_clear_pointer (&self->image, store_image_unref);
-  g_clear_object (&self->store);
-  g_free (self->disk_file);
-
-  G_OBJECT_CLASS (qvm_store_image_parent_class)->finalize (object);
-}
-
-static const char *
-qvm_store_image_get_disk_file (QvmImage *image)
-{
-  QvmStoreImage *self = QVM_STORE_IMAGE (image);
-
-  return self->released ? NULL : self->disk_file;
-}
-
-static const char *
-qvm_store_image_get_format (QvmImage *image)
-{
-  return "qcow2";
-}
-
-static QvmMachine *
-qvm_store_image_get_machine (QvmImage *image)
-{
-  return QVM_STORE_IMAGE (image)->image->machine;
-}
-
-static void
-qvm_store_image_get_property (GObject    *object,
-                              guint       prop_id,
-                              GValue     *value,
-                              GParamSpec *pspec)
-{
-  QvmImage *image = QVM_IMAGE (object);
-
-  switch (prop_id)
-    {
-    case INSTANCE_PROP_DISK_FILE:
-      g_value_set_string (value, qvm_store_image_get_disk_file (image));
-      break;
-    case INSTANCE_PROP_FORMAT:
-      g_value_set_string (value, qvm_store_image_get_format (image));
-      break;
-    case INSTANCE_PROP_MACHINE:
-      g_value_set_object (value, qvm_store_image_get_machine (image));
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-qvm_store_image_class_init (QvmStoreImageClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-
-  object_class->dispose = qvm_store_image_dispose;
-  object_class->finalize = qvm_store_image_finalize;
-  object_class->get_property = qvm_store_image_get_property;
-
-  g_object_class_override_property (object_class, INSTANCE_PROP_DISK_FILE, "disk-file");
-  g_object_class_override_property (object_class, INSTANCE_PROP_FORMAT, "format");
-  g_object_class_override_property (object_class, INSTANCE_PROP_MACHINE, "machine");
-}
-
-static void
-qvm_store_image_init (QvmStoreImage *self)
-{
-}
-
-static void
-qvm_store_image_iface_init (QvmImageInterface *iface)
-{
-  iface->get_disk_file = qvm_store_image_get_disk_file;
-  iface->get_format = qvm_store_image_get_format;
-  iface->get_machine = qvm_store_image_get_machine;
-  iface->release = qvm_store_image_release;
+  store_image_unref (use->image);
+  g_object_unref (use->store);
+  g_free (use);
 }
 
 /* ---- the store -------------------------------------------------------- */
@@ -280,12 +175,7 @@ qvm_image_store_finalize (GObject *object)
     {
       g_hash_table_iter_init (&iter, self->images);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &image))
-        {
-          g_autoptr(GError) error = NULL;
-
-          if (!qvm_fs_remove_tree (image->folder, &error))
-            g_warning ("Cannot delete the image folder %s: %s", image->folder, error->message);
-        }
+        store_image_delete (image);
       g_hash_table_unref (self->images);
     }
 
@@ -662,7 +552,8 @@ instance_thread (GTask        *task,
   g_autofree char *layer = g_build_filename (image->folder, QVM_ARCHIVE_LAYER, NULL);
   g_autofree char *disk_file = NULL;
   GError *error = NULL;
-  QvmStoreImage *instance;
+  QvmImage *instance;
+  StoreUse *use;
   int layer_fd, instance_fd = -1;
 
   layer_fd = open (layer, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -698,10 +589,10 @@ instance_thread (GTask        *task,
     }
   close (layer_fd);
 
-  instance = g_object_new (QVM_TYPE_STORE_IMAGE, NULL);
-  instance->store = g_object_ref (self);
-  instance->image = store_image_ref (image);
-  instance->disk_file = g_steal_pointer (&disk_file);
+  use = g_new0 (StoreUse, 1);
+  use->store = g_object_ref (self);
+  use->image = store_image_ref (image);
+  instance = qvm_store_image_new (disk_file, image->machine, store_use_end, use);
   g_task_return_pointer (task, instance, g_object_unref);
   return;
 
@@ -744,13 +635,7 @@ load_data_free (LoadData *data)
   g_free (data);
 }
 
-static GObject *
-machine_from_json (GBytes  *json,
-                   GError **error)
-{
-  return G_OBJECT (qvm_machine_new_from_bytes (json, error));
-}
-
+/* Not cancellable: the load goes on for every request that waits for it. */
 static void
 load_thread (GTask        *task,
              gpointer      source_object,
@@ -758,14 +643,11 @@ load_thread (GTask        *task,
              GCancellable *cancellable)
 {
   LoadData *data = task_data;
-  g_autoptr(GFileInputStream) stream = NULL;
-  GObject *machine = NULL;
   GError *error = NULL;
+  QvmMachine *machine;
 
-  stream = g_file_read (data->source, NULL, &error);
-  if (stream == NULL ||
-      !qvm_archive_extract (G_INPUT_STREAM (stream), data->folder, &data->limits,
-                            machine_from_json, &machine, NULL, &error))
+  machine = qvm_image_extract_archive (data->source, data->folder, &data->limits, NULL, &error);
+  if (machine == NULL)
     {
       g_task_return_error (task, error);
       return;
@@ -876,7 +758,7 @@ qvm_image_store_instance_async (QvmImageStore       *store,
       data->folder = g_strdup (image->folder);
       data->limits = store->limits;
       load = g_task_new (store, NULL, load_done, store_image_ref (image));
-      g_task_set_source_tag (load, qvm_image_store_instance_async);
+      g_task_set_source_tag (load, load_thread);
       g_task_set_task_data (load, data, (GDestroyNotify) load_data_free);
     }
   image->users++;
@@ -911,6 +793,8 @@ qvm_image_store_instance_finish (QvmImageStore  *store,
 {
   g_return_val_if_fail (QVM_IS_IMAGE_STORE (store), NULL);
   g_return_val_if_fail (g_task_is_valid (result, store), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, qvm_image_store_instance_async), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -945,13 +829,7 @@ qvm_image_store_collect (QvmImageStore *store)
   g_mutex_unlock (&store->mutex);
 
   for (guint i = 0; i < unused->len; i++)
-    {
-      g_autoptr(GError) error = NULL;
-
-      image = unused->pdata[i];
-      if (!qvm_fs_remove_tree (image->folder, &error))
-        g_warning ("Cannot delete the image folder %s: %s", image->folder, error->message);
-    }
+    store_image_delete (unused->pdata[i]);
   return unused->len;
 }
 

@@ -12,6 +12,7 @@
 #include "qvm-i18n-private.h"
 #include "qvm-machine.h"
 #include "qvm-payload-private.h"
+#include "qvm-util-private.h"
 
 #define MACHINE_SCHEMA "machine.schema.json"
 
@@ -575,14 +576,16 @@ uint_member (JsonObject *object,
   return value < 0 ? 0 : (guint) MIN (value, (gint64) max);
 }
 
+/* A member the JSON leaves out keeps the default the object was made with. */
 static void
-replace_string (char **field,
-                char  *value)
+set_string_from_member (char       **field,
+                        JsonObject  *object,
+                        const char  *name)
 {
-  if (value == NULL)
-    return;
-  g_free (*field);
-  *field = value;
+  g_autofree char *value = dup_string_member (object, name);
+
+  if (value != NULL)
+    qvm_set_str (field, value);
 }
 
 static QvmMachine *
@@ -595,11 +598,11 @@ machine_from_valid_json (JsonNode *root)
   JsonObject *sound = object_member (object, "sound");
   JsonObject *cpu = object_member (object, "cpu");
 
-  replace_string (&self->uuid, dup_string_member (object, "uuid"));
+  set_string_from_member (&self->uuid, object, "uuid");
   self->memory = uint_member (object, "memory", QVM_MACHINE_OPTIONS_MAX_MEMORY_LIMIT);
-  replace_string (&self->network_device, dup_string_member (network, "device"));
-  replace_string (&self->mac_address, dup_string_member (network, "mac"));
-  replace_string (&self->keyboard_layout, dup_string_member (keyboard, "layout"));
+  set_string_from_member (&self->network_device, network, "device");
+  set_string_from_member (&self->mac_address, network, "mac");
+  set_string_from_member (&self->keyboard_layout, keyboard, "layout");
   if (sound != NULL)
     {
       self->sound_device = dup_string_member (sound, "device");

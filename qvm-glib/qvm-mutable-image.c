@@ -116,6 +116,8 @@ qvm_mutable_image_package_finish (QvmMutableImage *image,
 {
   g_return_val_if_fail (QVM_IS_MUTABLE_IMAGE (image), FALSE);
   g_return_val_if_fail (G_IS_ASYNC_RESULT (result), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  /* the implementation checks the source object and tag: they are its own */
   return QVM_MUTABLE_IMAGE_GET_IFACE (image)->package_finish (image, result, error);
 }

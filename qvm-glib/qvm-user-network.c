@@ -15,6 +15,7 @@
 
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
+#include "qvm-qemu-argv-private.h"
 #include "qvm-user-network.h"
 #include "qvm-user-network-private.h"
 
@@ -180,22 +181,6 @@ qvm_netdev_id_is_valid (const char *id)
   return TRUE;
 }
 
-/* QEMU splits option strings at commas; a comma in a value is written ",,". */
-static char *
-escape_qemu_option_value (const char *value)
-{
-  GString *escaped = g_string_sized_new (strlen (value) + 8);
-
-  for (const char *p = value; *p != '\0'; p++)
-    {
-      if (*p == ',')
-        g_string_append_c (escaped, ',');
-      g_string_append_c (escaped, *p);
-    }
-
-  return g_string_free (escaped, FALSE);
-}
-
 char *
 qvm_user_network_build_netdev (const char *id,
                                const char *helper,
@@ -215,7 +200,7 @@ qvm_user_network_build_netdev (const char *id,
   quoted_helper = g_shell_quote (helper);
   quoted_socket = g_shell_quote (socket_path);
   command = g_strdup_printf ("%s %s", quoted_helper, quoted_socket);
-  escaped_command = escape_qemu_option_value (command);
+  escaped_command = qvm_qemu_escape_option (command);
 
   /* Slirp puts its host at .2.2 and DNS at .2.3 of the net and leases from
    * .2.15; restrict=on keeps the guest from everything but the guestfwd,

@@ -47,8 +47,10 @@
 #include "qvm-enum-types.h"
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
+#include "qvm-ppm-private.h"
 #include "qvm-qemu-argv-private.h"
 #include "qvm-qmp-client-private.h"
+#include "qvm-util-private.h"
 #include "qvm-virtual-machine.h"
 
 /* How many lines of QEMU's stderr are kept for error messages. */
@@ -1053,6 +1055,10 @@ spawn_qemu (QvmVirtualMachine  *self,
   const char *accel;
   int fds[2];
 
+  /* In use from here; release_resources() ends the use, whatever happens. */
+  if (!qvm_image_acquire (self->image, error))
+    return FALSE;
+
   accel = qvm_qemu_resolve_accel (self->accel, "/dev/kvm", "/proc/cpuinfo", error);
   if (accel == NULL)
     return FALSE;
@@ -1801,18 +1807,6 @@ qvm_virtual_machine_init (QvmVirtualMachine *self)
   self->accel = g_strdup (env != NULL && *env != '\0' ? env : "auto");
 }
 
-/* g_set_str() of GLib 2.76. */
-static gboolean
-replace_string (char       **field,
-                const char  *value)
-{
-  if (g_strcmp0 (*field, value) == 0)
-    return FALSE;
-  g_free (*field);
-  *field = g_strdup (value);
-  return TRUE;
-}
-
 /* ---- Public API ------------------------------------------------------------------ */
 
 /**
@@ -2021,7 +2015,7 @@ qvm_virtual_machine_set_qemu_binary (QvmVirtualMachine *vm,
       qemu_binary = env != NULL && *env != '\0' ? env : "qemu-system-x86_64";
     }
 
-  if (replace_string (&vm->qemu_binary, qemu_binary))
+  if (qvm_set_str (&vm->qemu_binary, qemu_binary))
     g_object_notify_by_pspec (G_OBJECT (vm), properties[PROP_QEMU_BINARY]);
 }
 
@@ -2060,7 +2054,7 @@ qvm_virtual_machine_set_accel (QvmVirtualMachine *vm,
       accel = env != NULL && *env != '\0' ? env : "auto";
     }
 
-  if (replace_string (&vm->accel, accel))
+  if (qvm_set_str (&vm->accel, accel))
     g_object_notify_by_pspec (G_OBJECT (vm), properties[PROP_ACCEL]);
 }
 
@@ -2413,66 +2407,6 @@ mapping_free (gpointer data)
   g_free (mapping);
 }
 
-/* Reads one PPM header number; FALSE when there is none. */
-static gboolean
-ppm_number (const guint8 *data,
-            gsize         size,
-            gsize        *offset,
-            guint        *out)
-{
-  guint64 value = 0;
-  gsize start;
-
-  /* Whitespace and comments before it. */
-  while (*offset < size)
-    {
-      if (g_ascii_isspace (data[*offset]))
-        (*offset)++;
-      else if (data[*offset] == '#')
-        while (*offset < size && data[*offset] != '\n')
-          (*offset)++;
-      else
-        break;
-    }
-
-  start = *offset;
-  while (*offset < size && g_ascii_isdigit (data[*offset]) && value <= G_MAXINT)
-    value = value * 10 + (data[(*offset)++] - '0');
-
-  if (*offset == start || value == 0 || value > G_MAXINT)
-    return FALSE;
-  *out = value;
-  return TRUE;
-}
-
-/* A binary PPM with 8 bits per sample (what QEMU writes) becomes a pixbuf
- * on the mapped memory without a copy. */
-static GdkPixbuf *
-pixbuf_from_ppm (GBytes *bytes)
-{
-  gsize size;
-  const guint8 *data = g_bytes_get_data (bytes, &size);
-  gsize offset = 2;
-  guint width, height, maxval;
-  g_autoptr(GBytes) pixels = NULL;
-
-  if (size < 2 || data[0] != 'P' || data[1] != '6')
-    return NULL;
-  if (!ppm_number (data, size, &offset, &width) ||
-      !ppm_number (data, size, &offset, &height) ||
-      !ppm_number (data, size, &offset, &maxval) || maxval != 255 ||
-      offset >= size || !g_ascii_isspace (data[offset]))
-    return NULL;
-  offset++;
-
-  if (width > G_MAXINT / 3 || (gsize) width * 3 * height > size - offset)
-    return NULL;
-
-  pixels = g_bytes_new_from_bytes (bytes, offset, (gsize) width * 3 * height);
-  return gdk_pixbuf_new_from_bytes (pixels, GDK_COLORSPACE_RGB, FALSE, 8,
-                                    width, height, width * 3);
-}
-
 static GdkPixbuf *
 decode_screenshot (int      memfd,
                    GError **error)
@@ -2481,8 +2415,6 @@ decode_screenshot (int      memfd,
   gpointer map;
   Mapping *mapping;
   g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GdkPixbufLoader) loader = NULL;
-  GdkPixbuf *pixbuf;
 
   if (fstat (memfd, &st) != 0 || st.st_size == 0)
     {
@@ -2505,19 +2437,7 @@ decode_screenshot (int      memfd,
   mapping->size = st.st_size;
   bytes = g_bytes_new_with_free_func (map, st.st_size, mapping_free, mapping);
 
-  pixbuf = pixbuf_from_ppm (bytes);
-  if (pixbuf != NULL)
-    return pixbuf;
-
-  /* Not the PPM QEMU normally writes: let gdk-pixbuf's loaders try. */
-  loader = gdk_pixbuf_loader_new ();
-  if (!gdk_pixbuf_loader_write_bytes (loader, bytes, error) ||
-      !gdk_pixbuf_loader_close (loader, error))
-    {
-      g_prefix_error (error, _("Cannot decode the screenshot: "));
-      return NULL;
-    }
-  return g_object_ref (gdk_pixbuf_loader_get_pixbuf (loader));
+  return qvm_ppm_decode (bytes, error);
 }
 
 /* The fdset ids screenshots use: the library picks them so that add-fd,

@@ -133,6 +133,7 @@ test_boot_instance (Fixture *f, gconstpointer data)
   g_autoptr(QvmImageStore) store = NULL;
   g_autoptr(QvmImage) instance = NULL;
   g_autoptr(GFile) source = NULL;
+  g_autoptr(GFile) disk = NULL;
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
@@ -157,6 +158,8 @@ test_boot_instance (Fixture *f, gconstpointer data)
   /* a boot sector that halts: cli; hlt; jmp back */
   image = qvm_folder_image_new_blank (build, 64 * MIB, machine, &error);
   g_assert_no_error (error);
+  g_assert_true (qvm_image_acquire (QVM_IMAGE (image), &error));
+  g_assert_no_error (error);
   fd = open (qvm_image_get_disk_file (QVM_IMAGE (image)), O_WRONLY);
   g_assert_cmpint (pwrite (fd, "\xfa\xf4\xeb\xfd", 4, 0), ==, 4);
   g_assert_cmpint (pwrite (fd, "\x55\xaa", 2, 510), ==, 2);
@@ -174,7 +177,11 @@ test_boot_instance (Fixture *f, gconstpointer data)
   instance = qvm_image_store_instance_finish (store, result, &error);
   g_assert_no_error (error);
 
-  drive = g_strdup_printf ("file=%s,format=%s,if=virtio", qvm_image_get_disk_file (instance),
+  /* this test is the instance's one user, as a virtual machine would be */
+  g_assert_true (qvm_image_acquire (instance, &error));
+  g_assert_no_error (error);
+  disk = qvm_image_get_disk (instance);
+  drive = g_strdup_printf ("file=%s,format=%s,if=virtio", g_file_peek_path (disk),
                            qvm_image_get_format (instance));
   qmp = g_strdup_printf ("unix:%s,server=on,wait=off", qmp_path);
   debugcon = g_strdup_printf ("file:%s", log_path);
@@ -208,7 +215,7 @@ test_boot_instance (Fixture *f, gconstpointer data)
 
     blocks = json_to_string (node, FALSE);
   }
-  g_assert_nonnull (strstr (blocks, qvm_image_get_disk_file (instance)));
+  g_assert_nonnull (strstr (blocks, g_file_peek_path (disk)));
   g_assert_nonnull (strstr (blocks, "\"backing-filename\":\"disk.img\""));
   g_assert_nonnull (strstr (blocks, "\"backing-filename-format\":\"raw\""));
   g_clear_pointer (&reply, json_object_unref);
@@ -237,7 +244,14 @@ test_boot_instance (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_subprocess_get_exit_status (f->qemu), ==, 0);
   g_clear_object (&f->qemu);
 
+  /* in use until released; then gone, and not usable again */
+  g_assert_false (qvm_image_acquire (instance, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_clear_error (&error);
   qvm_image_release (instance);
+  g_assert_false (g_file_query_exists (disk, NULL));
+  g_assert_false (qvm_image_acquire (instance, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
 }
 
 int

@@ -125,6 +125,8 @@ make_archive (Fixture *f)
   g_assert_true (qvm_machine_equal (qvm_image_get_machine (QVM_IMAGE (image)), f->machine));
 
   disk = qvm_image_get_disk_file (QVM_IMAGE (image));
+  g_assert_true (qvm_image_acquire (QVM_IMAGE (image), &error));
+  g_assert_no_error (error);
   g_assert_true (qvm_folder_image_get_in_use (image));
   fd = open (disk, O_WRONLY);
   g_assert_cmpint (fd, >=, 0);
@@ -145,10 +147,15 @@ make_archive (Fixture *f)
 
   g_signal_connect (image, "progress", G_CALLBACK (on_progress), f);
   qvm_mutable_image_package_async (QVM_MUTABLE_IMAGE (image), f->archive, NULL, store_result, &f->result);
-  /* one packaging at a time */
+  /* one packaging at a time, and no use while it runs */
   g_assert_false (qvm_mutable_image_package (QVM_MUTABLE_IMAGE (image), f->archive, NULL, &error));
   g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
   g_clear_error (&error);
+  g_assert_false (qvm_image_acquire (QVM_IMAGE (image), &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_assert_nonnull (strstr (error->message, "being packaged"));
+  g_clear_error (&error);
+  g_assert_false (qvm_folder_image_get_in_use (image));
 
   result = wait_for (&f->result);
   g_assert_true (qvm_mutable_image_package_finish (QVM_MUTABLE_IMAGE (image), result, &error));
@@ -495,6 +502,8 @@ test_folder_image_from_archive (Fixture *f, gconstpointer data)
   g_assert_false (g_file_test (layer, G_FILE_TEST_EXISTS));
 
   /* in use: not deleted */
+  g_assert_true (qvm_image_acquire (QVM_IMAGE (image), &error));
+  g_assert_no_error (error);
   g_assert_false (qvm_folder_image_delete (image, &error));
   g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
   g_clear_error (&error);
@@ -615,6 +624,254 @@ test_limits (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_strv_length (names), ==, 1);
 }
 
+static void
+count_notify (GObject *object, GParamSpec *pspec, guint *count)
+{
+  (*count)++;
+}
+
+/* The GFile accessor names the file the path getter names, a new object
+ * each time; neither marks the image in use. */
+static void
+assert_disk_accessors (QvmImage *image)
+{
+  g_autoptr(GFile) disk = qvm_image_get_disk (image);
+  g_autoptr(GFile) again = qvm_image_get_disk (image);
+
+  g_assert_nonnull (disk);
+  g_assert_cmpstr (g_file_peek_path (disk), ==, qvm_image_get_disk_file (image));
+  g_assert_true (disk != again);
+  g_assert_true (g_file_equal (disk, again));
+}
+
+/* A folder image: in use from acquire() to release(), once at a time,
+ * and again after release; the getters change nothing. */
+static void
+test_folder_image_acquire (Fixture *f, gconstpointer data)
+{
+  g_autofree char *folder = g_build_filename (f->root, "build", NULL);
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+  guint notified = 0;
+
+  image = qvm_folder_image_new_blank (folder, MIB, f->machine, &error);
+  g_assert_no_error (error);
+  g_signal_connect (image, "notify::in-use", G_CALLBACK (count_notify), &notified);
+
+  /* asking for the disk has no effect: it can still be packaged */
+  assert_disk_accessors (QVM_IMAGE (image));
+  g_assert_false (qvm_folder_image_get_in_use (image));
+  g_assert_cmpuint (notified, ==, 0);
+  g_assert_true (qvm_mutable_image_package (QVM_MUTABLE_IMAGE (image), f->archive, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (qvm_image_acquire (QVM_IMAGE (image), &error));
+  g_assert_no_error (error);
+  g_assert_true (qvm_folder_image_get_in_use (image));
+  g_assert_cmpuint (notified, ==, 1);
+
+  /* twice: refused, and still in use */
+  g_assert_false (qvm_image_acquire (QVM_IMAGE (image), &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_assert_nonnull (strstr (error->message, folder));
+  g_clear_error (&error);
+  g_assert_true (qvm_folder_image_get_in_use (image));
+  g_assert_cmpuint (notified, ==, 1);
+
+  /* after release: free, and usable again */
+  qvm_image_release (QVM_IMAGE (image));
+  g_assert_false (qvm_folder_image_get_in_use (image));
+  g_assert_cmpuint (notified, ==, 2);
+  g_assert_true (qvm_image_acquire (QVM_IMAGE (image), &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (notified, ==, 3);
+  qvm_image_release (QVM_IMAGE (image));
+
+  /* once deleted, nothing to use */
+  g_assert_true (qvm_folder_image_delete (image, &error));
+  g_assert_no_error (error);
+  g_assert_null (qvm_image_get_disk (QVM_IMAGE (image)));
+  g_assert_false (qvm_image_acquire (QVM_IMAGE (image), &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_assert_nonnull (strstr (error->message, "deleted"));
+  g_assert_false (qvm_folder_image_get_in_use (image));
+}
+
+/* A store instance: one use, which release ends for good. */
+static void
+test_instance_acquire (Fixture *f, gconstpointer data)
+{
+  g_autofree char *folder = g_build_filename (f->root, "build", NULL);
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autoptr(QvmImageStore) store = NULL;
+  g_autoptr(QvmImage) instance = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+
+  image = qvm_folder_image_new_blank (folder, MIB, f->machine, &error);
+  g_assert_no_error (error);
+  g_assert_true (qvm_mutable_image_package (QVM_MUTABLE_IMAGE (image), f->archive, NULL, &error));
+  g_assert_no_error (error);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_no_error (error);
+  instance = get_instance (f, store, "acquire", f->archive, &error);
+  g_assert_no_error (error);
+
+  /* the getters first: they do not count as the use */
+  assert_disk_accessors (instance);
+  path = g_strdup (qvm_image_get_disk_file (instance));
+  g_assert_true (qvm_image_acquire (instance, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (qvm_image_acquire (instance, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_assert_nonnull (strstr (error->message, path));
+  g_clear_error (&error);
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+
+  /* the image is in use until release; then the instance is gone */
+  g_assert_cmpuint (qvm_image_store_collect (store), ==, 0);
+  qvm_image_release (instance);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_null (qvm_image_get_disk_file (instance));
+  g_assert_null (qvm_image_get_disk (instance));
+  g_assert_false (qvm_image_acquire (instance, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_assert_nonnull (strstr (error->message, "released"));
+  g_assert_cmpuint (qvm_image_store_collect (store), ==, 1);
+}
+
+/* An implementation that leaves acquire() to the interface: usable while
+ * it has a disk file. */
+#define TEST_TYPE_PLAIN_IMAGE (test_plain_image_get_type ())
+G_DECLARE_FINAL_TYPE (TestPlainImage, test_plain_image, TEST, PLAIN_IMAGE, GObject)
+
+struct _TestPlainImage
+{
+  GObject parent_instance;
+  gboolean released;
+};
+
+static const char *
+test_plain_image_get_disk_file (QvmImage *image)
+{
+  return TEST_PLAIN_IMAGE (image)->released ? NULL : "/plain/disk.img";
+}
+
+static const char *
+test_plain_image_get_format (QvmImage *image)
+{
+  return "raw";
+}
+
+static QvmMachine *
+test_plain_image_get_machine (QvmImage *image)
+{
+  return NULL;
+}
+
+static void
+test_plain_image_release (QvmImage *image)
+{
+  TEST_PLAIN_IMAGE (image)->released = TRUE;
+}
+
+static void
+test_plain_image_iface_init (QvmImageInterface *iface)
+{
+  iface->get_disk_file = test_plain_image_get_disk_file;
+  iface->get_format = test_plain_image_get_format;
+  iface->get_machine = test_plain_image_get_machine;
+  iface->release = test_plain_image_release;
+}
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestPlainImage, test_plain_image, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (QVM_TYPE_IMAGE, test_plain_image_iface_init))
+
+static void
+test_plain_image_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+test_plain_image_class_init (TestPlainImageClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = test_plain_image_get_property;
+  g_object_class_override_property (object_class, 1, "disk-file");
+  g_object_class_override_property (object_class, 2, "format");
+  g_object_class_override_property (object_class, 3, "machine");
+}
+
+static void
+test_plain_image_init (TestPlainImage *self)
+{
+}
+
+static void
+test_default_acquire (Fixture *f, gconstpointer data)
+{
+  g_autoptr(QvmImage) image = g_object_new (TEST_TYPE_PLAIN_IMAGE, NULL);
+  g_autoptr(GError) error = NULL;
+
+  assert_disk_accessors (image);
+  g_assert_true (qvm_image_acquire (image, &error));
+  g_assert_no_error (error);
+  qvm_image_release (image);
+  g_assert_null (qvm_image_get_disk (image));
+  g_assert_false (qvm_image_acquire (image, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+}
+
+static void
+other_async (void)
+{
+}
+
+/* A result of the right object but from another call. */
+static GAsyncResult *
+foreign_result (gpointer source)
+{
+  GAsyncResult *result = NULL;
+  g_autoptr(GTask) task = g_task_new (source, NULL, store_result, &result);
+
+  g_task_set_source_tag (task, other_async);
+  g_task_return_boolean (task, TRUE);
+  g_clear_object (&task);
+  return wait_for (&result);
+}
+
+/* The _finish functions check the source tag (a programmer error). */
+static void
+test_finish_checks_tag (Fixture *f, gconstpointer data)
+{
+  g_autofree char *folder = g_build_filename (f->root, "build", NULL);
+  g_autoptr(QvmImageStore) store = NULL;
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_no_error (error);
+  image = qvm_folder_image_new_blank (folder, MIB, f->machine, &error);
+  g_assert_no_error (error);
+
+  result = foreign_result (store);
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*g_async_result_is_tagged*");
+  g_assert_null (qvm_image_store_instance_finish (store, result, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  result = foreign_result (image);
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*g_async_result_is_tagged*");
+  g_assert_false (qvm_mutable_image_package_finish (QVM_MUTABLE_IMAGE (image), result, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+}
+
 #define ADD(path, func) \
   g_test_add ("/image-store/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -632,6 +889,10 @@ main (int argc, char *argv[])
   ADD ("new-blank-invalid", test_new_blank_invalid);
   ADD ("store-folder", test_store_folder);
   ADD ("limits", test_limits);
+  ADD ("folder-image-acquire", test_folder_image_acquire);
+  ADD ("instance-acquire", test_instance_acquire);
+  ADD ("default-acquire", test_default_acquire);
+  ADD ("finish-checks-tag", test_finish_checks_tag);
 
   return g_test_run ();
 }

@@ -347,6 +347,53 @@ test_commas_escaped (void)
   g_assert_true (g_strv_contains ((const char * const *) argv, "unix:/run/q,,v/vnc.sock"));
 }
 
+/* What QEMU's option parser does with an escaped value: ",," is one
+ * comma, a single comma ends the value. NULL if the value would be cut. */
+static char *
+qemu_unescape (const char *escaped)
+{
+  g_autoptr(GString) value = g_string_new (NULL);
+
+  for (const char *p = escaped; *p != '\0'; p++)
+    {
+      if (*p == ',' && *++p != ',')
+        return NULL;
+      g_string_append_c (value, *p);
+    }
+  return g_string_free (g_steal_pointer (&value), FALSE);
+}
+
+/* The one escaping function (the argv builder and the user network both
+ * use it): commas doubled, nothing else touched, and QEMU reads back the
+ * value as it was. */
+static void
+test_escape_option (void)
+{
+  const struct {
+    const char *value;
+    const char *escaped;
+  } cases[] = {
+    { "", "" },
+    { ",", ",," },
+    { ",,,", ",,,,,," },
+    { "a,b", "a,,b" },
+    { "end,", "end,," },
+    { "/no/commas: = ' \" \\ $ é", "/no/commas: = ' \" \\ $ é" },
+    { "id=x,file=/y", "id=x,,file=/y" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *escaped = qvm_qemu_escape_option (cases[i].value);
+      g_autofree char *back = qemu_unescape (escaped);
+
+      g_assert_cmpstr (escaped, ==, cases[i].escaped);
+      g_assert_cmpstr (back, ==, cases[i].value);
+    }
+  /* the checker itself sees a value that an unescaped comma would cut */
+  g_assert_null (qemu_unescape ("a,b"));
+}
+
 /* The accelerator choice, with every combination of the two probes. */
 
 typedef struct {
@@ -683,6 +730,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/qemu-argv/kvm", test_kvm);
   g_test_add_func ("/qemu-argv/everything", test_everything);
   g_test_add_func ("/qemu-argv/commas-escaped", test_commas_escaped);
+  g_test_add_func ("/qemu-argv/escape-option", test_escape_option);
 
   g_test_add ("/qemu-argv/accel/probes", AccelFixture, NULL,
               accel_set_up, test_accel_probes, accel_tear_down);

@@ -20,6 +20,7 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "qvm.h"
+#include "qvm-qemu-argv-private.h"
 #include "qvm-user-network-private.h"
 
 /* How long a blocking client waits for the server before the test fails
@@ -516,6 +517,29 @@ test_netdev_escaping (void)
   }
   expected_output = g_strdup_printf ("%s\n%s\n", helper, socket_path);
   g_assert_cmpstr (shell_output, ==, expected_output);
+}
+
+/* The command is escaped by the function the argv builder uses, so that
+ * commas at either end and in runs survive QEMU's parser too. */
+static void
+test_netdev_escaping_shared (void)
+{
+  const char *helper = ",/h,,/qvm-guestfwd,";
+  const char *socket_path = "/run,,,/s,";
+  g_autofree char *netdev = qvm_user_network_build_netdev ("net0", helper, socket_path);
+  g_autofree char *quoted_helper = g_shell_quote (helper);
+  g_autofree char *quoted_socket = g_shell_quote (socket_path);
+  g_autofree char *command = g_strdup_printf ("%s %s", quoted_helper, quoted_socket);
+  g_autofree char *escaped = qvm_qemu_escape_option (command);
+  g_auto(GStrv) argv = NULL;
+
+  /* the command is the last value: it runs to the end of the string */
+  g_assert_cmpstr (strstr (netdev, "-cmd:") + strlen ("-cmd:"), ==, escaped);
+
+  argv = netdev_command_argv (netdev);
+  g_assert_cmpuint (g_strv_length (argv), ==, 2);
+  g_assert_cmpstr (argv[0], ==, helper);
+  g_assert_cmpstr (argv[1], ==, socket_path);
 }
 
 static void
@@ -1763,6 +1787,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/user-network/netdev/golden", test_netdev_golden);
   g_test_add_func ("/user-network/netdev/escaping", test_netdev_escaping);
+  g_test_add_func ("/user-network/netdev/escaping-shared", test_netdev_escaping_shared);
   ADD ("netdev/id", test_netdev_id);
   ADD ("netdev/network", test_netdev_network);
   ADD ("folder/private", test_folder);

@@ -22,7 +22,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"machine options schema-instance schema qcow2 archive qmp-parser qmp-client"}
+targets=${*:-"machine options schema-instance schema qcow2 archive qmp-parser qmp-client ppm"}
 build=${QVM_FUZZ_BUILD_DIR:-"$top/_build-fuzz"}
 
 case $seconds in

@@ -27,6 +27,9 @@ t.test('package a blank image and get an instance from a store', () => {
     t.ok(image instanceof Qvm.MutableImage, 'a MutableImage');
     t.equal(image.get_format(), 'raw');
     t.equal(image.get_disk_file(), `${folder}/build/disk.img`);
+    t.equal(image.get_disk().get_path(), `${folder}/build/disk.img`);
+    t.ok(!image.in_use, 'asking for the disk does not mark it in use');
+    t.ok(image.acquire(), 'acquired');
     t.ok(image.in_use, 'in use');
     image.release();
 
@@ -46,8 +49,16 @@ t.test('package a blank image and get an instance from a store', () => {
     t.equal(instance.get_format(), 'qcow2');
     t.ok(instance.get_machine().equal(machine), 'same machine');
     t.ok(GLib.file_test(instance.get_disk_file(), GLib.FileTest.IS_REGULAR), 'instance file');
+    t.ok(instance.acquire(), 'instance acquired');
     instance.release();
     t.equal(instance.get_disk_file(), null);
+    t.equal(instance.get_disk(), null);
+    try {
+        instance.acquire();
+        throw new Error('expected an error');
+    } catch (e) {
+        t.ok(e.matches(Qvm.error_quark(), Qvm.Error.INVALID_STATE), 'released: cannot acquire');
+    }
     t.equal(store.collect(), 1);
     t.ok(image.delete(), 'deleted');
 });

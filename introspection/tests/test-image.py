@@ -48,6 +48,9 @@ class ImageTest(unittest.TestCase):
 
         disk = image.get_disk_file()
         self.assertEqual(disk, self.path('build/disk.img'))
+        self.assertEqual(image.get_disk().get_path(), disk)
+        self.assertFalse(image.props.in_use)
+        self.assertTrue(image.acquire())
         self.assertTrue(image.props.in_use)
         with open(disk, 'r+b') as f:
             f.seek(10 * MIB)
@@ -75,9 +78,14 @@ class ImageTest(unittest.TestCase):
         with open(os.path.join(os.path.dirname(path), 'disk.img'), 'rb') as f:
             f.seek(10 * MIB)
             self.assertEqual(f.read(19), b'written from Python')
+        self.assertTrue(instance.acquire())
         instance.release()
         self.assertFalse(os.path.exists(path))
         self.assertIsNone(instance.get_disk_file())
+        self.assertIsNone(instance.get_disk())
+        with self.assertRaises(GLib.Error) as caught:
+            instance.acquire()
+        self.assertTrue(caught.exception.matches(Qvm.error_quark(), Qvm.Error.INVALID_STATE))
         self.assertEqual(store.collect(), 1)
 
         self.assertTrue(image.delete())
@@ -85,9 +93,12 @@ class ImageTest(unittest.TestCase):
 
     def test_in_use_error(self):
         image = Qvm.FolderImage.new_blank(self.path('build'), MIB, Qvm.Machine.new_random())
-        image.get_disk_file()
+        image.acquire()
         with self.assertRaises(GLib.Error) as caught:
             image.package(self.path('image.tar.zst'), None)
+        self.assertTrue(caught.exception.matches(Qvm.error_quark(), Qvm.Error.INVALID_STATE))
+        with self.assertRaises(GLib.Error) as caught:
+            image.acquire()
         self.assertTrue(caught.exception.matches(Qvm.error_quark(), Qvm.Error.INVALID_STATE))
 
     def test_malformed_archive(self):

@@ -362,6 +362,76 @@ test_handler (Fixture *fixture, gconstpointer data)
   qvm_serve_free (serve);
 }
 
+static guint
+count_entries (const char *folder)
+{
+  g_autoptr(GDir) dir = g_dir_open (folder, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* Empty bodies cost what they take on disk: the outbox holds at most
+ * QVM_SERVE_OUTBOX_MAX_FILES files, and charges blocks and files. */
+static void
+test_outbox_limits (Fixture *fixture, gconstpointer data)
+{
+  QvmServe *serve = qvm_serve_new (fixture->root, NULL, fixture->outbox);
+  g_autoptr(SoupServer) server = soup_server_new (NULL, NULL);
+  guint before = count_entries (fixture->outbox);
+  guint stored = 0;
+  g_autofree char *large = g_strnfill (QVM_SERVE_OUTBOX_BLOCK + 1, 'x');
+
+  soup_server_add_handler (server, NULL, qvm_serve_handle, serve, NULL);
+
+  for (guint i = 0; i < 2000; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/empty%u", i);
+      guint status = request (server, "PUT", path, NULL, NULL);
+
+      if (status == 200)
+        stored++;
+      else
+        g_assert_cmpuint (status, ==, 507);
+      /* Once refused, always refused. */
+      g_assert_cmpuint (stored, ==, MIN (i + 1, QVM_SERVE_OUTBOX_MAX_FILES));
+    }
+  g_assert_cmpuint (count_entries (fixture->outbox), ==, before + QVM_SERVE_OUTBOX_MAX_FILES);
+  /* A file already there may still be rewritten. */
+  g_assert_cmpuint (request (server, "PUT", "/empty0", "again", NULL), ==, 200);
+  stop_server (server);
+  qvm_serve_free (serve);
+
+  /* Each 1-byte file costs two blocks: five fit in ten. */
+  serve = qvm_serve_new (fixture->root, NULL, fixture->outbox);
+  qvm_serve_set_outbox_limit (serve, 10 * QVM_SERVE_OUTBOX_BLOCK);
+  g_clear_object (&server);
+  server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (server, NULL, qvm_serve_handle, serve, NULL);
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/byte%u", i);
+
+      g_assert_cmpuint (request (server, "PUT", path, "b", NULL), ==, 200);
+    }
+  g_assert_cmpuint (request (server, "PUT", "/byte5", "b", NULL), ==, 507);
+  /* A rewrite gives back what the file cost, and pays for its blocks. */
+  g_assert_cmpuint (request (server, "PUT", "/byte0", "c", NULL), ==, 200);
+  g_assert_cmpuint (request (server, "PUT", "/byte0", large, NULL), ==, 507);
+  {
+    g_autofree char *byte0 = read_in (fixture, "root/outbox/byte0");
+    g_autofree char *byte5 = read_in (fixture, "root/outbox/byte5");
+
+    g_assert_cmpstr (byte0, ==, "c");
+    g_assert_null (byte5);
+  }
+  stop_server (server);
+  qvm_serve_free (serve);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -370,6 +440,8 @@ main (int argc, char *argv[])
   g_test_add ("/qvm-serve/resolve", Fixture, NULL, fixture_set_up, test_resolve, fixture_tear_down);
   g_test_add_func ("/qvm-serve/outbox-name", test_outbox_name);
   g_test_add ("/qvm-serve/handler", Fixture, NULL, fixture_set_up, test_handler, fixture_tear_down);
+  g_test_add ("/qvm-serve/outbox-limits", Fixture, NULL, fixture_set_up, test_outbox_limits,
+              fixture_tear_down);
 
   return g_test_run ();
 }

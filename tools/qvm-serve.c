@@ -7,8 +7,10 @@
  * checked component by component, then its canonical form (symbolic links
  * resolved) must still lie inside DIR's. PUT and POST bodies go to the
  * outbox, one file per path, opened without following links. Bodies are
- * bounded by the network (max-body-size) and the outbox as a whole by
- * QVM_SERVE_OUTBOX_LIMIT.
+ * bounded by the network (max-body-size), the outbox as a whole by
+ * QVM_SERVE_OUTBOX_LIMIT (charged by blocks and per file, since a guest
+ * could otherwise fill a disk's inodes with empty files) and its number of
+ * files by QVM_SERVE_OUTBOX_MAX_FILES.
  */
 
 #include "config.h"
@@ -31,6 +33,8 @@ struct _QvmServe {
   char                *outbox;
   guint64              outbox_used;
   guint64              outbox_limit;
+  guint                outbox_max_files;
+  GHashTable          *outbox_charges;  /* file name -> guint64 charged */
   QvmServeLogFunc      log;
   QvmServePayloadFunc  on_payload;
   QvmServeResultFunc   on_result;
@@ -51,6 +55,8 @@ qvm_serve_new (const char *root,
   serve->payload = g_strdup (payload);
   serve->outbox = g_strdup (outbox);
   serve->outbox_limit = QVM_SERVE_OUTBOX_LIMIT;
+  serve->outbox_max_files = QVM_SERVE_OUTBOX_MAX_FILES;
+  serve->outbox_charges = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return serve;
 }
 
@@ -64,6 +70,7 @@ qvm_serve_free (QvmServe *serve)
   g_free (serve->root);
   g_free (serve->payload);
   g_free (serve->outbox);
+  g_hash_table_unref (serve->outbox_charges);
   g_free (serve);
 }
 
@@ -85,6 +92,13 @@ qvm_serve_set_outbox_limit (QvmServe *serve,
                             guint64   limit)
 {
   serve->outbox_limit = limit;
+}
+
+void
+qvm_serve_set_outbox_max_files (QvmServe *serve,
+                                guint     max_files)
+{
+  serve->outbox_max_files = max_files;
 }
 
 /* Splits an encoded URI path into decoded components, refusing every
@@ -249,6 +263,62 @@ answer_file (QvmServe          *serve,
     serve->log ("GET", path, SOUP_STATUS_OK, serve->user_data);
 }
 
+/* What a file of @size bytes costs the outbox: its blocks, and one more
+ * for the file itself. */
+static guint64
+outbox_charge (gsize size)
+{
+  guint64 blocks = ((guint64) size + QVM_SERVE_OUTBOX_BLOCK - 1) / QVM_SERVE_OUTBOX_BLOCK;
+
+  return (blocks + 1) * QVM_SERVE_OUTBOX_BLOCK;
+}
+
+/* Checks that @name may take @charge in the outbox: a new name needs room
+ * for one more file, and a rewritten one gives back what it cost. Sets
+ * *@used_after to the outbox's use once written. */
+static gboolean
+outbox_reserve (QvmServe    *serve,
+                const char  *name,
+                guint64      charge,
+                guint64     *used_after,
+                GError     **error)
+{
+  const guint64 *previous = g_hash_table_lookup (serve->outbox_charges, name);
+  guint64 used = serve->outbox_used - (previous != NULL ? *previous : 0);
+
+  if (previous == NULL && g_hash_table_size (serve->outbox_charges) >= serve->outbox_max_files)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   _("the outbox is full (%u files at most)"), serve->outbox_max_files);
+      return FALSE;
+    }
+  if (used + charge > serve->outbox_limit)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   _("the outbox is full (%" G_GUINT64_FORMAT " bytes at most)"),
+                   serve->outbox_limit);
+      return FALSE;
+    }
+
+  *used_after = used + charge;
+  return TRUE;
+}
+
+/* Records that @name now costs @charge: from the moment the file exists,
+ * whether or not its data could be written. */
+static void
+outbox_record (QvmServe   *serve,
+               const char *name,
+               guint64     charge,
+               guint64     used_after)
+{
+  guint64 *value = g_new (guint64, 1);
+
+  *value = charge;
+  g_hash_table_replace (serve->outbox_charges, g_strdup (name), value);
+  serve->outbox_used = used_after;
+}
+
 static gboolean
 write_outbox (QvmServe    *serve,
               const char  *name,
@@ -258,18 +328,17 @@ write_outbox (QvmServe    *serve,
   g_autofree char *target = g_build_filename (serve->outbox, name, NULL);
   gsize size;
   const char *data = g_bytes_get_data (body, &size);
+  guint64 charge = outbox_charge (size);
+  guint64 used_after;
   int fd;
 
-  if (serve->outbox_used + size > serve->outbox_limit)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                   _("the outbox is full (%" G_GUINT64_FORMAT " bytes at most)"),
-                   serve->outbox_limit);
-      return FALSE;
-    }
+  if (!outbox_reserve (serve, name, charge, &used_after, error))
+    return FALSE;
 
   /* O_NOFOLLOW: a link planted in the outbox must not redirect a write. */
   fd = g_open (target, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd >= 0)
+    outbox_record (serve, name, charge, used_after);
   if (fd < 0 || (size > 0 && write (fd, data, size) != (gssize) size))
     {
       int saved = errno;
@@ -281,7 +350,6 @@ write_outbox (QvmServe    *serve,
       return FALSE;
     }
   close (fd);
-  serve->outbox_used += size;
   return TRUE;
 }
 

@@ -11,8 +11,14 @@
 
 G_BEGIN_DECLS
 
-/* The most the outbox takes in all, over every PUT/POST of a run. */
+/* The most the outbox takes in all, over every PUT/POST of a run, as
+ * charged: each file written costs its size rounded up to whole blocks,
+ * plus one block for the file itself, so that empty or 1-byte bodies
+ * cost what they take on disk. */
 #define QVM_SERVE_OUTBOX_LIMIT (64 * 1024 * 1024)
+#define QVM_SERVE_OUTBOX_BLOCK 4096
+/* The most files the outbox holds (rewriting a file adds none). */
+#define QVM_SERVE_OUTBOX_MAX_FILES 1024
 
 typedef struct _QvmServe QvmServe;
 
@@ -43,6 +49,8 @@ void      qvm_serve_set_callbacks   (QvmServe            *serve,
                                      gpointer             user_data);
 void      qvm_serve_set_outbox_limit (QvmServe   *serve,
                                       guint64     limit);
+void      qvm_serve_set_outbox_max_files (QvmServe *serve,
+                                          guint     max_files);
 void      qvm_serve_payload_release (QvmServe    *serve);
 
 /* The SoupServerCallback; user_data is the QvmServe. */

@@ -101,6 +101,74 @@ qvm_serve_set_outbox_max_files (QvmServe *serve,
   serve->outbox_max_files = max_files;
 }
 
+/* Appends the character at @p, valid UTF-8 of @length bytes, or its
+ * escape when it is not printable. */
+static void
+append_escaped_char (GString    *escaped,
+                     const char *p,
+                     gsize       length)
+{
+  gunichar c = g_utf8_get_char (p);
+
+  if (c == '\\')
+    g_string_append (escaped, "\\\\");
+  else if (c < 0x80 && !g_ascii_isprint (c))
+    g_string_append_printf (escaped, "\\x%02x", c);
+  else if (!g_unichar_isprint (c) && c > 0xffff)
+    g_string_append_printf (escaped, "\\U%08x", c);
+  else if (!g_unichar_isprint (c))
+    g_string_append_printf (escaped, "\\u%04x", c);
+  else
+    g_string_append_len (escaped, p, length);
+}
+
+char *
+qvm_serve_escape (const char *text)
+{
+  GString *escaped;
+  const char *p = text;
+  const char *stop;
+
+  if (text == NULL)
+    return NULL;
+
+  stop = text + strlen (text);
+  escaped = g_string_sized_new (stop - text);
+  while (p < stop)
+    {
+      const char *end;
+
+      /* One character at a time: a byte that starts no valid sequence is
+       * shown alone, and the next one is tried afresh. */
+      if (!g_utf8_validate (p, MIN (stop - p, 4), &end) && end == p)
+        {
+          g_string_append_printf (escaped, "\\x%02x", (guchar) *p);
+          p++;
+          continue;
+        }
+      end = g_utf8_next_char (p);
+      append_escaped_char (escaped, p, end - p);
+      p = end;
+    }
+
+  return g_string_free (escaped, FALSE);
+}
+
+gboolean
+qvm_serve_is_printable (const char *text)
+{
+  const char *end;
+
+  if (!g_utf8_validate (text, -1, &end))
+    return FALSE;
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      if (!g_unichar_isprint (g_utf8_get_char (p)))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* Splits an encoded URI path into decoded components, refusing every
  * component that could climb or hide a separator. */
 static GStrv
@@ -212,6 +280,7 @@ qvm_serve_outbox_name (const char  *path,
                        GError     **error)
 {
   g_auto(GStrv) parts = split_path (path, error);
+  g_autofree char *name = NULL;
 
   if (parts == NULL)
     return NULL;
@@ -221,7 +290,32 @@ qvm_serve_outbox_name (const char  *path,
                    _("“%s” names no file"), path);
       return NULL;
     }
-  return g_strjoinv ("_", parts);
+  name = g_strjoinv ("_", parts);
+  /* The name is printed: what could not be printed as it is stays out. */
+  if (!qvm_serve_is_printable (name))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                           _("a control character or invalid UTF-8 in a file name"));
+      return NULL;
+    }
+  return g_steal_pointer (&name);
+}
+
+/* The log callback sees the guest's strings escaped for a terminal. */
+static void
+serve_log (QvmServe   *serve,
+           const char *method,
+           const char *path,
+           guint       status)
+{
+  g_autofree char *escaped_method = NULL;
+  g_autofree char *escaped_path = NULL;
+
+  if (serve->log == NULL)
+    return;
+  escaped_method = qvm_serve_escape (method);
+  escaped_path = qvm_serve_escape (path);
+  serve->log (escaped_method, escaped_path, status, serve->user_data);
 }
 
 static void
@@ -235,8 +329,7 @@ answer (QvmServe          *serve,
   if (text != NULL)
     soup_server_message_set_response (message, "text/plain", SOUP_MEMORY_COPY,
                                       text, strlen (text));
-  if (serve->log != NULL)
-    serve->log (soup_server_message_get_method (message), path, status, serve->user_data);
+  serve_log (serve, soup_server_message_get_method (message), path, status);
 }
 
 static void
@@ -259,8 +352,7 @@ answer_file (QvmServe          *serve,
   soup_message_headers_set_content_type (soup_server_message_get_response_headers (message),
                                          "application/octet-stream", NULL);
   soup_message_body_append_bytes (soup_server_message_get_response_body (message), bytes);
-  if (serve->log != NULL)
-    serve->log ("GET", path, SOUP_STATUS_OK, serve->user_data);
+  serve_log (serve, "GET", path, SOUP_STATUS_OK);
 }
 
 /* What a file of @size bytes costs the outbox: its blocks, and one more
@@ -391,7 +483,11 @@ handle_put (QvmServe          *serve,
 
   answer (serve, message, path, SOUP_STATUS_OK, "");
   if (result && serve->on_result != NULL)
-    serve->on_result (status, serve->user_data);
+    {
+      g_autofree char *escaped_status = qvm_serve_escape (status);
+
+      serve->on_result (escaped_status, serve->user_data);
+    }
 }
 
 void

@@ -22,7 +22,8 @@ G_BEGIN_DECLS
 
 typedef struct _QvmServe QvmServe;
 
-/* Called for each request once it is answered (or paused, status 0). */
+/* Called for each request once it is answered (or paused, status 0);
+ * @method and @path come escaped by qvm_serve_escape(). */
 typedef void (*QvmServeLogFunc) (const char *method,
                                  const char *path,
                                  guint       status,
@@ -34,7 +35,8 @@ typedef void (*QvmServePayloadFunc) (QvmServe *serve,
                                      gpointer  user_data);
 
 /* Called when the guest POSTs /result?status=N; @status is NULL without
- * one. */
+ * one, and escaped by qvm_serve_escape() (result.status holds it as
+ * sent). */
 typedef void (*QvmServeResultFunc) (const char *status,
                                     gpointer    user_data);
 
@@ -72,8 +74,21 @@ char     *qvm_serve_resolve         (const char  *root,
 
 /* The outbox file name for a PUT/POST of @path: its components joined by
  * "_" ("/a/b" gives "a_b"), or NULL with G_IO_ERROR_PERMISSION_DENIED for
- * "..", ".", an empty path or bytes that do not belong in a name. */
+ * "..", ".", an empty path or bytes that do not belong in a name (anything
+ * qvm_serve_is_printable() refuses, so names print as they are). */
 char     *qvm_serve_outbox_name     (const char  *path,
                                      GError     **error);
+
+/* @text made safe to print on a terminal: printable UTF-8 as it is, "\\"
+ * for a backslash, "\xNN" for a control byte (C0, DEL) or a byte that is
+ * not valid UTF-8, "\uNNNN" (or "\UNNNNNNNN") for a character that is not
+ * printable (C1 controls, bidirectional and other format characters), so
+ * that no escape sequence reaches the terminal. NULL for NULL. Everything
+ * printed from guest input goes through it. */
+char     *qvm_serve_escape          (const char  *text);
+
+/* Whether @text is valid UTF-8 of printable characters only, so that
+ * qvm_serve_escape() would leave it as it is (backslashes aside). */
+gboolean  qvm_serve_is_printable    (const char  *text);
 
 G_END_DECLS

@@ -26,108 +26,19 @@
 #include <glib/gstdio.h>
 
 #include "qvm.h"
+#include "testutil.h"
 
 #define TIMEOUT_S 60
 
 /* ---- Counting what the process holds ------------------------------------- */
 
-static guint
-count_fds (void)
-{
-  g_autoptr(GDir) fds = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint count = 0;
-
-  while (g_dir_read_name (fds) != NULL)
-    count++;
-  return count;
-}
-
-/* The pids of this process's children whose command line holds @needle
- * (all children when NULL). */
-static GArray *
-find_children (const char *needle)
-{
-  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
-  GArray *pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
-  const char *name;
-
-  while ((name = g_dir_read_name (proc)) != NULL)
-    {
-      g_autofree char *stat_path = g_strdup_printf ("/proc/%s/stat", name);
-      g_autofree char *cmdline_path = g_strdup_printf ("/proc/%s/cmdline", name);
-      g_autofree char *stat = NULL;
-      g_autofree char *cmdline = NULL;
-      gsize length = 0;
-      const char *after_comm;
-      pid_t pid;
-
-      if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (stat_path, &stat, NULL, NULL))
-        continue;
-      after_comm = strrchr (stat, ')');
-      if (after_comm == NULL || atoi (after_comm + 4) != getpid ())
-        continue;
-      if (needle != NULL)
-        {
-          if (!g_file_get_contents (cmdline_path, &cmdline, &length, NULL))
-            continue;
-          for (gsize i = 0; i + 1 < length; i++)
-            if (cmdline[i] == '\0')
-              cmdline[i] = ' ';
-          if (strstr (cmdline, needle) == NULL)
-            continue;
-        }
-      pid = atoi (name);
-      g_array_append_val (pids, pid);
-    }
-
-  return pids;
-}
-
-static guint
-count_children (void)
-{
-  g_autoptr(GArray) pids = find_children (NULL);
-
-  return pids->len;
-}
-
 static pid_t
 find_qemu (QvmVirtualMachine *vm)
 {
-  g_autoptr(GArray) pids = find_children (qvm_machine_get_uuid (qvm_virtual_machine_get_machine (vm)));
+  g_autoptr(GArray) pids = testutil_find_children (qvm_machine_get_uuid (qvm_virtual_machine_get_machine (vm)));
 
   g_assert_cmpuint (pids->len, ==, 1);
   return g_array_index (pids, pid_t, 0);
-}
-
-static guint
-count_entries (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  guint count = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    count++;
-  return count;
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
 }
 
 /* ---- Fixture --------------------------------------------------------------- */
@@ -169,7 +80,7 @@ fixture_set_up (Fixture       *fixture,
 
   /* Not for the warm-up run, which opens what libraries keep open. */
   fixture->check_fds = data == NULL;
-  fixture->fds_before = count_fds ();
+  fixture->fds_before = testutil_count_fds ();
   fixture->folder = g_dir_make_tmp ("qvm-test-faults-XXXXXX", &error);
   g_assert_no_error (error);
   fixture->socket_folder = g_build_filename (fixture->folder, "sockets", NULL);
@@ -194,18 +105,6 @@ fixture_set_up (Fixture       *fixture,
 }
 
 static void
-iterate_until (gboolean *flag)
-{
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
-
-  while (!*flag)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
-}
-
-static void
 wait_for_done (Fixture *fixture)
 {
   gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
@@ -227,8 +126,8 @@ assert_ended_cleanly (Fixture *fixture)
     ;
   g_assert_cmpuint (fixture->done_count, ==, 1);
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), !=, QVM_VM_DONE_REASON_NONE);
-  g_assert_cmpuint (count_entries (fixture->socket_folder), ==, 0);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_entries (fixture->socket_folder), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -247,14 +146,14 @@ fixture_tear_down (Fixture       *fixture,
   g_clear_object (&fixture->image);
   g_clear_error (&fixture->start_error);
 
-  remove_tree (fixture->folder);
+  testutil_remove_tree (fixture->folder);
   g_free (fixture->socket_folder);
   g_free (fixture->folder);
 
   while (g_main_context_iteration (NULL, FALSE))
     ;
   if (fixture->check_fds)
-    g_assert_cmpuint (count_fds (), <=, fixture->fds_before);
+    g_assert_cmpuint (testutil_count_fds (), <=, fixture->fds_before);
 }
 
 /* ---- Helpers ------------------------------------------------------------------ */
@@ -274,7 +173,7 @@ static void
 start_and_wait (Fixture *fixture)
 {
   qvm_virtual_machine_start_async (fixture->vm, NULL, on_started, fixture);
-  iterate_until (&fixture->started);
+  testutil_iterate_until (NULL, &fixture->started, TIMEOUT_S);
 }
 
 static void
@@ -408,7 +307,7 @@ test_kill_during_screenshot (Fixture       *fixture,
   g_assert_false (shot.done);
   g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
 
-  iterate_until (&shot.done);
+  testutil_iterate_until (NULL, &shot.done, TIMEOUT_S);
   pixbuf = qvm_virtual_machine_screenshot_finish (fixture->vm, shot.result, &error);
   g_clear_object (&shot.result);
   g_assert_null (pixbuf);
@@ -443,11 +342,11 @@ test_kill_during_shutdown (Fixture       *fixture,
                     G_CALLBACK (on_powerdown), &powerdown_seen);
   qvm_virtual_machine_shutdown_async (fixture->vm, 30 * 1000, NULL, on_wait_done, &shutdown);
   /* QEMU pressed the power button: the shutdown waits for the guest. */
-  iterate_until (&powerdown_seen);
+  testutil_iterate_until (NULL, &powerdown_seen, TIMEOUT_S);
   g_assert_false (shutdown.done);
   g_assert_cmpint (kill (find_qemu (fixture->vm), SIGKILL), ==, 0);
 
-  iterate_until (&shutdown.done);
+  testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
   g_assert_cmpuint (fixture->done_count, ==, 1);
   /* The shutdown ended as the machine did; the reason tells how. */
   g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, &error));
@@ -487,7 +386,7 @@ test_sigstop (Fixture       *fixture,
   for (int i = 0; i < 10; i++)
     g_main_context_iteration (NULL, FALSE);
   qvm_virtual_machine_kill (fixture->vm);
-  iterate_until (&shot.done);
+  testutil_iterate_until (NULL, &shot.done, TIMEOUT_S);
   pixbuf = qvm_virtual_machine_screenshot_finish (fixture->vm, shot.result, &shot_error);
   g_clear_object (&shot.result);
   g_assert_null (pixbuf);
@@ -519,7 +418,7 @@ test_socket_folder_deleted (Fixture       *fixture,
   vnc_socket = g_strdup (qvm_virtual_machine_get_vnc_socket (fixture->vm));
   vm_folder = g_path_get_dirname (vnc_socket);
   g_assert_true (g_str_has_prefix (vm_folder, fixture->socket_folder));
-  remove_tree (vm_folder);
+  testutil_remove_tree (vm_folder);
   g_assert_false (g_file_test (vm_folder, G_FILE_TEST_EXISTS));
 
   /* A VNC client gets an error at once, not a hang. */
@@ -605,7 +504,7 @@ test_disk_full_package (Fixture       *fixture,
   g_assert_nonnull (strstr (error->message, g_strerror (EFBIG)));
   g_assert_nonnull (strstr (error->message, target_folder));
   /* Nothing half-written: neither the target nor a temporary file. */
-  g_assert_cmpuint (count_entries (target_folder), ==, 0);
+  g_assert_cmpuint (testutil_count_entries (target_folder), ==, 0);
 
   /* The disk has room again: the same image packages. */
   g_clear_error (&error);
@@ -656,7 +555,7 @@ test_disk_full_extract (Fixture       *fixture,
   store = qvm_image_store_new (store_folder, &error);
   g_assert_no_error (error);
   /* The store's own mark. */
-  entries_before = count_entries (store_folder);
+  entries_before = testutil_count_entries (store_folder);
 
   limit_file_size ();
   instance = store_instance (store, archive, &error);
@@ -667,7 +566,7 @@ test_disk_full_extract (Fixture       *fixture,
   g_test_message ("extract error: %s", error->message);
   g_assert_nonnull (strstr (error->message, g_strerror (EFBIG)));
   /* No half-extracted image left in the store. */
-  g_assert_cmpuint (count_entries (store_folder), ==, entries_before);
+  g_assert_cmpuint (testutil_count_entries (store_folder), ==, entries_before);
 
   /* Not cached as failed: with room again, it loads. */
   g_clear_error (&error);
@@ -867,20 +766,12 @@ test_client_hangs_up (Fixture       *fixture,
   g_ptr_array_unref (handler.paused);
 }
 
-/* If an assertion fails or the test times out, QEMU must not outlive it. */
-static void
-kill_children_on_abort (int signum)
-{
-  kill (0, SIGKILL);
-}
-
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
-  signal (SIGABRT, kill_children_on_abort);
-  signal (SIGTERM, kill_children_on_abort);
+  testutil_kill_children_on_abort ();
 
   /* One run first: GLib's worker thread, GIO's modules and such open
    * descriptors once and keep them. */

@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "qvm-serve.h"
+#include "testutil.h"
 
 #define SECRET "the secret outside the served folder"
 
@@ -372,18 +373,6 @@ test_handler (Fixture *fixture, gconstpointer data)
   qvm_serve_free (serve);
 }
 
-static guint
-count_entries (const char *folder)
-{
-  g_autoptr(GDir) dir = g_dir_open (folder, 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 static void
 test_escape (void)
 {
@@ -472,7 +461,7 @@ test_printed_escaped (Fixture *fixture, gconstpointer data)
     g_assert_true (qvm_serve_is_printable (printed.lines->pdata[i]));
   status = read_in (fixture, "root/outbox/result.status");
   g_assert_cmpstr (status, ==, "\x1b]0;owned\x07\xc2\x9b" "2J\n");
-  g_assert_cmpuint (count_entries (fixture->outbox), ==, 3);
+  g_assert_cmpuint (testutil_count_entries (fixture->outbox), ==, 3);
 
   stop_server (server);
   qvm_serve_free (serve);
@@ -486,7 +475,7 @@ test_outbox_limits (Fixture *fixture, gconstpointer data)
 {
   QvmServe *serve = qvm_serve_new (fixture->root, NULL, fixture->outbox);
   g_autoptr(SoupServer) server = soup_server_new (NULL, NULL);
-  guint before = count_entries (fixture->outbox);
+  guint before = testutil_count_entries (fixture->outbox);
   guint stored = 0;
   g_autofree char *large = g_strnfill (QVM_SERVE_OUTBOX_BLOCK + 1, 'x');
 
@@ -504,7 +493,7 @@ test_outbox_limits (Fixture *fixture, gconstpointer data)
       /* Once refused, always refused. */
       g_assert_cmpuint (stored, ==, MIN (i + 1, QVM_SERVE_OUTBOX_MAX_FILES));
     }
-  g_assert_cmpuint (count_entries (fixture->outbox), ==, before + QVM_SERVE_OUTBOX_MAX_FILES);
+  g_assert_cmpuint (testutil_count_entries (fixture->outbox), ==, before + QVM_SERVE_OUTBOX_MAX_FILES);
   /* A file already there may still be rewritten. */
   g_assert_cmpuint (request (server, "PUT", "/empty0", "again", NULL), ==, 200);
   stop_server (server);

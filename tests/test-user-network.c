@@ -23,6 +23,7 @@
 #include "qvm-qemu-argv-private.h"
 #include "qvm-request-headers-private.h"
 #include "qvm-user-network-private.h"
+#include "testutil.h"
 
 /* How long a blocking client waits for the server before the test fails
  * (a guard against hangs, not a timing assertion). */
@@ -30,29 +31,6 @@
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-              !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-            remove_tree (child);
-          else
-            g_unlink (child);
-        }
-    }
-
-  g_rmdir (path);
-}
 
 /* Runs @func in a thread while the thread-default main context serves. */
 typedef struct {
@@ -248,7 +226,7 @@ fixture_tear_down (Fixture       *fixture,
   qvm_network_release (QVM_NETWORK (fixture->network));
   g_clear_object (&fixture->network);
   recorder_clear (&fixture->recorder);
-  remove_tree (fixture->folder);
+  testutil_remove_tree (fixture->folder);
   g_clear_pointer (&fixture->folder, g_free);
 }
 
@@ -873,7 +851,7 @@ test_request_context (void)
   qvm_network_release (QVM_NETWORK (network));
   raw_exchange_clear (&exchange);
   recorder_clear (&recorder);
-  remove_tree (folder);
+  testutil_remove_tree (folder);
 }
 
 /* ------------------------------------------------------------------ */

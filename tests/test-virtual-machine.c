@@ -22,6 +22,7 @@
 #include <gvnc.h>
 
 #include "qvm.h"
+#include "testutil.h"
 
 #define TIMEOUT_S 60
 
@@ -179,29 +180,6 @@ folder_is_empty (const char *path)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileEnumerator) children = NULL;
-  GFileInfo *info;
-
-  children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME ","
-                                        G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
-
-      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-        remove_tree (child);
-      else
-        g_unlink (child);
-      g_object_unref (info);
-    }
-  g_rmdir (path);
-}
-
-static void
 wait_for_done (Fixture *fixture)
 {
   gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
@@ -243,24 +221,12 @@ fixture_tear_down (Fixture       *fixture,
   g_list_free (fixture->states);
   g_clear_error (&fixture->start_error);
 
-  remove_tree (fixture->folder);
+  testutil_remove_tree (fixture->folder);
   g_free (fixture->socket_folder);
   g_free (fixture->folder);
 }
 
 /* ---- Helpers ---------------------------------------------------------------- */
-
-static void
-iterate_until (gboolean *flag)
-{
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
-
-  while (!*flag)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
-}
 
 static void
 on_started (GObject      *source,
@@ -277,7 +243,7 @@ static void
 start_and_wait (Fixture *fixture)
 {
   qvm_virtual_machine_start_async (fixture->vm, NULL, on_started, fixture);
-  iterate_until (&fixture->started);
+  testutil_iterate_until (NULL, &fixture->started, TIMEOUT_S);
 }
 
 static void
@@ -315,7 +281,7 @@ pause_or_resume (QvmVirtualMachine *vm,
     qvm_virtual_machine_pause_async (vm, NULL, on_wait_done, &wait);
   else
     qvm_virtual_machine_resume_async (vm, NULL, on_wait_done, &wait);
-  iterate_until (&wait.done);
+  testutil_iterate_until (NULL, &wait.done, TIMEOUT_S);
   if (pause)
     g_assert_true (qvm_virtual_machine_pause_finish (vm, wait.result, &error));
   else
@@ -400,40 +366,6 @@ find_qemu (const char *uuid)
     }
 
   return 0;
-}
-
-static guint
-count_children (void)
-{
-  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
-  const char *name;
-  guint count = 0;
-
-  while ((name = g_dir_read_name (proc)) != NULL)
-    {
-      g_autofree char *stat_path = g_strdup_printf ("/proc/%s/stat", name);
-      g_autofree char *stat = NULL;
-      const char *after_comm;
-
-      if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (stat_path, &stat, NULL, NULL))
-        continue;
-      after_comm = strrchr (stat, ')');
-      if (after_comm != NULL && atoi (after_comm + 4) == getpid ())
-        count++;
-    }
-
-  return count;
-}
-
-static guint
-count_fds (void)
-{
-  g_autoptr(GDir) fds = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint count = 0;
-
-  while (g_dir_read_name (fds) != NULL)
-    count++;
-  return count;
 }
 
 /* Logs what each open descriptor points at, so a failed count says which. */
@@ -637,7 +569,7 @@ test_lifecycle (Fixture       *fixture,
 
   /* No OS: nobody handles the ACPI power button; killed after the timeout. */
   qvm_virtual_machine_shutdown_async (fixture->vm, 300, NULL, on_shutdown, &shutdown);
-  iterate_until (&shutdown.done);
+  testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
   g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, &error));
   g_assert_no_error (error);
   g_object_unref (shutdown.result);
@@ -681,7 +613,7 @@ test_kill_before_start (Fixture       *fixture,
   /* Starting a killed machine fails, and spawns nothing. */
   start_and_wait (fixture);
   g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -690,12 +622,12 @@ test_kill_starting (Fixture       *fixture,
 {
   qvm_virtual_machine_start_async (fixture->vm, NULL, on_started, fixture);
   qvm_virtual_machine_kill (fixture->vm);
-  iterate_until (&fixture->started);
+  testutil_iterate_until (NULL, &fixture->started, TIMEOUT_S);
 
   g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_KILLED);
   g_assert_cmpuint (fixture->done_count, ==, 1);
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -706,13 +638,13 @@ test_start_cancelled (Fixture       *fixture,
 
   qvm_virtual_machine_start_async (fixture->vm, cancellable, on_started, fixture);
   g_cancellable_cancel (cancellable);
-  iterate_until (&fixture->started);
+  testutil_iterate_until (NULL, &fixture->started, TIMEOUT_S);
 
   g_assert_error (fixture->start_error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpuint (fixture->done_count, ==, 1);
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
   g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_KILLED);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -770,7 +702,7 @@ test_kill_running (Fixture       *fixture,
 
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
   g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_KILLED);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -783,7 +715,7 @@ test_kill_paused (Fixture       *fixture,
   wait_for_done (fixture);
 
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -796,7 +728,7 @@ test_kill_stopping (Fixture       *fixture,
   /* The shutdown is under way (waiting for the guest) when kill comes. */
   qvm_virtual_machine_shutdown_async (fixture->vm, 10 * 1000, NULL, on_shutdown, &shutdown);
   qvm_virtual_machine_kill (fixture->vm);
-  iterate_until (&shutdown.done);
+  testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
   g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, NULL));
   g_object_unref (shutdown.result);
 
@@ -826,7 +758,7 @@ test_shutdown_never_started (Fixture       *fixture,
   Wait shutdown = { FALSE, NULL };
 
   qvm_virtual_machine_shutdown_async (fixture->vm, 1000, NULL, on_shutdown, &shutdown);
-  iterate_until (&shutdown.done);
+  testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
   g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, NULL));
   g_object_unref (shutdown.result);
 
@@ -874,7 +806,7 @@ test_qemu_missing (Fixture       *fixture,
   g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_QEMU_NOT_FOUND);
   /* Nothing left: no folder, no process, image and network released. */
   g_assert_true (folder_is_empty (fixture->socket_folder));
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
   g_assert_false (qvm_folder_image_get_in_use (fixture->image));
 }
 
@@ -1004,7 +936,7 @@ test_cdrom_missing (Fixture       *fixture,
   g_assert_no_error (error);
   g_assert_nonnull (netdev);
   g_assert_true (folder_is_empty (fixture->socket_folder));
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -1110,7 +1042,7 @@ test_concurrent_screenshots (Fixture       *fixture,
       g_autoptr(GError) error = NULL;
       g_autoptr(GdkPixbuf) pixbuf = NULL;
 
-      iterate_until (&waits[i].done);
+      testutil_iterate_until (NULL, &waits[i].done, TIMEOUT_S);
       pixbuf = qvm_virtual_machine_screenshot_finish (fixture->vm, waits[i].result, &error);
       g_assert_no_error (error);
       g_assert_cmpint (gdk_pixbuf_get_width (pixbuf), ==, gdk_pixbuf_get_width (first));
@@ -1167,7 +1099,7 @@ test_cycles (Fixture       *fixture,
 
   /* One cycle first: libraries open what they keep open (GIO modules…). */
   g_clear_object (&fixture->vm);   /* never started: releases at dispose */
-  fds_before = count_fds ();
+  fds_before = testutil_count_fds ();
 
   for (guint i = 0; i < cycles; i++)
     {
@@ -1191,19 +1123,19 @@ test_cycles (Fixture       *fixture,
       g_clear_object (&fixture->vm);
 
       g_assert_true (folder_is_empty (fixture->socket_folder));
-      g_assert_cmpuint (count_children (), ==, 0);
+      g_assert_cmpuint (testutil_count_children (), ==, 0);
       /* The first cycles make GLib and QEMU's helpers open what they keep
        * (GIO modules, the child watch, thread pools): a leak shows as growth
        * after them. */
       if (i <= 1)
-        fds_before = MAX (fds_before, count_fds ());
+        fds_before = MAX (fds_before, testutil_count_fds ());
     }
 
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  if (count_fds () > fds_before)
+  if (testutil_count_fds () > fds_before)
     log_fds ();
-  g_assert_cmpuint (count_fds (), <=, fds_before);
+  g_assert_cmpuint (testutil_count_fds (), <=, fds_before);
 }
 
 /* ---- A scripted QEMU, for what the real one will not do on demand ------------- */
@@ -1327,7 +1259,7 @@ test_qmp_lost (Fixture       *fixture,
   error = qvm_virtual_machine_get_error (fixture->vm);
   g_assert_error (error, QVM_ERROR, QVM_ERROR_PROTOCOL);
   g_assert_nonnull (strstr (error->message, "kept running"));
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -1351,7 +1283,7 @@ test_guest_obeys_shutdown (Fixture       *fixture,
   use_fake_qemu (fixture, "obeys");
   start_running (fixture);
   qvm_virtual_machine_shutdown_async (fixture->vm, 30 * 1000, NULL, on_shutdown, &shutdown);
-  iterate_until (&shutdown.done);
+  testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
   g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, NULL));
   g_object_unref (shutdown.result);
 
@@ -1394,22 +1326,12 @@ test_output_flood (Fixture       *fixture,
   g_assert_true (folder_is_empty (fixture->socket_folder));
 }
 
-/* If an assertion fails or the test times out, QEMU must not outlive it. */
-static void
-kill_children_on_abort (int signum)
-{
-  /* The whole process group: this test and its QEMUs (meson runs each
-   * test in a session of its own, a shell in a job of its own). */
-  kill (0, SIGKILL);
-}
-
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
-  signal (SIGABRT, kill_children_on_abort);
-  signal (SIGTERM, kill_children_on_abort);
+  testutil_kill_children_on_abort ();
   log_records = g_ptr_array_new_with_free_func (log_record_free);
   g_log_set_writer_func (log_writer, NULL, NULL);
 

@@ -1,0 +1,183 @@
+/* testutil.c: the helpers every test suite (and bench/) shares
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "testutil.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "qvm-fs-private.h"
+
+void
+testutil_remove_tree (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* The library's own removal, which test-fs tests on its own. */
+  qvm_fs_remove_tree (path, &error);
+  g_assert_no_error (error);
+}
+
+static int
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+char **
+testutil_list_folder (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_add (names, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+}
+
+guint
+testutil_count_entries (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  guint count = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    count++;
+  return count;
+}
+
+guint
+testutil_count_fds (void)
+{
+  return testutil_count_entries ("/proc/self/fd");
+}
+
+/* Whether the process of /proc/@name is a child of ours. */
+static gboolean
+is_our_child (const char *name)
+{
+  g_autofree char *stat_path = g_strdup_printf ("/proc/%s/stat", name);
+  g_autofree char *stat = NULL;
+  const char *after_comm;
+
+  if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (stat_path, &stat, NULL, NULL))
+    return FALSE;
+  /* "pid (comm) state ppid …": comm may hold anything, ")" included. */
+  after_comm = strrchr (stat, ')');
+  return after_comm != NULL && atoi (after_comm + 4) == getpid ();
+}
+
+static gboolean
+command_line_contains (const char *name,
+                       const char *needle)
+{
+  g_autofree char *cmdline_path = g_strdup_printf ("/proc/%s/cmdline", name);
+  g_autofree char *cmdline = NULL;
+  gsize length = 0;
+
+  if (!g_file_get_contents (cmdline_path, &cmdline, &length, NULL))
+    return FALSE;
+  for (gsize i = 0; i + 1 < length; i++)
+    if (cmdline[i] == '\0')
+      cmdline[i] = ' ';
+  return strstr (cmdline, needle) != NULL;
+}
+
+GArray *
+testutil_find_children (const char *needle)
+{
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+  const char *name;
+
+  g_assert_nonnull (proc);
+  while ((name = g_dir_read_name (proc)) != NULL)
+    {
+      pid_t pid;
+
+      if (!is_our_child (name) || (needle != NULL && !command_line_contains (name, needle)))
+        continue;
+      pid = atoi (name);
+      g_array_append_val (pids, pid);
+    }
+  return pids;
+}
+
+guint
+testutil_count_children (void)
+{
+  g_autoptr(GArray) pids = testutil_find_children (NULL);
+
+  return pids->len;
+}
+
+static gboolean
+on_wake_up (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+void
+testutil_iterate_until (GMainContext   *context,
+                        const gboolean *flag,
+                        guint           timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+  g_autoptr(GSource) wake_up = g_timeout_source_new (100);
+
+  g_source_set_callback (wake_up, on_wake_up, NULL, NULL);
+  g_source_attach (wake_up, context);
+  while (!*flag)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (context, TRUE);
+    }
+  g_source_destroy (wake_up);
+}
+
+const char *
+testutil_qemu_binary (void)
+{
+  const char *binary = g_getenv ("QVM_QEMU");
+
+  return binary != NULL && *binary != '\0' ? binary : "qemu-system-x86_64";
+}
+
+gboolean
+testutil_have_program (const char *name)
+{
+  g_autofree char *path = g_find_program_in_path (name);
+
+  return path != NULL;
+}
+
+void
+testutil_die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void
+kill_process_group (int signum)
+{
+  kill (0, SIGKILL);
+}
+
+void
+testutil_kill_children_on_abort (void)
+{
+  signal (SIGABRT, kill_process_group);
+  signal (SIGTERM, kill_process_group);
+}

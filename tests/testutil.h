@@ -1,0 +1,60 @@
+/* testutil.h: the helpers every test suite (and bench/) shares
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Folders (removal, listing, counting), this process's file descriptors and
+ * child processes, waiting on a main context with a guard against hangs,
+ * and what the suites that start QEMU need (the binary to run, children that
+ * die with the test). One copy here, so that a fix reaches every suite.
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Removes @path and everything below it, never following a symbolic link;
+ * a missing @path is fine. Fails the test when something stays behind. */
+void      testutil_remove_tree       (const char     *path);
+
+/* The names in the folder @path (which must exist), sorted. */
+char    **testutil_list_folder       (const char     *path);
+
+/* How many entries the folder @path (which must exist) holds. */
+guint     testutil_count_entries     (const char     *path);
+
+/* How many file descriptors this process has open. */
+guint     testutil_count_fds         (void);
+
+/* The pids of this process's children whose command line contains
+ * @needle (all of them for NULL), from /proc. */
+GArray   *testutil_find_children     (const char     *needle);
+
+/* How many children this process has. */
+guint     testutil_count_children    (void);
+
+/* Iterates @context (NULL: the global default) until *@flag is set; fails
+ * the test after @timeout_s seconds, a guard against hangs, not a timing
+ * assertion. Wakes at least every 100 ms, so flags set from another thread
+ * are seen. */
+void      testutil_iterate_until     (GMainContext   *context,
+                                      const gboolean *flag,
+                                      guint           timeout_s);
+
+/* The QEMU to run: $QVM_QEMU, or qemu-system-x86_64. */
+const char *testutil_qemu_binary     (void);
+
+/* Whether @name is a program on PATH. */
+gboolean  testutil_have_program      (const char     *name);
+
+/* A GSpawnChildSetupFunc: the child gets SIGKILL when the test dies. */
+void      testutil_die_with_parent   (gpointer        data);
+
+/* On SIGABRT (a failed assertion) and SIGTERM (meson's timeout), kills the
+ * whole process group, the test and the QEMUs it started: meson runs each
+ * test in a session of its own. */
+void      testutil_kill_children_on_abort (void);
+
+G_END_DECLS

@@ -53,7 +53,6 @@ typedef struct {
   QvmUserNetwork    *network;
   QvmVirtualMachine *vm;
   guint              done_count;
-  gboolean           started;
   GError            *start_error;
 } Fixture;
 
@@ -159,46 +158,11 @@ fixture_tear_down (Fixture       *fixture,
 /* ---- Helpers ------------------------------------------------------------------ */
 
 static void
-on_started (GObject      *source,
-            GAsyncResult *result,
-            gpointer      data)
-{
-  Fixture *fixture = data;
-
-  qvm_virtual_machine_start_finish (QVM_VIRTUAL_MACHINE (source), result, &fixture->start_error);
-  fixture->started = TRUE;
-}
-
-static void
-start_and_wait (Fixture *fixture)
-{
-  qvm_virtual_machine_start_async (fixture->vm, NULL, on_started, fixture);
-  testutil_iterate_until (NULL, &fixture->started, TIMEOUT_S);
-}
-
-static void
 start_running (Fixture *fixture)
 {
-  start_and_wait (fixture);
+  testutil_start_vm (fixture->vm, TIMEOUT_S, &fixture->start_error);
   g_assert_no_error (fixture->start_error);
   g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
-}
-
-typedef struct {
-  gboolean      done;
-  GAsyncResult *result;
-} Wait;
-
-static void
-on_wait_done (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
-{
-  Wait *wait = data;
-
-  g_assert_false (wait->done);
-  wait->result = g_object_ref (result);
-  wait->done = TRUE;
 }
 
 static void
@@ -235,7 +199,7 @@ test_kill_before_greeting (Fixture       *fixture,
 {
   /* Dies before it says a word on QMP. */
   use_script (fixture, "qemu-dies-at-once", "#!/bin/sh\nkill -KILL $$\n");
-  start_and_wait (fixture);
+  testutil_start_vm (fixture->vm, TIMEOUT_S, &fixture->start_error);
   g_test_message ("start error: %s", fixture->start_error ? fixture->start_error->message : "none");
   g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
   g_assert_nonnull (strstr (fixture->start_error->message, "signal 9"));
@@ -280,7 +244,7 @@ test_kill_during_cont (Fixture       *fixture,
                        gconstpointer  data)
 {
   use_script (fixture, "qemu-dies-on-cont", qemu_dies_on_cont);
-  start_and_wait (fixture);
+  testutil_start_vm (fixture->vm, TIMEOUT_S, &fixture->start_error);
   g_test_message ("start error: %s", fixture->start_error ? fixture->start_error->message : "none");
   g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
   g_assert_nonnull (strstr (fixture->start_error->message, "signal 9"));
@@ -294,14 +258,14 @@ test_kill_during_screenshot (Fixture       *fixture,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GdkPixbuf) pixbuf = NULL;
-  Wait shot = { FALSE, NULL };
+  TestutilWait shot = { FALSE, NULL };
   pid_t pid;
 
   start_running (fixture);
   pid = find_qemu (fixture->vm);
   /* Stopped first, so the screenshot is surely in flight when QEMU dies. */
   g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
-  qvm_virtual_machine_screenshot_async (fixture->vm, NULL, on_wait_done, &shot);
+  qvm_virtual_machine_screenshot_async (fixture->vm, NULL, testutil_on_wait_done, &shot);
   for (int i = 0; i < 10; i++)
     g_main_context_iteration (NULL, FALSE);
   g_assert_false (shot.done);
@@ -333,14 +297,14 @@ test_kill_during_shutdown (Fixture       *fixture,
                            gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  Wait shutdown = { FALSE, NULL };
+  TestutilWait shutdown = { FALSE, NULL };
   gboolean powerdown_seen = FALSE;
 
   start_running (fixture);
   /* No OS: nobody answers the power button, the shutdown waits. */
   g_signal_connect (qvm_virtual_machine_get_qmp_client (fixture->vm), "event::POWERDOWN",
                     G_CALLBACK (on_powerdown), &powerdown_seen);
-  qvm_virtual_machine_shutdown_async (fixture->vm, 30 * 1000, NULL, on_wait_done, &shutdown);
+  qvm_virtual_machine_shutdown_async (fixture->vm, 30 * 1000, NULL, testutil_on_wait_done, &shutdown);
   /* QEMU pressed the power button: the shutdown waits for the guest. */
   testutil_iterate_until (NULL, &powerdown_seen, TIMEOUT_S);
   g_assert_false (shutdown.done);
@@ -367,7 +331,7 @@ test_sigstop (Fixture       *fixture,
   g_autoptr(GError) shot_error = NULL;
   g_autoptr(GdkPixbuf) pixbuf = NULL;
   g_autoptr(JsonNode) answer = NULL;
-  Wait shot = { FALSE, NULL };
+  TestutilWait shot = { FALSE, NULL };
   pid_t pid;
 
   start_running (fixture);
@@ -382,7 +346,7 @@ test_sigstop (Fixture       *fixture,
   g_assert_nonnull (strstr (error->message, "query-status"));
 
   /* A screenshot is pending when the machine is killed: it fails. */
-  qvm_virtual_machine_screenshot_async (fixture->vm, NULL, on_wait_done, &shot);
+  qvm_virtual_machine_screenshot_async (fixture->vm, NULL, testutil_on_wait_done, &shot);
   for (int i = 0; i < 10; i++)
     g_main_context_iteration (NULL, FALSE);
   qvm_virtual_machine_kill (fixture->vm);

@@ -242,8 +242,8 @@ on_started (GObject      *source,
 static void
 start_and_wait (Fixture *fixture)
 {
-  qvm_virtual_machine_start_async (fixture->vm, NULL, on_started, fixture);
-  testutil_iterate_until (NULL, &fixture->started, TIMEOUT_S);
+  testutil_start_vm (fixture->vm, TIMEOUT_S, &fixture->start_error);
+  fixture->started = TRUE;
 }
 
 static void
@@ -254,33 +254,17 @@ start_running (Fixture *fixture)
   g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
 }
 
-typedef struct {
-  gboolean      done;
-  GAsyncResult *result;
-} Wait;
-
-static void
-on_wait_done (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
-{
-  Wait *wait = data;
-
-  wait->result = g_object_ref (result);
-  wait->done = TRUE;
-}
-
 static void
 pause_or_resume (QvmVirtualMachine *vm,
                  gboolean           pause)
 {
   g_autoptr(GError) error = NULL;
-  Wait wait = { FALSE, NULL };
+  TestutilWait wait = { FALSE, NULL };
 
   if (pause)
-    qvm_virtual_machine_pause_async (vm, NULL, on_wait_done, &wait);
+    qvm_virtual_machine_pause_async (vm, NULL, testutil_on_wait_done, &wait);
   else
-    qvm_virtual_machine_resume_async (vm, NULL, on_wait_done, &wait);
+    qvm_virtual_machine_resume_async (vm, NULL, testutil_on_wait_done, &wait);
   testutil_iterate_until (NULL, &wait.done, TIMEOUT_S);
   if (pause)
     g_assert_true (qvm_virtual_machine_pause_finish (vm, wait.result, &error));
@@ -504,7 +488,7 @@ on_shutdown (GObject      *source,
              GAsyncResult *result,
              gpointer      data)
 {
-  Wait *wait = data;
+  TestutilWait *wait = data;
 
   wait->result = g_object_ref (result);
   wait->done = TRUE;
@@ -518,7 +502,7 @@ test_lifecycle (Fixture       *fixture,
   g_autoptr(GdkPixbuf) screenshot = NULL;
   g_autofree char *vnc_socket = NULL;
   g_autofree char *status = NULL;
-  Wait shutdown = { FALSE, NULL };
+  TestutilWait shutdown = { FALSE, NULL };
   const QvmVmState expected_states[] = {
     QVM_VM_STATE_STARTING, QVM_VM_STATE_RUNNING, QVM_VM_STATE_PAUSED, QVM_VM_STATE_RUNNING,
     QVM_VM_STATE_STOPPING, QVM_VM_STATE_DONE,
@@ -722,7 +706,7 @@ static void
 test_kill_stopping (Fixture       *fixture,
                     gconstpointer  data)
 {
-  Wait shutdown = { FALSE, NULL };
+  TestutilWait shutdown = { FALSE, NULL };
 
   start_running (fixture);
   /* The shutdown is under way (waiting for the guest) when kill comes. */
@@ -755,7 +739,7 @@ static void
 test_shutdown_never_started (Fixture       *fixture,
                              gconstpointer  data)
 {
-  Wait shutdown = { FALSE, NULL };
+  TestutilWait shutdown = { FALSE, NULL };
 
   qvm_virtual_machine_shutdown_async (fixture->vm, 1000, NULL, on_shutdown, &shutdown);
   testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
@@ -1029,14 +1013,14 @@ static void
 test_concurrent_screenshots (Fixture       *fixture,
                              gconstpointer  data)
 {
-  Wait waits[4] = { 0 };
+  TestutilWait waits[4] = { 0 };
   g_autoptr(GdkPixbuf) first = NULL;
 
   start_running (fixture);
   first = screenshot_not_blank (fixture->vm);
 
   for (guint i = 0; i < G_N_ELEMENTS (waits); i++)
-    qvm_virtual_machine_screenshot_async (fixture->vm, NULL, on_wait_done, &waits[i]);
+    qvm_virtual_machine_screenshot_async (fixture->vm, NULL, testutil_on_wait_done, &waits[i]);
   for (guint i = 0; i < G_N_ELEMENTS (waits); i++)
     {
       g_autoptr(GError) error = NULL;
@@ -1278,7 +1262,7 @@ static void
 test_guest_obeys_shutdown (Fixture       *fixture,
                            gconstpointer  data)
 {
-  Wait shutdown = { FALSE, NULL };
+  TestutilWait shutdown = { FALSE, NULL };
 
   use_fake_qemu (fixture, "obeys");
   start_running (fixture);

@@ -147,6 +147,33 @@ testutil_iterate_until (GMainContext   *context,
   g_source_destroy (wake_up);
 }
 
+void
+testutil_on_wait_done (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      data)
+{
+  TestutilWait *wait = data;
+
+  g_assert_false (wait->done);
+  wait->result = g_object_ref (result);
+  wait->done = TRUE;
+}
+
+gboolean
+testutil_start_vm (QvmVirtualMachine  *vm,
+                   guint               timeout_s,
+                   GError            **error)
+{
+  TestutilWait wait = { FALSE, NULL };
+  gboolean started;
+
+  qvm_virtual_machine_start_async (vm, NULL, testutil_on_wait_done, &wait);
+  testutil_iterate_until (NULL, &wait.done, timeout_s);
+  started = qvm_virtual_machine_start_finish (vm, wait.result, error);
+  g_clear_object (&wait.result);
+  return started;
+}
+
 const char *
 testutil_qemu_binary (void)
 {

@@ -11,7 +11,9 @@
 
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
+
+#include "qvm.h"
 
 G_BEGIN_DECLS
 
@@ -42,6 +44,27 @@ guint     testutil_count_children    (void);
 void      testutil_iterate_until     (GMainContext   *context,
                                       const gboolean *flag,
                                       guint           timeout_s);
+
+/* An asynchronous call waited for: pass testutil_on_wait_done() as its
+ * callback and the TestutilWait as its data, iterate until .done, give
+ * .result to the _finish function, then g_clear_object (&.result). */
+typedef struct {
+  gboolean      done;
+  GAsyncResult *result;
+} TestutilWait;
+
+/* A GAsyncReadyCallback that keeps the result in the TestutilWait @data
+ * (once: a second call fails the test). */
+void      testutil_on_wait_done      (GObject        *source,
+                                      GAsyncResult   *result,
+                                      gpointer        data);
+
+/* Starts @vm with qvm_virtual_machine_start_async() and iterates the
+ * global default main context until the start has ended (at most
+ * @timeout_s seconds): TRUE, or FALSE with @error set. */
+gboolean  testutil_start_vm          (QvmVirtualMachine *vm,
+                                      guint           timeout_s,
+                                      GError        **error);
 
 /* The QEMU to run: $QVM_QEMU, or qemu-system-x86_64. */
 const char *testutil_qemu_binary     (void);

@@ -119,18 +119,6 @@ on_started (GObject      *source,
   *(gboolean *) data = TRUE;
 }
 
-static void
-iterate_until (guint *counter)
-{
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
-
-  while (*counter == 0)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
-}
-
 /* One machine, from its own folder: started, killed, released. */
 static void
 one_cycle (const char *folder)
@@ -158,10 +146,10 @@ one_cycle (const char *folder)
   g_signal_connect (vm, "done", G_CALLBACK (on_done), &done);
 
   qvm_virtual_machine_start_async (vm, NULL, on_started, &started);
-  iterate_until ((guint *) &started);
+  testutil_iterate_until (NULL, &started, TIMEOUT_S);
   g_assert_cmpint (qvm_virtual_machine_get_state (vm), ==, QVM_VM_STATE_RUNNING);
   qvm_virtual_machine_kill (vm);
-  iterate_until (&done);
+  testutil_iterate_until_nonzero (NULL, &done, TIMEOUT_S);
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_assert_cmpuint (done, ==, 1);

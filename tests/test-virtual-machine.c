@@ -143,23 +143,9 @@ fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(QvmMachine) machine = qvm_machine_new_random ();
-  g_autofree char *image_folder = NULL;
-  g_autofree char *network_folder = NULL;
 
-  fixture->folder = g_dir_make_tmp ("qvm-test-vm-XXXXXX", &error);
-  g_assert_no_error (error);
-  fixture->socket_folder = g_build_filename (fixture->folder, "sockets", NULL);
-  g_assert_cmpint (g_mkdir (fixture->socket_folder, 0700), ==, 0);
-
-  image_folder = g_build_filename (fixture->folder, "image", NULL);
-  fixture->image = qvm_folder_image_new_blank (image_folder, 16 * 1024 * 1024, machine, &error);
-  g_assert_no_error (error);
-
-  network_folder = g_build_filename (fixture->folder, "network", NULL);
-  g_assert_cmpint (g_mkdir (network_folder, 0700), ==, 0);
-  fixture->network = qvm_user_network_new (network_folder, &error);
-  g_assert_no_error (error);
+  testutil_make_vm_parts ("qvm-test-vm-XXXXXX", &fixture->folder, &fixture->socket_folder,
+                          &fixture->image, &fixture->network);
 
   /* Small: SeaBIOS needs little, and the machine is shared. */
   fixture->options = qvm_machine_options_new (64);
@@ -182,13 +168,7 @@ folder_is_empty (const char *path)
 static void
 wait_for_done (Fixture *fixture)
 {
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
-
-  while (fixture->done_count == 0)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
+  testutil_iterate_until_nonzero (NULL, &fixture->done_count, TIMEOUT_S);
 }
 
 static void

@@ -12,6 +12,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include "qvm-fs-private.h"
 
 void
@@ -172,6 +174,47 @@ testutil_start_vm (QvmVirtualMachine  *vm,
   started = qvm_virtual_machine_start_finish (vm, wait.result, error);
   g_clear_object (&wait.result);
   return started;
+}
+
+void
+testutil_iterate_until_nonzero (GMainContext *context,
+                                const guint  *counter,
+                                guint         timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  while (*counter == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (context, TRUE);
+    }
+}
+
+void
+testutil_make_vm_parts (const char      *tmp_template,
+                        char           **folder,
+                        char           **socket_folder,
+                        QvmFolderImage **image,
+                        QvmUserNetwork **network)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QvmMachine) machine = qvm_machine_new_random ();
+  g_autofree char *image_folder = NULL;
+  g_autofree char *network_folder = NULL;
+
+  *folder = g_dir_make_tmp (tmp_template, &error);
+  g_assert_no_error (error);
+  *socket_folder = g_build_filename (*folder, "sockets", NULL);
+  g_assert_cmpint (g_mkdir (*socket_folder, 0700), ==, 0);
+
+  image_folder = g_build_filename (*folder, "image", NULL);
+  *image = qvm_folder_image_new_blank (image_folder, 16 * 1024 * 1024, machine, &error);
+  g_assert_no_error (error);
+
+  network_folder = g_build_filename (*folder, "network", NULL);
+  g_assert_cmpint (g_mkdir (network_folder, 0700), ==, 0);
+  *network = qvm_user_network_new (network_folder, &error);
+  g_assert_no_error (error);
 }
 
 const char *

@@ -66,6 +66,21 @@ gboolean  testutil_start_vm          (QvmVirtualMachine *vm,
                                       guint           timeout_s,
                                       GError        **error);
 
+/* The same, until *@counter is not 0. */
+void      testutil_iterate_until_nonzero (GMainContext *context,
+                                          const guint  *counter,
+                                          guint         timeout_s);
+
+/* What a QvmVirtualMachine of the tests runs on: a new private folder
+ * (from the g_dir_make_tmp() @tmp_template) with an empty "sockets"
+ * folder in it, a blank 16 MiB QvmFolderImage of a random machine in
+ * "image", and a QvmUserNetwork in "network". */
+void      testutil_make_vm_parts     (const char      *tmp_template,
+                                      char           **folder,
+                                      char           **socket_folder,
+                                      QvmFolderImage **image,
+                                      QvmUserNetwork **network);
+
 /* The QEMU to run: $QVM_QEMU, or qemu-system-x86_64. */
 const char *testutil_qemu_binary     (void);
 

@@ -286,14 +286,9 @@ test_guest_archive (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
-
-  if (argc != 2)
-    {
-      g_printerr ("usage: %s [GTest options] ARCHIVE\n", argv[0]);
-      return 2;
-    }
-  guest_archive_path = argv[1];
+  guest_archive_path = testutil_init_with_archive (&argc, &argv);
+  if (guest_archive_path == NULL)
+    return 2;
   guest_util_init ();
 
   g_test_add_func ("/guest/archive", test_guest_archive);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "guest-util.h"
+#include "testutil.h"
 
 /* The last sector of the disk lies in the scratch area that build-guest.sh
  * keeps outside the partition. */
@@ -463,14 +464,9 @@ test_flood (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
-
-  if (argc != 2)
-    {
-      g_printerr ("usage: %s [GTest options] ARCHIVE\n", argv[0]);
-      return 2;
-    }
-  guest_archive_path = argv[1];
+  guest_archive_path = testutil_init_with_archive (&argc, &argv);
+  if (guest_archive_path == NULL)
+    return 2;
   guest_util_init ();
 
   g_test_add_func ("/guest/e2e/one-vm", test_one_vm);

@@ -16,6 +16,19 @@
 
 #include "qvm-fs-private.h"
 
+const char *
+testutil_init_with_archive (int    *argc,
+                            char ***argv)
+{
+  g_test_init (argc, argv, NULL);
+  if (*argc != 2)
+    {
+      g_printerr ("usage: %s [GTest options] ARCHIVE\n", (*argv)[0]);
+      return NULL;
+    }
+  return (*argv)[1];
+}
+
 void
 testutil_remove_tree (const char *path)
 {

@@ -17,6 +17,12 @@
 
 G_BEGIN_DECLS
 
+/* g_test_init() for a suite run as "TEST [GTest options] ARCHIVE": the
+ * archive's path, or NULL after a usage line on stderr (main() then
+ * returns 2). */
+const char *testutil_init_with_archive (int    *argc,
+                                        char ***argv);
+
 /* Removes @path and everything below it, never following a symbolic link;
  * a missing @path is fine. Fails the test when something stays behind. */
 void      testutil_remove_tree       (const char     *path);

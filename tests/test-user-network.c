@@ -708,9 +708,8 @@ answer_teapot (SoupServer        *server,
                GHashTable        *query,
                gpointer           user_data)
 {
-  guint *calls = user_data;
-
-  (*calls)++;
+  /* Counts its calls in the guint at @user_data. */
+  *(guint *) user_data += 1;
   soup_server_message_set_status (msg, 418, NULL);
 }
 
@@ -915,6 +914,30 @@ bytes_to_string (GBytes *bytes)
   return g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
 }
 
+/* Runs the helper with @request (of @length bytes) on its stdin, the
+ * fixture's recorder as the handler; @run holds what it did, and the
+ * output, which must be one answer 200 that closes the connection, is
+ * returned as a string. */
+static char *
+run_helper_on_pipes (Fixture    *fixture,
+                     const char *request,
+                     gsize       length,
+                     HelperRun  *run)
+{
+  char *output;
+
+  run->argv = helper_argv (qvm_user_network_get_socket_path (fixture->network));
+  run->input = g_bytes_new (request, length);
+  use_recorder (fixture);
+  run_client (helper_pipes_thread, run);
+  g_assert_no_error (run->error);
+
+  output = bytes_to_string (run->output);
+  assert_has_prefix (output, "HTTP/1.1 200 OK\r\n");
+  g_assert_nonnull (strstr (output, "\r\nConnection: close\r\n"));
+  return output;
+}
+
 static void
 test_helper_pipes (Fixture       *fixture,
                    gconstpointer  data)
@@ -923,17 +946,9 @@ test_helper_pipes (Fixture       *fixture,
    * come back, then the helper ends. */
   const char request[] =
     "POST /result HTTP/1.1\r\nHost: 169.254.169.254\r\nContent-Length: 5\r\n\r\nhello";
-  HelperRun run = { helper_argv (qvm_user_network_get_socket_path (fixture->network)),
-                    g_bytes_new_static (request, sizeof request - 1) };
-  g_autofree char *output = NULL;
+  HelperRun run = { 0 };
+  g_autofree char *output = run_helper_on_pipes (fixture, request, sizeof request - 1, &run);
 
-  use_recorder (fixture);
-  run_client (helper_pipes_thread, &run);
-  g_assert_no_error (run.error);
-
-  output = bytes_to_string (run.output);
-  assert_has_prefix (output, "HTTP/1.1 200 OK\r\n");
-  g_assert_nonnull (strstr (output, "\r\nConnection: close\r\n"));
   g_assert_true (g_str_has_suffix (output, "\r\n\r\nPOST /result hello"));
   g_assert_cmpuint (g_bytes_get_size (run.errors), ==, 0);
   g_assert_cmpint (run.exit_status, ==, 0);
@@ -1003,17 +1018,9 @@ test_helper_pipelined (Fixture       *fixture,
   const char request[] =
     "GET /first HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n"
     "GET /second HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n";
-  HelperRun run = { helper_argv (qvm_user_network_get_socket_path (fixture->network)),
-                    g_bytes_new_static (request, sizeof request - 1) };
-  g_autofree char *output = NULL;
+  HelperRun run = { 0 };
+  g_autofree char *output = run_helper_on_pipes (fixture, request, sizeof request - 1, &run);
 
-  use_recorder (fixture);
-  run_client (helper_pipes_thread, &run);
-  g_assert_no_error (run.error);
-
-  output = bytes_to_string (run.output);
-  assert_has_prefix (output, "HTTP/1.1 200 OK\r\n");
-  g_assert_nonnull (strstr (output, "\r\nConnection: close\r\n"));
   g_assert_true (g_str_has_suffix (output, "\r\n\r\nGET /first "));
   g_assert_null (strstr (output, "second"));
   g_assert_cmpint (run.exit_status, ==, 0);

@@ -145,20 +145,6 @@ start_running (Fixture *fixture)
   g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
 }
 
-static void
-use_script (Fixture    *fixture,
-            const char *name,
-            const char *text)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *script = g_build_filename (fixture->folder, name, NULL);
-
-  g_file_set_contents (script, text, -1, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (g_chmod (script, 0755), ==, 0);
-  qvm_virtual_machine_set_qemu_binary (fixture->vm, script);
-}
-
 /* CRASHED once the guest ran, FAILED while it was starting. */
 static void
 assert_ended_by_sigkill (Fixture         *fixture,
@@ -178,7 +164,7 @@ test_kill_before_greeting (Fixture       *fixture,
                            gconstpointer  data)
 {
   /* Dies before it says a word on QMP. */
-  use_script (fixture, "qemu-dies-at-once", "#!/bin/sh\nkill -KILL $$\n");
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "dies-at-once");
   testutil_start_vm (fixture->vm, TIMEOUT_S, &fixture->start_error);
   g_test_message ("start error: %s", fixture->start_error ? fixture->start_error->message : "none");
   g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
@@ -187,43 +173,12 @@ test_kill_before_greeting (Fixture       *fixture,
   assert_ended_by_sigkill (fixture, QVM_VM_DONE_REASON_FAILED);
 }
 
-/* Speaks QMP on fd 3 like QEMU and dies when told to run the guest. */
-static const char qemu_dies_on_cont[] =
-  "#!/usr/bin/python3\n"
-  "import json, os, signal, socket\n"
-  "sock = socket.socket(fileno=3)\n"
-  "def send(message):\n"
-  "    sock.sendall((json.dumps(message) + '\\r\\n').encode())\n"
-  "send({'QMP': {'version': {'qemu': {'major': 7, 'minor': 2, 'micro': 0}, 'package': 'fake'},\n"
-  "              'capabilities': []}})\n"
-  "decoder = json.JSONDecoder()\n"
-  "buffer = ''\n"
-  "while True:\n"
-  "    chunk = sock.recv(4096)\n"
-  "    if not chunk:\n"
-  "        break\n"
-  "    buffer += chunk.decode()\n"
-  "    while True:\n"
-  "        buffer = buffer.lstrip()\n"
-  "        try:\n"
-  "            command, end = decoder.raw_decode(buffer)\n"
-  "        except ValueError:\n"
-  "            break\n"
-  "        buffer = buffer[end:]\n"
-  "        if command['execute'] == 'cont':\n"
-  "            os.kill(os.getpid(), signal.SIGKILL)\n"
-  "        reply = {'return': {}}\n"
-  "        if 'id' in command:\n"
-  "            reply['id'] = command['id']\n"
-  "        if command['execute'] == 'query-status':\n"
-  "            reply['return'] = {'status': 'prelaunch', 'running': False}\n"
-  "        send(reply)\n";
-
 static void
 test_kill_during_cont (Fixture       *fixture,
                        gconstpointer  data)
 {
-  use_script (fixture, "qemu-dies-on-cont", qemu_dies_on_cont);
+  /* Speaks QMP like QEMU and dies when told to run the guest. */
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "dies-on-cont");
   testutil_start_vm (fixture->vm, TIMEOUT_S, &fixture->start_error);
   g_test_message ("start error: %s", fixture->start_error ? fixture->start_error->message : "none");
   g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);

@@ -791,20 +791,10 @@ static void
 test_qemu_refuses (Fixture       *fixture,
                    gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *script = g_build_filename (fixture->folder, "qemu-refuses", NULL);
   const GError *done_error;
 
   /* A QEMU that complains and exits: status and last lines in the error. */
-  g_file_set_contents (script,
-                       "#!/bin/sh\n"
-                       "echo 'qemu: first complaint' >&2\n"
-                       "echo 'qemu: -device bogus: not found' >&2\n"
-                       "exit 3\n", -1, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (g_chmod (script, 0755), ==, 0);
-
-  qvm_virtual_machine_set_qemu_binary (fixture->vm, script);
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "refuses");
   start_and_wait (fixture);
 
   g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
@@ -1104,90 +1094,6 @@ test_cycles (Fixture       *fixture,
 
 /* ---- A scripted QEMU, for what the real one will not do on demand ------------- */
 
-static const char fake_qemu[] =
-  "#!/usr/bin/python3\n"
-  "# Speaks QMP on fd 3 the way QEMU does, then plays one scenario.\n"
-  "import json, os, signal, socket, sys\n"
-  "mode = os.path.basename(sys.argv[0]).split('-', 2)[2]\n"
-  "sock = socket.socket(fileno=3)\n"
-  "def send(message):\n"
-  "    sock.sendall((json.dumps(message) + '\\r\\n').encode())\n"
-  "def event(name, data=None):\n"
-  "    message = {'event': name, 'timestamp': {'seconds': 1700000000, 'microseconds': 0}}\n"
-  "    if data is not None:\n"
-  "        message['data'] = data\n"
-  "    send(message)\n"
-  "send({'QMP': {'version': {'qemu': {'major': 7, 'minor': 2, 'micro': 0}, 'package': 'fake'},\n"
-  "              'capabilities': []}})\n"
-  "decoder = json.JSONDecoder()\n"
-  "buffer = ''\n"
-  "status = 'prelaunch'\n"
-  "while True:\n"
-  "    chunk = sock.recv(4096)\n"
-  "    if not chunk:\n"
-  "        sys.exit(0)\n"
-  "    buffer += chunk.decode()\n"
-  "    while True:\n"
-  "        buffer = buffer.lstrip()\n"
-  "        try:\n"
-  "            command, end = decoder.raw_decode(buffer)\n"
-  "        except ValueError:\n"
-  "            break\n"
-  "        buffer = buffer[end:]\n"
-  "        name = command['execute']\n"
-  "        reply = {'return': {}}\n"
-  "        if 'id' in command:\n"
-  "            reply['id'] = command['id']\n"
-  "        if name == 'query-status':\n"
-  "            reply['return'] = {'status': status, 'running': status == 'running'}\n"
-  "        send(reply)\n"
-  "        if name == 'cont' and mode == 'guest-failed':\n"
-  "            print('KVM internal error. Suberror: 1', file=sys.stderr, flush=True)\n"
-  "            print('emulation failure', file=sys.stderr, flush=True)\n"
-  "            status = 'internal-error'\n"
-  "            event('STOP')\n"
-  "        elif name == 'cont' and mode == 'closes-qmp':\n"
-  "            status = 'running'\n"
-  "            sock.close()\n"
-  "            while True:\n"
-  "                signal.pause()\n"
-  "        elif name == 'cont' and mode == 'poweroff':\n"
-  "            status = 'running'\n"
-  "            event('RESUME')\n"
-  "            event('SHUTDOWN', {'guest': True, 'reason': 'guest-shutdown'})\n"
-  "            sys.exit(0)\n"
-  "        elif name == 'cont' and mode == 'floods-output':\n"
-  "            # A guest's serial console with no newline, then a crash.\n"
-  "            chunk = b'x' * 65536\n"
-  "            for i in range(256):\n"
-  "                sys.stdout.buffer.write(chunk)\n"
-  "            sys.stdout.flush()\n"
-  "            for i in range(16):\n"
-  "                sys.stderr.buffer.write(chunk)\n"
-  "            sys.stderr.flush()\n"
-  "            os._exit(1)\n"
-  "        elif name == 'cont':\n"
-  "            status = 'running'\n"
-  "            event('RESUME')\n"
-  "        elif name == 'system_powerdown' and mode == 'obeys':\n"
-  "            event('POWERDOWN')\n"
-  "            event('SHUTDOWN', {'guest': True, 'reason': 'guest-shutdown'})\n"
-  "            sys.exit(0)\n";
-
-static void
-use_fake_qemu (Fixture    *fixture,
-               const char *mode)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *name = g_strdup_printf ("fake-qemu-%s", mode);
-  g_autofree char *script = g_build_filename (fixture->folder, name, NULL);
-
-  g_file_set_contents (script, fake_qemu, -1, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (g_chmod (script, 0755), ==, 0);
-  qvm_virtual_machine_set_qemu_binary (fixture->vm, script);
-}
-
 static void
 test_guest_failed (Fixture       *fixture,
                    gconstpointer  data)
@@ -1196,7 +1102,7 @@ test_guest_failed (Fixture       *fixture,
 
   /* Like the nested KVM here: the guest stops in internal-error and QEMU
    * would wait forever. */
-  use_fake_qemu (fixture, "guest-failed");
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "guest-failed");
   start_and_wait (fixture);
   wait_for_done (fixture);
 
@@ -1215,7 +1121,7 @@ test_qmp_lost (Fixture       *fixture,
   const GError *error;
 
   /* QEMU drops its monitor and runs on: it cannot be driven any more. */
-  use_fake_qemu (fixture, "closes-qmp");
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "closes-qmp");
   start_and_wait (fixture);
   wait_for_done (fixture);
 
@@ -1230,7 +1136,7 @@ static void
 test_guest_poweroff (Fixture       *fixture,
                      gconstpointer  data)
 {
-  use_fake_qemu (fixture, "poweroff");
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "poweroff");
   start_and_wait (fixture);
   wait_for_done (fixture);
 
@@ -1244,7 +1150,7 @@ test_guest_obeys_shutdown (Fixture       *fixture,
 {
   TestutilWait shutdown = { FALSE, NULL };
 
-  use_fake_qemu (fixture, "obeys");
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "obeys");
   start_running (fixture);
   qvm_virtual_machine_shutdown_async (fixture->vm, 30 * 1000, NULL, on_shutdown, &shutdown);
   testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
@@ -1266,7 +1172,7 @@ test_output_flood (Fixture       *fixture,
   /* 16 MiB on stdout (the guest's console) and 1 MiB on stderr, neither
    * with a newline: the library cuts lines at 4 KiB instead of buffering
    * without bound, and the error still quotes the end of stderr. */
-  use_fake_qemu (fixture, "floods-output");
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "floods-output");
   start_and_wait (fixture);
   wait_for_done (fixture);
 

@@ -230,6 +230,18 @@ testutil_make_vm_parts (const char      *tmp_template,
   g_assert_no_error (error);
 }
 
+void
+testutil_use_fake_qemu (QvmVirtualMachine *vm,
+                        const char        *folder,
+                        const char        *mode)
+{
+  g_autofree char *name = g_strconcat ("fake-qemu-", mode, NULL);
+  g_autofree char *link = g_build_filename (folder, name, NULL);
+
+  g_assert_cmpint (symlink (TESTUTIL_FAKE_QEMU, link), ==, 0);
+  qvm_virtual_machine_set_qemu_binary (vm, link);
+}
+
 const char *
 testutil_qemu_binary (void)
 {

@@ -87,6 +87,12 @@ void      testutil_make_vm_parts     (const char      *tmp_template,
                                       QvmFolderImage **image,
                                       QvmUserNetwork **network);
 
+/* Makes @vm run tests/fake-qemu.py as its QEMU, playing @mode (see the
+ * script for the modes), through a link "fake-qemu-@mode" in @folder. */
+void      testutil_use_fake_qemu     (QvmVirtualMachine *vm,
+                                      const char     *folder,
+                                      const char     *mode);
+
 /* The QEMU to run: $QVM_QEMU, or qemu-system-x86_64. */
 const char *testutil_qemu_binary     (void);
 

@@ -242,6 +242,14 @@ testutil_use_fake_qemu (QvmVirtualMachine *vm,
   qvm_virtual_machine_set_qemu_binary (vm, link);
 }
 
+void
+testutil_count_notify (GObject    *object,
+                       GParamSpec *pspec,
+                       gpointer    counter)
+{
+  *(guint *) counter += 1;
+}
+
 const char *
 testutil_qemu_binary (void)
 {

@@ -93,6 +93,11 @@ void      testutil_use_fake_qemu     (QvmVirtualMachine *vm,
                                       const char     *folder,
                                       const char     *mode);
 
+/* A "notify" handler that counts its calls in the guint at @counter. */
+void      testutil_count_notify      (GObject        *object,
+                                      GParamSpec     *pspec,
+                                      gpointer        counter);
+
 /* The QEMU to run: $QVM_QEMU, or qemu-system-x86_64. */
 const char *testutil_qemu_binary     (void);
 

@@ -150,6 +150,17 @@ guest_util_init (void)
   g_log_set_writer_func (log_writer, NULL, NULL);
 }
 
+gboolean
+guest_util_init_main (int    *argc,
+                      char ***argv)
+{
+  guest_archive_path = testutil_init_with_archive (argc, argv);
+  if (guest_archive_path == NULL)
+    return FALSE;
+  guest_util_init ();
+  return TRUE;
+}
+
 /* ------------------------------------------------------------------ */
 /* Processes                                                            */
 

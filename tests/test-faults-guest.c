@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "guest-util.h"
-#include "testutil.h"
 
 static const char stuck_payload[] =
   /* Not the shell's report of the killed wget ("Terminated"). */
@@ -71,10 +70,8 @@ test_handler_never_answers (void)
 int
 main (int argc, char *argv[])
 {
-  guest_archive_path = testutil_init_with_archive (&argc, &argv);
-  if (guest_archive_path == NULL)
+  if (!guest_util_init_main (&argc, &argv))
     return 2;
-  guest_util_init ();
 
   g_test_add_func ("/guest/faults/handler-never-answers", test_handler_never_answers);
 

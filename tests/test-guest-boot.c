@@ -286,10 +286,8 @@ test_guest_archive (void)
 int
 main (int argc, char *argv[])
 {
-  guest_archive_path = testutil_init_with_archive (&argc, &argv);
-  if (guest_archive_path == NULL)
+  if (!guest_util_init_main (&argc, &argv))
     return 2;
-  guest_util_init ();
 
   g_test_add_func ("/guest/archive", test_guest_archive);
   for (guint i = 0; i < G_N_ELEMENTS (boot_cases); i++)

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "guest-util.h"
-#include "testutil.h"
 
 /* The last sector of the disk lies in the scratch area that build-guest.sh
  * keeps outside the partition. */
@@ -464,10 +463,8 @@ test_flood (void)
 int
 main (int argc, char *argv[])
 {
-  guest_archive_path = testutil_init_with_archive (&argc, &argv);
-  if (guest_archive_path == NULL)
+  if (!guest_util_init_main (&argc, &argv))
     return 2;
-  guest_util_init ();
 
   g_test_add_func ("/guest/e2e/one-vm", test_one_vm);
   g_test_add_func ("/guest/e2e/two-vms", test_two_vms);

@@ -340,18 +340,6 @@ done_cb (QvmVirtualMachine *vm,
   qvm_boot_finish (boot, status);
 }
 
-static void
-machine_started_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  g_autoptr(GError) error = NULL;
-
-  /* A failed start is also the machine's error, told by "done". */
-  if (!qvm_virtual_machine_start_finish (QVM_VIRTUAL_MACHINE (source), result, &error))
-    g_debug ("start: %s", error->message);
-}
-
 /* Boots @image on a new user network with the boot's handler. */
 void
 qvm_boot_start_machine (QvmBoot  *boot,
@@ -389,7 +377,8 @@ qvm_boot_start_machine (QvmBoot  *boot,
   g_signal_connect (boot->vm, "done", G_CALLBACK (done_cb), boot);
   if (boot->timeout_seconds > 0)
     boot->timeout_id = g_timeout_add_seconds (boot->timeout_seconds, boot_timeout, boot);
-  qvm_virtual_machine_start_async (boot->vm, NULL, machine_started_cb, boot);
+  /* A failed start is also the machine's error, told by "done". */
+  qvm_virtual_machine_start (boot->vm);
 }
 
 /* Makes @folder (and its parents) and checks that it is one. */

@@ -1003,6 +1003,15 @@ qvm_qmp_client_finalize (GObject *object)
   G_OBJECT_CLASS (qvm_qmp_client_parent_class)->finalize (object);
 }
 
+guint
+qvm_qmp_event_signal_new (const char *name,
+                          GType       itype)
+{
+  return g_signal_new (name, itype, G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL, NULL,
+                       G_TYPE_NONE, 3,
+                       G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, JSON_TYPE_OBJECT, G_TYPE_INT64);
+}
+
 static void
 qvm_qmp_client_class_init (QvmQmpClientClass *klass)
 {
@@ -1091,13 +1100,7 @@ qvm_qmp_client_class_init (QvmQmpClientClass *klass)
    * event.
    */
   signals[SIGNAL_EVENT] =
-    g_signal_new ("event", G_TYPE_FROM_CLASS (klass),
-                  G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
-                  0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 3,
-                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
-                  JSON_TYPE_OBJECT,
-                  G_TYPE_INT64);
+    qvm_qmp_event_signal_new ("event", G_TYPE_FROM_CLASS (klass));
 
   /**
    * QvmQmpClient::closed:

@@ -18,10 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "qvm-coroutine-private.h"
 #include "qvm-enum-types.h"
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
 #include "qvm-qemu-argv-private.h"
+#include "qvm-qmp-client-private.h"
 #include "qvm-util-private.h"
 #include "qvm-vm-private.h"
 
@@ -489,13 +491,7 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
    * changed yet). Connect to `qmp-event::RESET` for one event.
    */
   qvm_vm_signals[QVM_VM_SIGNAL_QMP_EVENT] =
-    g_signal_new ("qmp-event", G_TYPE_FROM_CLASS (klass),
-                  G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
-                  0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 3,
-                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
-                  JSON_TYPE_OBJECT,
-                  G_TYPE_INT64);
+    qvm_qmp_event_signal_new ("qmp-event", G_TYPE_FROM_CLASS (klass));
 }
 
 static void
@@ -515,6 +511,22 @@ qvm_virtual_machine_init (QvmVirtualMachine *self)
   self->qemu_binary = g_strdup (env != NULL && *env != '\0' ? env : "qemu-system-x86_64");
   env = g_getenv ("QVM_ACCEL");
   self->accel = g_strdup (env != NULL && *env != '\0' ? env : "auto");
+}
+
+void
+qvm_vm_run_task (QvmVirtualMachine   *vm,
+                 gpointer             source_tag,
+                 gpointer             task_data,
+                 QvmCoroutineTaskFunc body,
+                 GCancellable        *cancellable,
+                 GAsyncReadyCallback  callback,
+                 gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (vm, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, task_data, NULL);
+  qvm_coroutine_run_task (task, body);
 }
 
 /* ---- Public API ------------------------------------------------------------------ */

@@ -190,13 +190,10 @@ qvm_virtual_machine_screenshot_async (QvmVirtualMachine   *vm,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-
   g_return_if_fail (QVM_IS_VIRTUAL_MACHINE (vm));
 
-  task = g_task_new (vm, cancellable, callback, user_data);
-  g_task_set_source_tag (task, qvm_virtual_machine_screenshot_async);
-  qvm_coroutine_run_task (task, screenshot_co);
+  qvm_vm_run_task (vm, qvm_virtual_machine_screenshot_async, NULL, screenshot_co,
+                   cancellable, callback, user_data);
 }
 
 /**

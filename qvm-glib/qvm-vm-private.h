@@ -20,6 +20,7 @@
 
 #include <gio/gio.h>
 
+#include "qvm-coroutine-private.h"
 #include "qvm-qmp-client.h"
 #include "qvm-virtual-machine.h"
 
@@ -128,6 +129,18 @@ struct _QvmVirtualMachine
 
   GList             *done_waiters;      /* of GTask *, for wait_done() */
 };
+
+/* ---- qvm-virtual-machine.c ---- */
+
+/* Runs @body as a GTask of @vm on a coroutine, tagged @source_tag, with
+ * @task_data (not freed). */
+void        qvm_vm_run_task                (QvmVirtualMachine   *vm,
+                                            gpointer             source_tag,
+                                            gpointer             task_data,
+                                            QvmCoroutineTaskFunc body,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data);
 
 /* ---- qvm-vm-phase.c ---- */
 

@@ -565,11 +565,8 @@ run_pause_task (QvmVirtualMachine   *vm,
                 GAsyncReadyCallback  callback,
                 gpointer             user_data)
 {
-  g_autoptr(GTask) task = g_task_new (vm, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, source_tag);
-  g_task_set_task_data (task, GINT_TO_POINTER (pause), NULL);
-  qvm_coroutine_run_task (task, pause_co);
+  qvm_vm_run_task (vm, source_tag, GINT_TO_POINTER (pause), pause_co,
+                   cancellable, callback, user_data);
 }
 
 /* The _finish of an operation that returns a boolean, its tag checked. */
@@ -754,14 +751,10 @@ qvm_virtual_machine_shutdown_async (QvmVirtualMachine   *vm,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-
   g_return_if_fail (QVM_IS_VIRTUAL_MACHINE (vm));
 
-  task = g_task_new (vm, cancellable, callback, user_data);
-  g_task_set_source_tag (task, qvm_virtual_machine_shutdown_async);
-  g_task_set_task_data (task, GUINT_TO_POINTER (timeout_ms), NULL);
-  qvm_coroutine_run_task (task, shutdown_co);
+  qvm_vm_run_task (vm, qvm_virtual_machine_shutdown_async, GUINT_TO_POINTER (timeout_ms),
+                   shutdown_co, cancellable, callback, user_data);
 }
 
 /**

@@ -39,14 +39,15 @@ qvm_boot_say (QvmBoot    *boot,
               const char *format,
               ...)
 {
+  double elapsed_s = (g_get_monotonic_time () - boot->began) / 1e6;
   g_autofree char *text = NULL;
   va_list args;
 
+  qvm_boot_clear_status_line ();
   va_start (args, format);
   text = g_strdup_vprintf (format, args);
   va_end (args);
-  qvm_boot_clear_status_line ();
-  g_print ("[%6.1fs] %s\n", (g_get_monotonic_time () - boot->began) / 1e6, text);
+  g_print ("[%6.1fs] %s\n", elapsed_s, text);
 }
 
 static int
@@ -96,17 +97,27 @@ screenshot_saved (QvmBoot   *boot,
                 gdk_pixbuf_get_height (pixbuf), boot->screenshot);
 }
 
+/* Saves the screenshot of @result to --screenshot. */
+static void
+save_screenshot (QvmBoot      *boot,
+                 GObject      *source,
+                 GAsyncResult *result)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkPixbuf) pixbuf = qvm_virtual_machine_screenshot_finish (QVM_VIRTUAL_MACHINE (source),
+                                                                       result, &error);
+
+  screenshot_saved (boot, pixbuf, error);
+}
+
 static void
 payload_screenshot_cb (GObject      *source,
                        GAsyncResult *result,
                        gpointer      user_data)
 {
   QvmBoot *boot = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GdkPixbuf) pixbuf = qvm_virtual_machine_screenshot_finish (QVM_VIRTUAL_MACHINE (source),
-                                                                       result, &error);
 
-  screenshot_saved (boot, pixbuf, error);
+  save_screenshot (boot, source, result);
   if (boot->serve != NULL)
     qvm_serve_payload_release (boot->serve);
 }
@@ -178,13 +189,8 @@ timeout_screenshot_cb (GObject      *source,
                        GAsyncResult *result,
                        gpointer      user_data)
 {
-  QvmBoot *boot = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GdkPixbuf) pixbuf = qvm_virtual_machine_screenshot_finish (QVM_VIRTUAL_MACHINE (source),
-                                                                       result, &error);
-
-  screenshot_saved (boot, pixbuf, error);
-  boot_shut_down (boot);
+  save_screenshot (user_data, source, result);
+  boot_shut_down (user_data);
 }
 
 static gboolean

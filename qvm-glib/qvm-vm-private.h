@@ -47,6 +47,14 @@ typedef enum {
   QVM_VM_N_PHASES
 } QvmVmPhase;
 
+/* The machine's use of its image (a fact about the image, not the life
+ * cycle): released at the end unless another user had it. */
+typedef enum {
+  QVM_VM_IMAGE_UNCLAIMED,       /* never asked for: released all the same */
+  QVM_VM_IMAGE_ACQUIRED,
+  QVM_VM_IMAGE_REFUSED,         /* in use elsewhere: not ours to release */
+} QvmVmImageUse;
+
 /* The properties, for notifications from every file. */
 typedef enum {
   QVM_VM_PROP_0,
@@ -92,6 +100,7 @@ struct _QvmVirtualMachine
   char              *cdrom1;
   char              *cdrom2;
   QvmMachine        *machine;
+  QvmVmImageUse      image_use;
 
   char              *qemu_binary;
   char              *accel;

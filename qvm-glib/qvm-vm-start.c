@@ -321,9 +321,14 @@ spawn_qemu (QvmVirtualMachine  *self,
   const char *accel;
   int fds[2];
 
-  /* In use from here; release_resources() ends the use, whatever happens. */
+  /* In use from here; qvm_vm_release_resources() ends the use, whatever
+   * happens. An image in use elsewhere is not ours to release. */
   if (!qvm_image_acquire (self->image, error))
-    return FALSE;
+    {
+      self->image_use = QVM_VM_IMAGE_REFUSED;
+      return FALSE;
+    }
+  self->image_use = QVM_VM_IMAGE_ACQUIRED;
 
   accel = qvm_qemu_resolve_accel (self->accel, "/dev/kvm", "/proc/cpuinfo", error);
   if (accel == NULL)

@@ -254,7 +254,9 @@ qvm_vm_release_resources (QvmVirtualMachine *self)
     return;
 
   qvm_network_release (self->network);
-  qvm_image_release (self->image);
+  /* An image another user holds stays theirs. */
+  if (self->image_use != QVM_VM_IMAGE_REFUSED)
+    qvm_image_release (self->image);
 }
 
 typedef struct {

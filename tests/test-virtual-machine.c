@@ -624,6 +624,46 @@ test_start_twice (Fixture       *fixture,
 }
 
 static void
+count_done (QvmVirtualMachine *vm,
+            gpointer           counter)
+{
+  *(guint *) counter += 1;
+}
+
+/* A second machine on an image the first one uses: its start fails, and
+ * its end leaves the first one's use of the image alone. */
+static void
+test_image_in_use (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *network_folder = g_build_filename (fixture->folder, "network2", NULL);
+  g_autoptr(QvmUserNetwork) network = NULL;
+  g_autoptr(QvmVirtualMachine) second = NULL;
+  guint second_done = 0;
+
+  start_running (fixture);
+  g_assert_true (qvm_folder_image_get_in_use (fixture->image));
+
+  g_assert_cmpint (g_mkdir (network_folder, 0700), ==, 0);
+  network = qvm_user_network_new (network_folder, &error);
+  g_assert_no_error (error);
+  second = qvm_virtual_machine_new (fixture->options, QVM_IMAGE (fixture->image),
+                                    QVM_NETWORK (network), fixture->socket_folder, NULL, NULL,
+                                    &error);
+  g_assert_no_error (error);
+  g_signal_connect (second, "done", G_CALLBACK (count_done), &second_done);
+  testutil_start_vm (second, TIMEOUT_S, &error);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  testutil_iterate_until_nonzero (NULL, &second_done, TIMEOUT_S);
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (second), ==, QVM_VM_DONE_REASON_FAILED);
+
+  /* Still the first machine's. */
+  g_assert_true (qvm_folder_image_get_in_use (fixture->image));
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+}
+
+static void
 test_start_without_callback (Fixture       *fixture,
                              gconstpointer  data)
 {
@@ -1212,6 +1252,7 @@ main (int argc, char *argv[])
   ADD ("start/cancelled", test_start_cancelled, NULL);
   ADD ("start/twice", test_start_twice, NULL);
   ADD ("start/without-callback", test_start_without_callback, NULL);
+  ADD ("start/image-in-use", test_image_in_use, NULL);
   ADD ("dropped-unstarted", test_dropped_unstarted, NULL);
   ADD ("kill/before-start", test_kill_before_start, NULL);
   ADD ("kill/starting", test_kill_starting, NULL);

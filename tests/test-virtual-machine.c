@@ -863,9 +863,12 @@ test_qemu_refuses (Fixture       *fixture,
   }
 }
 
+/* Sends @signum to the running machine's QEMU: the machine crashed, as
+ * far as it knows; its error mentions @expected. */
 static void
-test_killed_from_outside (Fixture       *fixture,
-                          gconstpointer  data)
+signal_qemu_from_outside (Fixture    *fixture,
+                          int         signum,
+                          const char *expected)
 {
   const GError *error;
   pid_t pid;
@@ -873,34 +876,29 @@ test_killed_from_outside (Fixture       *fixture,
   start_running (fixture);
   pid = find_qemu (qvm_machine_get_uuid (qvm_virtual_machine_get_machine (fixture->vm)));
   g_assert_cmpint (pid, >, 0);
-  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  g_assert_cmpint (kill (pid, signum), ==, 0);
   wait_for_done (fixture);
 
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_CRASHED);
   error = qvm_virtual_machine_get_error (fixture->vm);
   g_assert_error (error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
-  g_assert_nonnull (strstr (error->message, "signal 9"));
+  g_assert_nonnull (strstr (error->message, expected));
   g_assert_true (folder_is_empty (fixture->socket_folder));
+}
+
+static void
+test_killed_from_outside (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  signal_qemu_from_outside (fixture, SIGKILL, "signal 9");
 }
 
 static void
 test_terminated_from_outside (Fixture       *fixture,
                               gconstpointer  data)
 {
-  const GError *error;
-  pid_t pid;
-
   /* SIGTERM: QEMU exits cleanly by itself, but nobody asked for it. */
-  start_running (fixture);
-  pid = find_qemu (qvm_machine_get_uuid (qvm_virtual_machine_get_machine (fixture->vm)));
-  g_assert_cmpint (pid, >, 0);
-  g_assert_cmpint (kill (pid, SIGTERM), ==, 0);
-  wait_for_done (fixture);
-
-  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_CRASHED);
-  error = qvm_virtual_machine_get_error (fixture->vm);
-  g_assert_error (error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
-  g_assert_nonnull (strstr (error->message, "host-signal"));
+  signal_qemu_from_outside (fixture, SIGTERM, "host-signal");
 }
 
 static void

@@ -24,6 +24,7 @@
 
 #include "qvm.h"
 #include "qvm-coroutine-private.h"
+#include "testutil.h"
 
 static int count = 5000;
 static int window = 32;
@@ -205,12 +206,6 @@ on_made (GObject      *source,
 
 /* ---- QEMU --------------------------------------------------------------- */
 
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 static GSubprocess *
 start_qemu (int *out_fd_a,
             int *out_fd_b)
@@ -223,7 +218,7 @@ start_qemu (int *out_fd_a,
 
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a), ==, 0);
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b), ==, 0);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, testutil_die_with_parent, NULL, NULL);
   g_subprocess_launcher_take_fd (launcher, a[1], 3);
   g_subprocess_launcher_take_fd (launcher, b[1], 4);
   process = g_subprocess_launcher_spawn (launcher, &error, qemu,

@@ -30,6 +30,10 @@
 
 #include "qvm.h"
 #include "qvm-qemu-argv-private.h"
+#include "testutil.h"
+
+/* A guard against a hung run, not a measurement. */
+#define TIMEOUT_S 600
 
 static char *folder;
 static char *socket_folder;
@@ -111,13 +115,6 @@ on_screenshot (GObject      *source,
 }
 
 static void
-iterate_until (gboolean *flag)
-{
-  while (!*flag)
-    g_main_context_iteration (NULL, TRUE);
-}
-
-static void
 on_done (QvmVirtualMachine *vm,
          gpointer           data)
 {
@@ -144,7 +141,7 @@ kill_vm (QvmVirtualMachine *vm)
 
   g_signal_connect (vm, "done", G_CALLBACK (on_done), &done);
   qvm_virtual_machine_kill (vm);
-  iterate_until (&done);
+  testutil_iterate_until (NULL, &done, TIMEOUT_S);
   g_object_unref (vm);
 }
 
@@ -156,7 +153,7 @@ library_start (QvmVirtualMachine **out_vm)
   gint64 start = g_get_monotonic_time ();
 
   qvm_virtual_machine_start_async (vm, NULL, on_started, &wait);
-  iterate_until (&wait.done);
+  testutil_iterate_until (NULL, &wait.done, TIMEOUT_S);
 
   if (out_vm != NULL)
     *out_vm = vm;
@@ -173,7 +170,7 @@ library_screenshot (QvmVirtualMachine *vm,
   gint64 start = g_get_monotonic_time ();
 
   qvm_virtual_machine_screenshot_async (vm, NULL, on_screenshot, &wait);
-  iterate_until (&wait.done);
+  testutil_iterate_until (NULL, &wait.done, TIMEOUT_S);
   *width = gdk_pixbuf_get_width (wait.value);
   g_object_unref (wait.value);
   return (wait.end - start) / 1000.0;
@@ -328,37 +325,6 @@ raw_stop (Raw *raw)
   g_clear_pointer (&raw->vm_folder, g_free);
 }
 
-static guint
-count_entries (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  guint count = 0;
-
-  while (dir != NULL && g_dir_read_name (dir) != NULL)
-    count++;
-  return count;
-}
-
-static guint
-count_children (void)
-{
-  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
-  const char *name;
-  guint count = 0;
-
-  while ((name = g_dir_read_name (proc)) != NULL)
-    {
-      g_autofree char *stat_path = g_strdup_printf ("/proc/%s/stat", name);
-      g_autofree char *stat = NULL;
-      const char *after_comm;
-
-      if (g_ascii_isdigit (name[0]) && g_file_get_contents (stat_path, &stat, NULL, NULL) &&
-          (after_comm = strrchr (stat, ')')) != NULL && atoi (after_comm + 4) == getpid ())
-        count++;
-    }
-  return count;
-}
-
 static void
 soak (int cycles)
 {
@@ -370,7 +336,7 @@ soak (int cycles)
       /* Cycle 0 settles what libraries keep open for good. */
       if (i == 1)
         {
-          fds_before = count_entries ("/proc/self/fd");
+          fds_before = testutil_count_entries ("/proc/self/fd");
           start = g_get_monotonic_time ();
         }
       library_start (NULL);
@@ -380,9 +346,9 @@ soak (int cycles)
     ;
   g_print ("soak: %d start/kill cycles in %.1f s:\n", cycles,
            (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC);
-  g_print ("  descriptors: %u before, %u after\n", fds_before, count_entries ("/proc/self/fd"));
-  g_print ("  child processes left: %u\n", count_children ());
-  g_print ("  socket folder entries left: %u\n", count_entries (socket_folder));
+  g_print ("  descriptors: %u before, %u after\n", fds_before, testutil_count_entries ("/proc/self/fd"));
+  g_print ("  child processes left: %u\n", testutil_count_children ());
+  g_print ("  socket folder entries left: %u\n", testutil_count_entries (socket_folder));
 }
 
 /* ---- Main ------------------------------------------------------------------ */

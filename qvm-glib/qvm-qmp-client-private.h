@@ -67,4 +67,9 @@ gboolean      qvm_qmp_client_await_batch   (QvmQmpClient       *client,
 /* Frees what a batch filled in. */
 void          qvm_qmp_batch_command_clear  (QvmQmpBatchCommand *command);
 
+/* A detailed signal (name, data, timestamp) for QMP events: the client's
+ * "event" and the machine's "qmp-event". */
+guint qvm_qmp_event_signal_new (const char *name,
+                                GType       itype);
+
 G_END_DECLS

@@ -16,6 +16,7 @@
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
 #include "qvm-qemu-argv-private.h"
+#include "qvm-request-headers-private.h"
 #include "qvm-user-network.h"
 #include "qvm-user-network-private.h"
 
@@ -53,7 +54,15 @@
  * - a connection that sends or takes no data for
  *   [property@Qvm.UserNetwork:idle-timeout] seconds while the network waits
  *   for the guest is closed. Time the handler takes (a paused message) does
- *   not count.
+ *   not count;
+ * - a `Content-Length` that is not one decimal number: 400 Bad Request.
+ *
+ * A `Range` header is honoured only when it names one byte range
+ * (`bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`, numbers of at most
+ * 18 digits); otherwise the network removes it before the handler runs and
+ * the answer goes out whole, never as a multipart/byteranges answer.
+ * libsoup answers a plain range by itself when the handler answers 200 with
+ * a body; the network fits it to that body first.
  *
  * For the handler, the local address of a request is `169.254.169.254:80`
  * and its remote address `0.0.0.0` (slirp does not tell the guest's
@@ -89,6 +98,7 @@
 
 /* The statuses the network answers by itself; libsoup 3.2 has no name for
  * 431 (RFC 6585). */
+#define STATUS_BAD_REQUEST 400
 #define STATUS_CONTENT_TOO_LARGE 413
 #define STATUS_HEADER_FIELDS_TOO_LARGE 431
 
@@ -255,6 +265,8 @@ handler_release (Handler *handler)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Handler, handler_release)
 
+static void fit_range_to_answer (SoupServerMessage *msg);
+
 static void
 on_request (SoupServer        *server,
             SoupServerMessage *msg,
@@ -273,6 +285,7 @@ on_request (SoupServer        *server,
 
   handler = g_rc_box_acquire (self->handler);
   handler->callback (server, msg, path, query, handler->user_data);
+  fit_range_to_answer (msg);
 }
 
 static void
@@ -357,6 +370,23 @@ on_rejection_written (GObject      *source,
   g_io_stream_close (rejection->stream, NULL, NULL);
 }
 
+/* RFC 9110's reason phrases of the statuses the network answers itself. */
+static const char *
+rejection_phrase (guint status)
+{
+  switch (status)
+    {
+    case STATUS_BAD_REQUEST:
+      return "Bad Request";
+    case STATUS_CONTENT_TOO_LARGE:
+      return "Content Too Large";
+    case STATUS_HEADER_FIELDS_TOO_LARGE:
+      return "Request Header Fields Too Large";
+    default:
+      g_assert_not_reached ();
+    }
+}
+
 /* Answers @msg with @status and closes its connection, without reading any
  * more of the request: taking the connection away from libsoup is the one
  * way to stop it from reading the body. */
@@ -377,10 +407,7 @@ reject_message (QvmUserNetwork    *self,
                                          "Connection: close\r\n"
                                          "Content-Length: 0\r\n"
                                          "\r\n",
-                                         status,
-                                         status == STATUS_HEADER_FIELDS_TOO_LARGE
-                                         ? "Request Header Fields Too Large"
-                                         : "Content Too Large");
+                                         status, rejection_phrase (status));
 
   /* Arguments are evaluated in no set order: nothing may read rejection
    * next to g_steal_pointer(). */
@@ -390,6 +417,83 @@ reject_message (QvmUserNetwork    *self,
                                    G_PRIORITY_DEFAULT, self->cancellable,
                                    on_rejection_written,
                                    g_steal_pointer (&rejection));
+}
+
+/* libsoup reads a body by Content-Length as g_ascii_strtoull() gives it,
+ * so "-1" or a list would reach its asserts: only a plain number passes.
+ * Every Content-Length header counts (get_list joins them with ", "). */
+static gboolean
+check_content_length (QvmUserNetwork    *self,
+                      SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *value = soup_message_headers_get_list (headers, "Content-Length");
+  guint64 length;
+
+  if (value == NULL)
+    return TRUE;
+
+  if (!qvm_request_parse_content_length (value, &length))
+    {
+      g_debug ("Refusing a request with Content-Length “%s”", value);
+      reject_message (self, msg, STATUS_BAD_REQUEST);
+      return FALSE;
+    }
+
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
+      length > self->max_body_size)
+    {
+      g_debug ("Refusing a request body of %" G_GUINT64_FORMAT " bytes (limit %u)",
+               length, self->max_body_size);
+      reject_message (self, msg, STATUS_CONTENT_TOO_LARGE);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* libsoup answers Range by itself once the handler has set a 200 answer,
+ * with one in-memory copy of the body per listed range and numbers it
+ * trusts to overflow. Only one plain range reaches the handler; without the
+ * header the whole answer goes out, which RFC 9110 allows. */
+static void
+drop_unplain_range (SoupMessageHeaders *headers)
+{
+  const char *range = soup_message_headers_get_list (headers, "Range");
+  gint64 first;
+  gint64 last;
+
+  if (range != NULL && !qvm_request_parse_range (range, &first, &last))
+    {
+      g_debug ("Ignoring the request's Range “%.64s”", range);
+      soup_message_headers_remove (headers, "Range");
+    }
+}
+
+/* Once the handler is done, the range is fitted to the answer's body, as
+ * libsoup does not check it against the body's length. An answer not
+ * complete by then (a paused message without a 200 and a body yet) goes
+ * out whole. (A handler that pauses after a 200 with a body and later
+ * shortens that body would take the fitted range out of bounds again: the
+ * documentation asks handlers not to.) */
+static void
+fit_range_to_answer (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  SoupMessageBody *body = soup_server_message_get_response_body (msg);
+  const char *range = soup_message_headers_get_one (headers, "Range");
+  g_autofree char *fitted = NULL;
+
+  if (range == NULL)
+    return;
+
+  if (soup_server_message_get_status (msg) == SOUP_STATUS_OK && body->length > 0)
+    fitted = qvm_request_range_fit (range, body->length);
+
+  if (fitted != NULL)
+    soup_message_headers_replace (headers, "Range", fitted);
+  else
+    soup_message_headers_remove (headers, "Range");
 }
 
 static void
@@ -408,13 +512,10 @@ on_got_headers (SoupServerMessage *msg,
       return;
     }
 
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
-      soup_message_headers_get_content_length (headers) > self->max_body_size)
-    {
-      g_debug ("Refusing a request body of %" G_GINT64_FORMAT " bytes (limit %u)",
-               soup_message_headers_get_content_length (headers), self->max_body_size);
-      reject_message (self, msg, STATUS_CONTENT_TOO_LARGE);
-    }
+  if (!check_content_length (self, msg))
+    return;
+
+  drop_unplain_range (headers);
 }
 
 /* A body without announced length (chunked) is counted as it arrives. */

@@ -26,6 +26,7 @@
 #include <glib/gstdio.h>
 
 #include "guest-util.h"
+#include "testutil.h"
 
 const char *guest_archive_path;
 
@@ -40,28 +41,6 @@ guest_request_free (GuestRequest *request)
 {
   g_free (request->request);
   g_free (request);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          GStatBuf info;
-
-          if (g_lstat (child, &info) == 0 && S_ISDIR (info.st_mode))
-            remove_tree (child);
-          else
-            g_unlink (child);
-        }
-    }
-  g_rmdir (path);
 }
 
 static char *
@@ -169,6 +148,17 @@ guest_util_init (void)
 {
   live_vms = g_ptr_array_new ();
   g_log_set_writer_func (log_writer, NULL, NULL);
+}
+
+gboolean
+guest_util_init_main (int    *argc,
+                      char ***argv)
+{
+  guest_archive_path = testutil_init_with_archive (argc, argv);
+  if (guest_archive_path == NULL)
+    return FALSE;
+  guest_util_init ();
+  return TRUE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -749,7 +739,7 @@ guest_test_clean_up (GuestTest *test)
   g_clear_object (&test->store);
   if (test->root != NULL)
     {
-      remove_tree (test->root);
+      testutil_remove_tree (test->root);
       if (g_file_test (test->root, G_FILE_TEST_EXISTS))
         add_error (test, "cannot remove %s", test->root);
       g_clear_pointer (&test->root, g_free);

@@ -104,6 +104,12 @@ extern const char *guest_archive_path;
 /* Call from main() after g_test_init(): collects QEMU's output per VM. */
 void       guest_util_init         (void);
 
+/* For main() of a suite run as "TEST [GTest options] ARCHIVE":
+ * g_test_init(), guest_archive_path, guest_util_init(); FALSE after a usage
+ * line (main() then returns 2). */
+gboolean   guest_util_init_main    (int        *argc,
+                                    char     ***argv);
+
 GuestTest *guest_test_new          (void);
 void       guest_test_free         (GuestTest  *test);
 GuestVm   *guest_test_add_vm       (GuestTest  *test,

@@ -70,15 +70,8 @@ test_handler_never_answers (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
-
-  if (argc != 2)
-    {
-      g_printerr ("usage: %s [GTest options] ARCHIVE\n", argv[0]);
-      return 2;
-    }
-  guest_archive_path = argv[1];
-  guest_util_init ();
+  if (!guest_util_init_main (&argc, &argv))
+    return 2;
 
   g_test_add_func ("/guest/faults/handler-never-answers", test_handler_never_answers);
 

@@ -26,108 +26,19 @@
 #include <glib/gstdio.h>
 
 #include "qvm.h"
+#include "testutil.h"
 
 #define TIMEOUT_S 60
 
 /* ---- Counting what the process holds ------------------------------------- */
 
-static guint
-count_fds (void)
-{
-  g_autoptr(GDir) fds = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint count = 0;
-
-  while (g_dir_read_name (fds) != NULL)
-    count++;
-  return count;
-}
-
-/* The pids of this process's children whose command line holds @needle
- * (all children when NULL). */
-static GArray *
-find_children (const char *needle)
-{
-  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
-  GArray *pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
-  const char *name;
-
-  while ((name = g_dir_read_name (proc)) != NULL)
-    {
-      g_autofree char *stat_path = g_strdup_printf ("/proc/%s/stat", name);
-      g_autofree char *cmdline_path = g_strdup_printf ("/proc/%s/cmdline", name);
-      g_autofree char *stat = NULL;
-      g_autofree char *cmdline = NULL;
-      gsize length = 0;
-      const char *after_comm;
-      pid_t pid;
-
-      if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (stat_path, &stat, NULL, NULL))
-        continue;
-      after_comm = strrchr (stat, ')');
-      if (after_comm == NULL || atoi (after_comm + 4) != getpid ())
-        continue;
-      if (needle != NULL)
-        {
-          if (!g_file_get_contents (cmdline_path, &cmdline, &length, NULL))
-            continue;
-          for (gsize i = 0; i + 1 < length; i++)
-            if (cmdline[i] == '\0')
-              cmdline[i] = ' ';
-          if (strstr (cmdline, needle) == NULL)
-            continue;
-        }
-      pid = atoi (name);
-      g_array_append_val (pids, pid);
-    }
-
-  return pids;
-}
-
-static guint
-count_children (void)
-{
-  g_autoptr(GArray) pids = find_children (NULL);
-
-  return pids->len;
-}
-
 static pid_t
 find_qemu (QvmVirtualMachine *vm)
 {
-  g_autoptr(GArray) pids = find_children (qvm_machine_get_uuid (qvm_virtual_machine_get_machine (vm)));
+  g_autoptr(GArray) pids = testutil_find_children (qvm_machine_get_uuid (qvm_virtual_machine_get_machine (vm)));
 
   g_assert_cmpuint (pids->len, ==, 1);
   return g_array_index (pids, pid_t, 0);
-}
-
-static guint
-count_entries (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  guint count = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    count++;
-  return count;
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
 }
 
 /* ---- Fixture --------------------------------------------------------------- */
@@ -142,7 +53,6 @@ typedef struct {
   QvmUserNetwork    *network;
   QvmVirtualMachine *vm;
   guint              done_count;
-  gboolean           started;
   GError            *start_error;
 } Fixture;
 
@@ -163,26 +73,12 @@ fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(QvmMachine) machine = qvm_machine_new_random ();
-  g_autofree char *image_folder = NULL;
-  g_autofree char *network_folder = NULL;
 
   /* Not for the warm-up run, which opens what libraries keep open. */
   fixture->check_fds = data == NULL;
-  fixture->fds_before = count_fds ();
-  fixture->folder = g_dir_make_tmp ("qvm-test-faults-XXXXXX", &error);
-  g_assert_no_error (error);
-  fixture->socket_folder = g_build_filename (fixture->folder, "sockets", NULL);
-  g_assert_cmpint (g_mkdir (fixture->socket_folder, 0700), ==, 0);
-
-  image_folder = g_build_filename (fixture->folder, "image", NULL);
-  fixture->image = qvm_folder_image_new_blank (image_folder, 16 * 1024 * 1024, machine, &error);
-  g_assert_no_error (error);
-
-  network_folder = g_build_filename (fixture->folder, "network", NULL);
-  g_assert_cmpint (g_mkdir (network_folder, 0700), ==, 0);
-  fixture->network = qvm_user_network_new (network_folder, &error);
-  g_assert_no_error (error);
+  fixture->fds_before = testutil_count_fds ();
+  testutil_make_vm_parts ("qvm-test-faults-XXXXXX", &fixture->folder, &fixture->socket_folder,
+                          &fixture->image, &fixture->network);
 
   fixture->options = qvm_machine_options_new (64);
   fixture->vm = qvm_virtual_machine_new (fixture->options, QVM_IMAGE (fixture->image),
@@ -194,27 +90,9 @@ fixture_set_up (Fixture       *fixture,
 }
 
 static void
-iterate_until (gboolean *flag)
-{
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
-
-  while (!*flag)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
-}
-
-static void
 wait_for_done (Fixture *fixture)
 {
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
-
-  while (fixture->done_count == 0)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
+  testutil_iterate_until_nonzero (NULL, &fixture->done_count, TIMEOUT_S);
 }
 
 /* "done" fired exactly once, and the machine left nothing running or on
@@ -227,8 +105,8 @@ assert_ended_cleanly (Fixture *fixture)
     ;
   g_assert_cmpuint (fixture->done_count, ==, 1);
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), !=, QVM_VM_DONE_REASON_NONE);
-  g_assert_cmpuint (count_entries (fixture->socket_folder), ==, 0);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_entries (fixture->socket_folder), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -247,73 +125,24 @@ fixture_tear_down (Fixture       *fixture,
   g_clear_object (&fixture->image);
   g_clear_error (&fixture->start_error);
 
-  remove_tree (fixture->folder);
+  testutil_remove_tree (fixture->folder);
   g_free (fixture->socket_folder);
   g_free (fixture->folder);
 
   while (g_main_context_iteration (NULL, FALSE))
     ;
   if (fixture->check_fds)
-    g_assert_cmpuint (count_fds (), <=, fixture->fds_before);
+    g_assert_cmpuint (testutil_count_fds (), <=, fixture->fds_before);
 }
 
 /* ---- Helpers ------------------------------------------------------------------ */
 
 static void
-on_started (GObject      *source,
-            GAsyncResult *result,
-            gpointer      data)
-{
-  Fixture *fixture = data;
-
-  qvm_virtual_machine_start_finish (QVM_VIRTUAL_MACHINE (source), result, &fixture->start_error);
-  fixture->started = TRUE;
-}
-
-static void
-start_and_wait (Fixture *fixture)
-{
-  qvm_virtual_machine_start_async (fixture->vm, NULL, on_started, fixture);
-  iterate_until (&fixture->started);
-}
-
-static void
 start_running (Fixture *fixture)
 {
-  start_and_wait (fixture);
+  testutil_start_vm (fixture->vm, TIMEOUT_S, &fixture->start_error);
   g_assert_no_error (fixture->start_error);
   g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
-}
-
-typedef struct {
-  gboolean      done;
-  GAsyncResult *result;
-} Wait;
-
-static void
-on_wait_done (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
-{
-  Wait *wait = data;
-
-  g_assert_false (wait->done);
-  wait->result = g_object_ref (result);
-  wait->done = TRUE;
-}
-
-static void
-use_script (Fixture    *fixture,
-            const char *name,
-            const char *text)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *script = g_build_filename (fixture->folder, name, NULL);
-
-  g_file_set_contents (script, text, -1, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (g_chmod (script, 0755), ==, 0);
-  qvm_virtual_machine_set_qemu_binary (fixture->vm, script);
 }
 
 /* CRASHED once the guest ran, FAILED while it was starting. */
@@ -330,13 +159,14 @@ assert_ended_by_sigkill (Fixture         *fixture,
 
 /* ---- QEMU killed at each point of its life ----------------------------------- */
 
+/* Starts the fake QEMU playing @mode, which SIGKILLs itself before the
+ * guest runs: the start fails, naming the signal, and nothing is left. */
 static void
-test_kill_before_greeting (Fixture       *fixture,
-                           gconstpointer  data)
+start_fake_that_dies (Fixture    *fixture,
+                      const char *mode)
 {
-  /* Dies before it says a word on QMP. */
-  use_script (fixture, "qemu-dies-at-once", "#!/bin/sh\nkill -KILL $$\n");
-  start_and_wait (fixture);
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, mode);
+  testutil_start_vm (fixture->vm, TIMEOUT_S, &fixture->start_error);
   g_test_message ("start error: %s", fixture->start_error ? fixture->start_error->message : "none");
   g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
   g_assert_nonnull (strstr (fixture->start_error->message, "signal 9"));
@@ -344,49 +174,20 @@ test_kill_before_greeting (Fixture       *fixture,
   assert_ended_by_sigkill (fixture, QVM_VM_DONE_REASON_FAILED);
 }
 
-/* Speaks QMP on fd 3 like QEMU and dies when told to run the guest. */
-static const char qemu_dies_on_cont[] =
-  "#!/usr/bin/python3\n"
-  "import json, os, signal, socket\n"
-  "sock = socket.socket(fileno=3)\n"
-  "def send(message):\n"
-  "    sock.sendall((json.dumps(message) + '\\r\\n').encode())\n"
-  "send({'QMP': {'version': {'qemu': {'major': 7, 'minor': 2, 'micro': 0}, 'package': 'fake'},\n"
-  "              'capabilities': []}})\n"
-  "decoder = json.JSONDecoder()\n"
-  "buffer = ''\n"
-  "while True:\n"
-  "    chunk = sock.recv(4096)\n"
-  "    if not chunk:\n"
-  "        break\n"
-  "    buffer += chunk.decode()\n"
-  "    while True:\n"
-  "        buffer = buffer.lstrip()\n"
-  "        try:\n"
-  "            command, end = decoder.raw_decode(buffer)\n"
-  "        except ValueError:\n"
-  "            break\n"
-  "        buffer = buffer[end:]\n"
-  "        if command['execute'] == 'cont':\n"
-  "            os.kill(os.getpid(), signal.SIGKILL)\n"
-  "        reply = {'return': {}}\n"
-  "        if 'id' in command:\n"
-  "            reply['id'] = command['id']\n"
-  "        if command['execute'] == 'query-status':\n"
-  "            reply['return'] = {'status': 'prelaunch', 'running': False}\n"
-  "        send(reply)\n";
+static void
+test_kill_before_greeting (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  /* Dies before it says a word on QMP. */
+  start_fake_that_dies (fixture, "dies-at-once");
+}
 
 static void
 test_kill_during_cont (Fixture       *fixture,
                        gconstpointer  data)
 {
-  use_script (fixture, "qemu-dies-on-cont", qemu_dies_on_cont);
-  start_and_wait (fixture);
-  g_test_message ("start error: %s", fixture->start_error ? fixture->start_error->message : "none");
-  g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
-  g_assert_nonnull (strstr (fixture->start_error->message, "signal 9"));
-  assert_ended_cleanly (fixture);
-  assert_ended_by_sigkill (fixture, QVM_VM_DONE_REASON_FAILED);
+  /* Speaks QMP like QEMU and dies when told to run the guest. */
+  start_fake_that_dies (fixture, "dies-on-cont");
 }
 
 static void
@@ -395,20 +196,20 @@ test_kill_during_screenshot (Fixture       *fixture,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GdkPixbuf) pixbuf = NULL;
-  Wait shot = { FALSE, NULL };
+  TestutilWait shot = { FALSE, NULL };
   pid_t pid;
 
   start_running (fixture);
   pid = find_qemu (fixture->vm);
   /* Stopped first, so the screenshot is surely in flight when QEMU dies. */
   g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
-  qvm_virtual_machine_screenshot_async (fixture->vm, NULL, on_wait_done, &shot);
+  qvm_virtual_machine_screenshot_async (fixture->vm, NULL, testutil_on_wait_done, &shot);
   for (int i = 0; i < 10; i++)
     g_main_context_iteration (NULL, FALSE);
   g_assert_false (shot.done);
   g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
 
-  iterate_until (&shot.done);
+  testutil_iterate_until (NULL, &shot.done, TIMEOUT_S);
   pixbuf = qvm_virtual_machine_screenshot_finish (fixture->vm, shot.result, &error);
   g_clear_object (&shot.result);
   g_assert_null (pixbuf);
@@ -434,20 +235,20 @@ test_kill_during_shutdown (Fixture       *fixture,
                            gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  Wait shutdown = { FALSE, NULL };
+  TestutilWait shutdown = { FALSE, NULL };
   gboolean powerdown_seen = FALSE;
 
   start_running (fixture);
   /* No OS: nobody answers the power button, the shutdown waits. */
   g_signal_connect (qvm_virtual_machine_get_qmp_client (fixture->vm), "event::POWERDOWN",
                     G_CALLBACK (on_powerdown), &powerdown_seen);
-  qvm_virtual_machine_shutdown_async (fixture->vm, 30 * 1000, NULL, on_wait_done, &shutdown);
+  qvm_virtual_machine_shutdown_async (fixture->vm, 30 * 1000, NULL, testutil_on_wait_done, &shutdown);
   /* QEMU pressed the power button: the shutdown waits for the guest. */
-  iterate_until (&powerdown_seen);
+  testutil_iterate_until (NULL, &powerdown_seen, TIMEOUT_S);
   g_assert_false (shutdown.done);
   g_assert_cmpint (kill (find_qemu (fixture->vm), SIGKILL), ==, 0);
 
-  iterate_until (&shutdown.done);
+  testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
   g_assert_cmpuint (fixture->done_count, ==, 1);
   /* The shutdown ended as the machine did; the reason tells how. */
   g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, &error));
@@ -468,7 +269,7 @@ test_sigstop (Fixture       *fixture,
   g_autoptr(GError) shot_error = NULL;
   g_autoptr(GdkPixbuf) pixbuf = NULL;
   g_autoptr(JsonNode) answer = NULL;
-  Wait shot = { FALSE, NULL };
+  TestutilWait shot = { FALSE, NULL };
   pid_t pid;
 
   start_running (fixture);
@@ -483,11 +284,11 @@ test_sigstop (Fixture       *fixture,
   g_assert_nonnull (strstr (error->message, "query-status"));
 
   /* A screenshot is pending when the machine is killed: it fails. */
-  qvm_virtual_machine_screenshot_async (fixture->vm, NULL, on_wait_done, &shot);
+  qvm_virtual_machine_screenshot_async (fixture->vm, NULL, testutil_on_wait_done, &shot);
   for (int i = 0; i < 10; i++)
     g_main_context_iteration (NULL, FALSE);
   qvm_virtual_machine_kill (fixture->vm);
-  iterate_until (&shot.done);
+  testutil_iterate_until (NULL, &shot.done, TIMEOUT_S);
   pixbuf = qvm_virtual_machine_screenshot_finish (fixture->vm, shot.result, &shot_error);
   g_clear_object (&shot.result);
   g_assert_null (pixbuf);
@@ -519,7 +320,7 @@ test_socket_folder_deleted (Fixture       *fixture,
   vnc_socket = g_strdup (qvm_virtual_machine_get_vnc_socket (fixture->vm));
   vm_folder = g_path_get_dirname (vnc_socket);
   g_assert_true (g_str_has_prefix (vm_folder, fixture->socket_folder));
-  remove_tree (vm_folder);
+  testutil_remove_tree (vm_folder);
   g_assert_false (g_file_test (vm_folder, G_FILE_TEST_EXISTS));
 
   /* A VNC client gets an error at once, not a hang. */
@@ -605,7 +406,7 @@ test_disk_full_package (Fixture       *fixture,
   g_assert_nonnull (strstr (error->message, g_strerror (EFBIG)));
   g_assert_nonnull (strstr (error->message, target_folder));
   /* Nothing half-written: neither the target nor a temporary file. */
-  g_assert_cmpuint (count_entries (target_folder), ==, 0);
+  g_assert_cmpuint (testutil_count_entries (target_folder), ==, 0);
 
   /* The disk has room again: the same image packages. */
   g_clear_error (&error);
@@ -656,7 +457,7 @@ test_disk_full_extract (Fixture       *fixture,
   store = qvm_image_store_new (store_folder, &error);
   g_assert_no_error (error);
   /* The store's own mark. */
-  entries_before = count_entries (store_folder);
+  entries_before = testutil_count_entries (store_folder);
 
   limit_file_size ();
   instance = store_instance (store, archive, &error);
@@ -667,7 +468,7 @@ test_disk_full_extract (Fixture       *fixture,
   g_test_message ("extract error: %s", error->message);
   g_assert_nonnull (strstr (error->message, g_strerror (EFBIG)));
   /* No half-extracted image left in the store. */
-  g_assert_cmpuint (count_entries (store_folder), ==, entries_before);
+  g_assert_cmpuint (testutil_count_entries (store_folder), ==, entries_before);
 
   /* Not cached as failed: with room again, it loads. */
   g_clear_error (&error);
@@ -867,20 +668,12 @@ test_client_hangs_up (Fixture       *fixture,
   g_ptr_array_unref (handler.paused);
 }
 
-/* If an assertion fails or the test times out, QEMU must not outlive it. */
-static void
-kill_children_on_abort (int signum)
-{
-  kill (0, SIGKILL);
-}
-
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
-  signal (SIGABRT, kill_children_on_abort);
-  signal (SIGTERM, kill_children_on_abort);
+  testutil_kill_children_on_abort ();
 
   /* One run first: GLib's worker thread, GIO's modules and such open
    * descriptors once and keep them. */

@@ -22,6 +22,7 @@
 #include <json-glib/json-glib.h>
 
 #include "guest-util.h"
+#include "testutil.h"
 
 typedef struct {
   const char *name;
@@ -169,28 +170,6 @@ read_head (const char *path, gsize size, gsize *out_size)
   return head;
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          GStatBuf info;
-
-          if (g_lstat (child, &info) == 0 && S_ISDIR (info.st_mode))
-            remove_tree (child);
-          else
-            g_unlink (child);
-        }
-    }
-  g_rmdir (path);
-}
-
 /* The archive holds exactly disk.img (raw, sparse), layer.qcow2 (qcow2 v3
  * over "disk.img", raw) and machine.json (version 1 of the machine format),
  * in that order, with no folders or "./" prefixes. It is taken apart with
@@ -249,7 +228,7 @@ test_guest_archive (void)
       }
   }
   /* Everything is read; machine stays valid with the parser. */
-  remove_tree (folder);
+  testutil_remove_tree (folder);
   g_assert_false (g_file_test (folder, G_FILE_TEST_EXISTS));
   if (errors->len > 0)
     g_error ("%s", errors->str);
@@ -307,15 +286,8 @@ test_guest_archive (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
-
-  if (argc != 2)
-    {
-      g_printerr ("usage: %s [GTest options] ARCHIVE\n", argv[0]);
-      return 2;
-    }
-  guest_archive_path = argv[1];
-  guest_util_init ();
+  if (!guest_util_init_main (&argc, &argv))
+    return 2;
 
   g_test_add_func ("/guest/archive", test_guest_archive);
   for (guint i = 0; i < G_N_ELEMENTS (boot_cases); i++)

@@ -463,15 +463,8 @@ test_flood (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
-
-  if (argc != 2)
-    {
-      g_printerr ("usage: %s [GTest options] ARCHIVE\n", argv[0]);
-      return 2;
-    }
-  guest_archive_path = argv[1];
-  guest_util_init ();
+  if (!guest_util_init_main (&argc, &argv))
+    return 2;
 
   g_test_add_func ("/guest/e2e/one-vm", test_one_vm);
   g_test_add_func ("/guest/e2e/two-vms", test_two_vms);

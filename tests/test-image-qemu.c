@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "qvm.h"
+#include "testutil.h"
 
 #define MIB (G_GUINT64_CONSTANT (1) << 20)
 
@@ -51,13 +52,6 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
                                NULL, NULL, NULL, NULL));
   g_free (f->root);
-}
-
-/* QEMU ends with the test even if the test is killed or aborts. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
 static void
@@ -187,7 +181,7 @@ test_boot_instance (Fixture *f, gconstpointer data)
   debugcon = g_strdup_printf ("file:%s", log_path);
   accel = g_strdup_printf ("pc,accel=%s", g_getenv ("QVM_TEST_ACCEL") ? g_getenv ("QVM_TEST_ACCEL") : "tcg");
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, testutil_die_with_parent, NULL, NULL);
   f->qemu = g_subprocess_launcher_spawn (launcher, &error,
                               qemu_path, "-machine", accel, "-nodefaults", "-no-user-config",
                               "-display", "none", "-m", "64", "-S",

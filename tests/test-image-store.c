@@ -13,6 +13,7 @@
 
 #include "qvm.h"
 #include "qvm-image-store-private.h"
+#include "testutil.h"
 
 #define MIB (G_GUINT64_CONSTANT (1) << 20)
 #define GIB (G_GUINT64_CONSTANT (1) << 30)
@@ -624,12 +625,6 @@ test_limits (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_strv_length (names), ==, 1);
 }
 
-static void
-count_notify (GObject *object, GParamSpec *pspec, guint *count)
-{
-  (*count)++;
-}
-
 /* The GFile accessor names the file the path getter names, a new object
  * each time; neither marks the image in use. */
 static void
@@ -656,7 +651,7 @@ test_folder_image_acquire (Fixture *f, gconstpointer data)
 
   image = qvm_folder_image_new_blank (folder, MIB, f->machine, &error);
   g_assert_no_error (error);
-  g_signal_connect (image, "notify::in-use", G_CALLBACK (count_notify), &notified);
+  g_signal_connect (image, "notify::in-use", G_CALLBACK (testutil_count_notify), &notified);
 
   /* asking for the disk has no effect: it can still be packaged */
   assert_disk_accessors (QVM_IMAGE (image));

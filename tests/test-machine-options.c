@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "qvm.h"
+#include "testutil.h"
 
 /* The seed's MachineOptionsSchema texts. */
 static const char seed_description[] =
@@ -74,20 +75,12 @@ test_options_new (void)
 }
 
 static void
-count_notify (GObject    *object,
-              GParamSpec *pspec,
-              gpointer    user_data)
-{
-  (*(guint *) user_data)++;
-}
-
-static void
 test_options_set (void)
 {
   g_autoptr(QvmMachineOptions) options = qvm_machine_options_new (2048);
   guint notified = 0;
 
-  g_signal_connect (options, "notify::max-memory", G_CALLBACK (count_notify), &notified);
+  g_signal_connect (options, "notify::max-memory", G_CALLBACK (testutil_count_notify), &notified);
   qvm_machine_options_set_max_memory (options, 1024);
   g_assert_cmpuint (qvm_machine_options_get_max_memory (options), ==, 1024);
   g_assert_cmpuint (notified, ==, 1);

@@ -10,6 +10,7 @@
 
 #include "qvm.h"
 #include "qvm-payload-private.h"
+#include "testutil.h"
 
 /* A definition that uses every member; the tests change one thing at a time. */
 static const char full_machine[] =
@@ -1135,14 +1136,6 @@ test_machine_options (void)
 }
 
 static void
-count_notify (GObject    *object,
-              GParamSpec *pspec,
-              gpointer    user_data)
-{
-  (*(guint *) user_data)++;
-}
-
-static void
 test_machine_set_defaults (void)
 {
   g_autoptr(QvmMachine) minimal = assert_valid (minimal_machine);
@@ -1154,7 +1147,7 @@ test_machine_set_defaults (void)
   guint notified = 0;
 
   /* Unspecified memory becomes the maximum, with a notification. */
-  g_signal_connect (minimal, "notify::memory", G_CALLBACK (count_notify), &notified);
+  g_signal_connect (minimal, "notify::memory", G_CALLBACK (testutil_count_notify), &notified);
   g_assert_true (qvm_machine_set_defaults (minimal, options, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (qvm_machine_get_memory (minimal), ==, 4096);

@@ -19,6 +19,7 @@
 
 #include "qvm.h"
 #include "qvm-qemu-argv-private.h"
+#include "testutil.h"
 
 /* The argv shared by every case, cut in two around the varying parts. */
 #define HEAD(accel)                                                          \
@@ -567,12 +568,6 @@ send_qmp (GOutputStream *out,
 }
 
 static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static void
 run_in_qemu (QvmQemuArgvConfig *config)
 {
   g_autoptr(GError) error = NULL;
@@ -622,7 +617,7 @@ run_in_qemu (QvmQemuArgvConfig *config)
   /* QEMU must not hold the TAP output open, and must die with the test. */
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
                                         G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, testutil_die_with_parent, NULL, NULL);
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
   qemu = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, &error);
   g_assert_no_error (error);

@@ -741,12 +741,13 @@ static const struct {
   const char *class;
   QvmQmpError code;
 } error_classes[] = {
-  { "GenericError", QVM_QMP_ERROR_GENERIC_ERROR },
-  { "CommandNotFound", QVM_QMP_ERROR_COMMAND_NOT_FOUND },
-  { "DeviceNotFound", QVM_QMP_ERROR_DEVICE_NOT_FOUND },
-  { "DeviceNotActive", QVM_QMP_ERROR_DEVICE_NOT_ACTIVE },
-  { "KVMMissingCap", QVM_QMP_ERROR_KVM_MISSING_CAP },
+  /* The test's own list, not the library's table. */
   { "BrandNewClass", QVM_QMP_ERROR_UNKNOWN },
+  { "KVMMissingCap", QVM_QMP_ERROR_KVM_MISSING_CAP },
+  { "DeviceNotActive", QVM_QMP_ERROR_DEVICE_NOT_ACTIVE },
+  { "DeviceNotFound", QVM_QMP_ERROR_DEVICE_NOT_FOUND },
+  { "CommandNotFound", QVM_QMP_ERROR_COMMAND_NOT_FOUND },
+  { "GenericError", QVM_QMP_ERROR_GENERIC_ERROR },
 };
 
 static void

@@ -21,26 +21,13 @@
 #include "qvm.h"
 #include "qvm-qmp-client-private.h"
 #include "qmp-test-util.h"
+#include "testutil.h"
 
 typedef struct {
   GSubprocess  *qemu;
   QvmQmpClient *client;
   char         *folder;
 } Fixture;
-
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static const char *
-qemu_binary (void)
-{
-  const char *binary = g_getenv ("QVM_QEMU");
-
-  return binary != NULL ? binary : "qemu-system-x86_64";
-}
 
 static const char *
 qemu_accel (void)
@@ -60,10 +47,10 @@ start_qemu (const char *chardev,
   g_autoptr(GError) error = NULL;
   GSubprocess *qemu;
 
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, testutil_die_with_parent, NULL, NULL);
   if (fd != -1)
     g_subprocess_launcher_take_fd (launcher, fd, 3);
-  qemu = g_subprocess_launcher_spawn (launcher, &error, qemu_binary (),
+  qemu = g_subprocess_launcher_spawn (launcher, &error, testutil_qemu_binary (),
                                       "-machine", "none", "-accel", qemu_accel (),
                                       "-nodefaults", "-display", "none",
                                       "-chardev", chardev,
@@ -132,7 +119,7 @@ qemu_version_from_command_line (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GRegex) regex = g_regex_new ("version ([0-9]+\\.[0-9]+\\.[0-9]+)", 0, 0, NULL);
   g_autoptr(GMatchInfo) match = NULL;
-  const char *argv[] = { qemu_binary (), "--version", NULL };
+  const char *argv[] = { testutil_qemu_binary (), "--version", NULL };
 
   g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
                                &output, NULL, NULL, &error));

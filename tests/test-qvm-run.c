@@ -18,6 +18,8 @@
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
 
+#include "testutil.h"
+
 static const char *archive;
 
 typedef struct {
@@ -50,27 +52,9 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
 }
 
 static void
-remove_tree (const char *path)
-{
-  if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK) && g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-      const char *name;
-
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          remove_tree (child);
-        }
-    }
-  g_remove (path);
-}
-
-static void
 fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
-  remove_tree (fixture->folder);
+  testutil_remove_tree (fixture->folder);
   g_free (fixture->folder);
   g_free (fixture->metadata);
   g_free (fixture->payload);
@@ -333,13 +317,9 @@ test_build_from (Fixture *fixture, gconstpointer data)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
-  if (argc != 2)
-    {
-      g_printerr ("usage: %s [GTest options] ARCHIVE\n", argv[0]);
-      return 2;
-    }
-  archive = argv[1];
+  archive = testutil_init_with_archive (&argc, &argv);
+  if (archive == NULL)
+    return 2;
 
   g_test_add ("/qvm-run/payload", Fixture, NULL, fixture_set_up, test_run_payload, fixture_tear_down);
   g_test_add ("/qvm-run/timeout", Fixture, NULL, fixture_set_up, test_run_timeout, fixture_tear_down);

@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "qvm-serve.h"
+#include "testutil.h"
 
 #define SECRET "the secret outside the served folder"
 
@@ -166,6 +167,12 @@ test_outbox_name (void)
     { "/a%2fb", NULL },
     { "/", NULL },
     { "x", NULL },
+    /* Names are printed: no control characters, UTF-8 only. */
+    { "/caf%c3%a9", "caf\xc3\xa9" },
+    { "/a%1b%5b2J", NULL },
+    { "/a%0a", NULL },
+    { "/a%c2%9b", NULL },
+    { "/a%ff", NULL },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -261,7 +268,11 @@ request (SoupServer *server, const char *method, const char *path, const char *b
 
   g_assert_true (g_str_has_prefix (raw.response, "HTTP/1.1 "));
   status = atoi (raw.response + strlen ("HTTP/1.1 "));
-  g_test_message ("%s %s -> %u", method, path, status);
+  {
+    g_autofree char *printable = qvm_serve_escape (path);
+
+    g_test_message ("%s %s -> %u", method, printable, status);
+  }
   if (response != NULL)
     *response = raw.response;
   else
@@ -362,6 +373,159 @@ test_handler (Fixture *fixture, gconstpointer data)
   qvm_serve_free (serve);
 }
 
+static void
+test_escape (void)
+{
+  const struct { const char *text; const char *escaped; } cases[] = {
+    { "/plain/path?x=1", "/plain/path?x=1" },
+    { "", "" },
+    { "caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x98\x80" },
+    { "\x1b[2J\x1b]0;title\x07", "\\x1b[2J\\x1b]0;title\\x07" },
+    { "a\nb\rc\td", "a\\x0ab\\x0dc\\x09d" },
+    { "\x7f", "\\x7f" },
+    /* C1 controls: CSI as a character, and as a lone byte. */
+    { "\xc2\x9b" "31m", "\\u009b31m" },
+    { "\x9b" "31m", "\\x9b31m" },
+    /* Not UTF-8: each bad byte alone, good text around it kept. */
+    { "\xff\xfe" "ok", "\\xff\\xfeok" },
+    { "\xe2\x86", "\\xe2\\x86" },
+    { "\xc0\xaf", "\\xc0\\xaf" },
+    /* A right-to-left override, a format character beyond the BMP. */
+    { "\xe2\x80\xae" "txt", "\\u202etxt" },
+    { "\xf3\xa0\x80\x81", "\\U000e0001" },
+    { "back\\slash", "back\\\\slash" },
+  };
+
+  g_assert_null (qvm_serve_escape (NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *escaped = qvm_serve_escape (cases[i].text);
+
+      g_assert_cmpstr (escaped, ==, cases[i].escaped);
+      g_assert_true (qvm_serve_is_printable (escaped));
+      /* Printable exactly when nothing but backslashes were escaped. */
+      g_assert_cmpint (qvm_serve_is_printable (cases[i].text), ==,
+                       strstr (cases[i].escaped, "\\x") == NULL &&
+                       strstr (cases[i].escaped, "\\u") == NULL &&
+                       strstr (cases[i].escaped, "\\U") == NULL);
+    }
+}
+
+typedef struct {
+  GPtrArray *lines;
+} Printed;
+
+static void
+record_log (const char *method, const char *path, guint status, gpointer user_data)
+{
+  Printed *printed = user_data;
+
+  g_ptr_array_add (printed->lines, g_strdup_printf ("%s %s %u", method, path, status));
+}
+
+static void
+record_result (const char *status, gpointer user_data)
+{
+  Printed *printed = user_data;
+
+  g_ptr_array_add (printed->lines, g_strdup_printf ("result %s", status));
+}
+
+/* What `qvm run` prints from guest input carries no control character. */
+static void
+test_printed_escaped (Fixture *fixture, gconstpointer data)
+{
+  QvmServe *serve = qvm_serve_new (fixture->root, NULL, fixture->outbox);
+  g_autoptr(SoupServer) server = soup_server_new (NULL, NULL);
+  Printed printed = { g_ptr_array_new_with_free_func (g_free) };
+  g_autofree char *status = NULL;
+
+  qvm_serve_set_callbacks (serve, record_log, NULL, record_result, &printed);
+  soup_server_add_handler (server, NULL, qvm_serve_handle, serve, NULL);
+
+  g_assert_cmpuint (request (server, "POST", "/result?status=%1b%5d0%3bowned%07%c2%9b2J", "r", NULL),
+                    ==, 200);
+  g_assert_cmpuint (request (server, "GET", "/a\x1b[2J\x9b" "1m", NULL, NULL), ==, 404);
+  /* A name that would print a control character is not stored. */
+  g_assert_cmpuint (request (server, "PUT", "/x%1b%5b31m", "body", NULL), ==, 403);
+  g_assert_cmpuint (request (server, "PUT", "/x%ff", "body", NULL), ==, 403);
+
+  g_assert_cmpuint (printed.lines->len, ==, 5);
+  g_assert_cmpstr (printed.lines->pdata[0], ==, "POST /result 200");
+  g_assert_cmpstr (printed.lines->pdata[1], ==, "result \\x1b]0;owned\\x07\\u009b2J");
+  g_assert_cmpstr (printed.lines->pdata[2], ==, "GET /a\\x1b[2J\\x9b1m 404");
+  /* libsoup hands handlers the path decoded. */
+  g_assert_cmpstr (printed.lines->pdata[3], ==, "PUT /x\\x1b[31m 403");
+  g_assert_cmpstr (printed.lines->pdata[4], ==, "PUT /x\\xff 403");
+  for (guint i = 0; i < printed.lines->len; i++)
+    g_assert_true (qvm_serve_is_printable (printed.lines->pdata[i]));
+  status = read_in (fixture, "root/outbox/result.status");
+  g_assert_cmpstr (status, ==, "\x1b]0;owned\x07\xc2\x9b" "2J\n");
+  g_assert_cmpuint (testutil_count_entries (fixture->outbox), ==, 3);
+
+  stop_server (server);
+  qvm_serve_free (serve);
+  g_ptr_array_unref (printed.lines);
+}
+
+/* Empty bodies cost what they take on disk: the outbox holds at most
+ * QVM_SERVE_OUTBOX_MAX_FILES files, and charges blocks and files. */
+static void
+test_outbox_limits (Fixture *fixture, gconstpointer data)
+{
+  QvmServe *serve = qvm_serve_new (fixture->root, NULL, fixture->outbox);
+  g_autoptr(SoupServer) server = soup_server_new (NULL, NULL);
+  guint before = testutil_count_entries (fixture->outbox);
+  guint stored = 0;
+  g_autofree char *large = g_strnfill (QVM_SERVE_OUTBOX_BLOCK + 1, 'x');
+
+  soup_server_add_handler (server, NULL, qvm_serve_handle, serve, NULL);
+
+  for (guint i = 0; i < 2000; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/empty%u", i);
+      guint status = request (server, "PUT", path, NULL, NULL);
+
+      if (status == 200)
+        stored++;
+      else
+        g_assert_cmpuint (status, ==, 507);
+      /* Once refused, always refused. */
+      g_assert_cmpuint (stored, ==, MIN (i + 1, QVM_SERVE_OUTBOX_MAX_FILES));
+    }
+  g_assert_cmpuint (testutil_count_entries (fixture->outbox), ==, before + QVM_SERVE_OUTBOX_MAX_FILES);
+  /* A file already there may still be rewritten. */
+  g_assert_cmpuint (request (server, "PUT", "/empty0", "again", NULL), ==, 200);
+  stop_server (server);
+  qvm_serve_free (serve);
+
+  /* Each 1-byte file costs two blocks: five fit in ten. */
+  serve = qvm_serve_new (fixture->root, NULL, fixture->outbox);
+  qvm_serve_set_outbox_limit (serve, 10 * QVM_SERVE_OUTBOX_BLOCK);
+  g_clear_object (&server);
+  server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (server, NULL, qvm_serve_handle, serve, NULL);
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/byte%u", i);
+
+      g_assert_cmpuint (request (server, "PUT", path, "b", NULL), ==, 200);
+    }
+  g_assert_cmpuint (request (server, "PUT", "/byte5", "b", NULL), ==, 507);
+  /* A rewrite gives back what the file cost, and pays for its blocks. */
+  g_assert_cmpuint (request (server, "PUT", "/byte0", "c", NULL), ==, 200);
+  g_assert_cmpuint (request (server, "PUT", "/byte0", large, NULL), ==, 507);
+  {
+    g_autofree char *byte0 = read_in (fixture, "root/outbox/byte0");
+    g_autofree char *byte5 = read_in (fixture, "root/outbox/byte5");
+
+    g_assert_cmpstr (byte0, ==, "c");
+    g_assert_null (byte5);
+  }
+  stop_server (server);
+  qvm_serve_free (serve);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -370,6 +534,11 @@ main (int argc, char *argv[])
   g_test_add ("/qvm-serve/resolve", Fixture, NULL, fixture_set_up, test_resolve, fixture_tear_down);
   g_test_add_func ("/qvm-serve/outbox-name", test_outbox_name);
   g_test_add ("/qvm-serve/handler", Fixture, NULL, fixture_set_up, test_handler, fixture_tear_down);
+  g_test_add_func ("/qvm-serve/escape", test_escape);
+  g_test_add ("/qvm-serve/printed-escaped", Fixture, NULL, fixture_set_up, test_printed_escaped,
+              fixture_tear_down);
+  g_test_add ("/qvm-serve/outbox-limits", Fixture, NULL, fixture_set_up, test_outbox_limits,
+              fixture_tear_down);
 
   return g_test_run ();
 }

@@ -22,6 +22,7 @@
 
 #include "guest-util.h"
 #include "qvm.h"
+#include "testutil.h"
 
 #define TIMEOUT_S 60
 
@@ -42,46 +43,6 @@ env_count (const char *name,
   if (value == NULL || !g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT, &count, NULL))
     return fallback;
   return (guint) count;
-}
-
-static guint
-count_entries (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  guint count = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    count++;
-  return count;
-}
-
-static guint
-count_fds (void)
-{
-  return count_entries ("/proc/self/fd");
-}
-
-static guint
-count_children (void)
-{
-  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
-  const char *name;
-  guint count = 0;
-
-  while ((name = g_dir_read_name (proc)) != NULL)
-    {
-      g_autofree char *stat_path = g_strdup_printf ("/proc/%s/stat", name);
-      g_autofree char *stat = NULL;
-      const char *after_comm;
-
-      if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (stat_path, &stat, NULL, NULL))
-        continue;
-      after_comm = strrchr (stat, ')');
-      if (after_comm != NULL && atoi (after_comm + 4) == getpid ())
-        count++;
-    }
-  return count;
 }
 
 static guint64
@@ -107,9 +68,9 @@ measure (Figures *figures)
 {
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  figures->fds = count_fds ();
+  figures->fds = testutil_count_fds ();
   figures->rss = resident_bytes ();
-  figures->tmp_entries = count_entries (soak_tmp);
+  figures->tmp_entries = testutil_count_entries (soak_tmp);
 }
 
 static void
@@ -134,7 +95,7 @@ assert_flat (const Figures *before,
   g_assert_cmpuint (after->fds, <=, before->fds);
   g_assert_cmpuint (after->tmp_entries, <=, before->tmp_entries);
   g_assert_cmpuint (after->rss, <=, before->rss + MAX_RSS_GROWTH);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 /* ---- Start/kill cycles of a machine without an OS ---------------------------- */
@@ -156,18 +117,6 @@ on_started (GObject      *source,
   g_assert_true (qvm_virtual_machine_start_finish (QVM_VIRTUAL_MACHINE (source), result, &error));
   g_assert_no_error (error);
   *(gboolean *) data = TRUE;
-}
-
-static void
-iterate_until (guint *counter)
-{
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
-
-  while (*counter == 0)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
 }
 
 /* One machine, from its own folder: started, killed, released. */
@@ -197,21 +146,21 @@ one_cycle (const char *folder)
   g_signal_connect (vm, "done", G_CALLBACK (on_done), &done);
 
   qvm_virtual_machine_start_async (vm, NULL, on_started, &started);
-  iterate_until ((guint *) &started);
+  testutil_iterate_until (NULL, &started, TIMEOUT_S);
   g_assert_cmpint (qvm_virtual_machine_get_state (vm), ==, QVM_VM_STATE_RUNNING);
   qvm_virtual_machine_kill (vm);
-  iterate_until (&done);
+  testutil_iterate_until_nonzero (NULL, &done, TIMEOUT_S);
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_assert_cmpuint (done, ==, 1);
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (vm), ==, QVM_VM_DONE_REASON_KILLED);
-  g_assert_cmpuint (count_entries (socket_folder), ==, 0);
+  g_assert_cmpuint (testutil_count_entries (socket_folder), ==, 0);
 
   g_clear_object (&vm);
   g_clear_object (&network);
   qvm_folder_image_delete (image, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (count_entries (network_folder), ==, 0);
+  g_assert_cmpuint (testutil_count_entries (network_folder), ==, 0);
 }
 
 static void
@@ -246,7 +195,7 @@ test_cycles (void)
   report ("start/kill cycles", cycles - warm_up,
           (g_get_monotonic_time () - started_at) / (gdouble) G_USEC_PER_SEC, &before, &after);
   assert_flat (&before, &after);
-  g_assert_cmpuint (count_entries (folder), ==, 2);
+  g_assert_cmpuint (testutil_count_entries (folder), ==, 2);
   g_rmdir (network_folder);
   g_rmdir (socket_folder);
   g_rmdir (folder);
@@ -315,12 +264,6 @@ test_guest_runs (void)
   assert_flat (&before, &after);
 }
 
-static void
-kill_children_on_abort (int signum)
-{
-  kill (0, SIGKILL);
-}
-
 int
 main (int argc, char *argv[])
 {
@@ -328,8 +271,7 @@ main (int argc, char *argv[])
 
   g_test_init (&argc, &argv, NULL);
 
-  signal (SIGABRT, kill_children_on_abort);
-  signal (SIGTERM, kill_children_on_abort);
+  testutil_kill_children_on_abort ();
 
   /* A temporary folder of its own, so that leftovers are counted and
    * not confused with other processes' files. */
@@ -350,7 +292,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/soak/guest-runs", test_guest_runs);
 
   status = g_test_run ();
-  if (count_entries (soak_tmp) == 0)
+  if (testutil_count_entries (soak_tmp) == 0)
     g_rmdir (soak_tmp);
   else
     g_printerr ("# left in %s\n", soak_tmp);

@@ -14,32 +14,10 @@
 #include <glib/gstdio.h>
 
 #include "qvm.h"
+#include "testutil.h"
 
 /* A guard against a QEMU that hangs, not a timing assertion. */
 #define QEMU_TIMEOUT_SECONDS 60
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-              !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-            remove_tree (child);
-          else
-            g_unlink (child);
-        }
-    }
-
-  g_rmdir (path);
-}
 
 typedef struct {
   char *folder;
@@ -79,17 +57,9 @@ fixture_tear_down (Fixture       *fixture,
 
   qvm_network_release (QVM_NETWORK (fixture->network));
   g_clear_object (&fixture->network);
-  remove_tree (fixture->folder);
+  testutil_remove_tree (fixture->folder);
   g_clear_pointer (&fixture->folder, g_free);
   g_clear_pointer (&fixture->network_folder, g_free);
-}
-
-static const char *
-qemu_binary (void)
-{
-  const char *qemu = g_getenv ("QVM_QEMU");
-
-  return qemu != NULL && *qemu != '\0' ? qemu : "qemu-system-x86_64";
 }
 
 typedef struct {
@@ -131,7 +101,7 @@ run_qemu (Fixture    *fixture,
           QemuRun    *run)
 {
   const char *accel = g_getenv ("QVM_TEST_ACCEL");
-  g_autofree char *qemu_path = g_find_program_in_path (qemu_binary ());
+  g_autofree char *qemu_path = g_find_program_in_path (testutil_qemu_binary ());
   const char *argv[] = {
     qemu_path, "-machine", "none", "-nodefaults", "-no-user-config",
     "-display", "none", "-accel", accel != NULL && *accel != '\0' ? accel : "tcg",

@@ -21,7 +21,9 @@
 
 #include "qvm.h"
 #include "qvm-qemu-argv-private.h"
+#include "qvm-request-headers-private.h"
 #include "qvm-user-network-private.h"
+#include "testutil.h"
 
 /* How long a blocking client waits for the server before the test fails
  * (a guard against hangs, not a timing assertion). */
@@ -29,29 +31,6 @@
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-              !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-            remove_tree (child);
-          else
-            g_unlink (child);
-        }
-    }
-
-  g_rmdir (path);
-}
 
 /* Runs @func in a thread while the thread-default main context serves. */
 typedef struct {
@@ -247,7 +226,7 @@ fixture_tear_down (Fixture       *fixture,
   qvm_network_release (QVM_NETWORK (fixture->network));
   g_clear_object (&fixture->network);
   recorder_clear (&fixture->recorder);
-  remove_tree (fixture->folder);
+  testutil_remove_tree (fixture->folder);
   g_clear_pointer (&fixture->folder, g_free);
 }
 
@@ -729,9 +708,8 @@ answer_teapot (SoupServer        *server,
                GHashTable        *query,
                gpointer           user_data)
 {
-  guint *calls = user_data;
-
-  (*calls)++;
+  /* Counts its calls in the guint at @user_data. */
+  *(guint *) user_data += 1;
   soup_server_message_set_status (msg, 418, NULL);
 }
 
@@ -872,7 +850,7 @@ test_request_context (void)
   qvm_network_release (QVM_NETWORK (network));
   raw_exchange_clear (&exchange);
   recorder_clear (&recorder);
-  remove_tree (folder);
+  testutil_remove_tree (folder);
 }
 
 /* ------------------------------------------------------------------ */
@@ -936,6 +914,30 @@ bytes_to_string (GBytes *bytes)
   return g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
 }
 
+/* Runs the helper with @request (of @length bytes) on its stdin, the
+ * fixture's recorder as the handler; @run holds what it did, and the
+ * output, which must be one answer 200 that closes the connection, is
+ * returned as a string. */
+static char *
+run_helper_on_pipes (Fixture    *fixture,
+                     const char *request,
+                     gsize       length,
+                     HelperRun  *run)
+{
+  char *output;
+
+  run->argv = helper_argv (qvm_user_network_get_socket_path (fixture->network));
+  run->input = g_bytes_new (request, length);
+  use_recorder (fixture);
+  run_client (helper_pipes_thread, run);
+  g_assert_no_error (run->error);
+
+  output = bytes_to_string (run->output);
+  assert_has_prefix (output, "HTTP/1.1 200 OK\r\n");
+  g_assert_nonnull (strstr (output, "\r\nConnection: close\r\n"));
+  return output;
+}
+
 static void
 test_helper_pipes (Fixture       *fixture,
                    gconstpointer  data)
@@ -944,17 +946,9 @@ test_helper_pipes (Fixture       *fixture,
    * come back, then the helper ends. */
   const char request[] =
     "POST /result HTTP/1.1\r\nHost: 169.254.169.254\r\nContent-Length: 5\r\n\r\nhello";
-  HelperRun run = { helper_argv (qvm_user_network_get_socket_path (fixture->network)),
-                    g_bytes_new_static (request, sizeof request - 1) };
-  g_autofree char *output = NULL;
+  HelperRun run = { 0 };
+  g_autofree char *output = run_helper_on_pipes (fixture, request, sizeof request - 1, &run);
 
-  use_recorder (fixture);
-  run_client (helper_pipes_thread, &run);
-  g_assert_no_error (run.error);
-
-  output = bytes_to_string (run.output);
-  assert_has_prefix (output, "HTTP/1.1 200 OK\r\n");
-  g_assert_nonnull (strstr (output, "\r\nConnection: close\r\n"));
   g_assert_true (g_str_has_suffix (output, "\r\n\r\nPOST /result hello"));
   g_assert_cmpuint (g_bytes_get_size (run.errors), ==, 0);
   g_assert_cmpint (run.exit_status, ==, 0);
@@ -1024,17 +1018,9 @@ test_helper_pipelined (Fixture       *fixture,
   const char request[] =
     "GET /first HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n"
     "GET /second HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n";
-  HelperRun run = { helper_argv (qvm_user_network_get_socket_path (fixture->network)),
-                    g_bytes_new_static (request, sizeof request - 1) };
-  g_autofree char *output = NULL;
+  HelperRun run = { 0 };
+  g_autofree char *output = run_helper_on_pipes (fixture, request, sizeof request - 1, &run);
 
-  use_recorder (fixture);
-  run_client (helper_pipes_thread, &run);
-  g_assert_no_error (run.error);
-
-  output = bytes_to_string (run.output);
-  assert_has_prefix (output, "HTTP/1.1 200 OK\r\n");
-  g_assert_nonnull (strstr (output, "\r\nConnection: close\r\n"));
   g_assert_true (g_str_has_suffix (output, "\r\n\r\nGET /first "));
   g_assert_null (strstr (output, "second"));
   g_assert_cmpint (run.exit_status, ==, 0);
@@ -1647,6 +1633,231 @@ test_limit_idle (Fixture       *fixture,
   raw_exchange_clear (&held);
 }
 
+/* A body as large as the attack: 1 MiB. */
+#define RANGE_BODY_SIZE (1024 * 1024)
+
+static void
+answer_range_body (SoupServer        *server,
+                   SoupServerMessage *msg,
+                   const char        *path,
+                   GHashTable        *query,
+                   gpointer           user_data)
+{
+  guint *calls = user_data;
+  char *answer = g_malloc (RANGE_BODY_SIZE);
+
+  (*calls)++;
+  memset (answer, 'r', RANGE_BODY_SIZE);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "application/octet-stream", SOUP_MEMORY_TAKE,
+                                    answer, RANGE_BODY_SIZE);
+}
+
+static void
+range_exchange (Fixture    *fixture,
+                const char *range,
+                RawExchange *exchange)
+{
+  const char *socket_path = qvm_user_network_get_socket_path (fixture->network);
+  g_autofree char *request = g_strdup_printf ("GET /big HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+                                              "Range: %s\r\n\r\n", range);
+
+  raw_exchange (exchange, socket_path, request, strlen (request), TRUE);
+}
+
+/* libsoup answers Range by itself, one in-memory copy per listed range
+ * (CVE-2025-32907): a few KiB of request would make it build hundreds of
+ * MiB. The network lets through one range of plain form only. */
+static void
+test_limit_ranges (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(GString) many = g_string_new ("bytes=");
+  RawExchange amplified = { 0 }, single = { 0 }, suffix = { 0 };
+  RawExchange clamped = { 0 }, beyond = { 0 }, longer = { 0 }, late = { 0 };
+  guint calls = 0;
+
+  qvm_network_set_handler (QVM_NETWORK (fixture->network), answer_range_body, &calls, NULL);
+
+  for (guint i = 0; i < 500; i++)
+    g_string_append_printf (many, "%s0-%u", i > 0 ? "," : "", RANGE_BODY_SIZE - 1);
+  range_exchange (fixture, many->str, &amplified);
+  assert_has_prefix (amplified.response->str, "HTTP/1.1 200 OK\r\n");
+  g_assert_null (strstr (amplified.response->str, "multipart/byteranges"));
+  g_assert_cmpuint (amplified.response->len, <=, RANGE_BODY_SIZE + 1024);
+
+  /* One range still works, as libsoup serves it. */
+  range_exchange (fixture, "bytes=10-19", &single);
+  assert_has_prefix (single.response->str, "HTTP/1.1 206 Partial Content\r\n");
+  g_assert_true (g_str_has_suffix (single.response->str, "\r\n\r\nrrrrrrrrrr"));
+  range_exchange (fixture, "bytes=-5", &suffix);
+  assert_has_prefix (suffix.response->str, "HTTP/1.1 206 Partial Content\r\n");
+  g_assert_true (g_str_has_suffix (suffix.response->str, "\r\n\r\nrrrrr"));
+  /* Numbers of 18 digits pass: libsoup clamps or refuses them itself. */
+  range_exchange (fixture, "bytes=1048570-999999999999999999", &clamped);
+  assert_has_prefix (clamped.response->str, "HTTP/1.1 206 Partial Content\r\n");
+  g_assert_true (g_str_has_suffix (clamped.response->str, "\r\n\r\nrrrrrr"));
+  range_exchange (fixture, "bytes=999999999999999999-", &beyond);
+  assert_has_prefix (beyond.response->str, "HTTP/1.1 416 Requested Range Not Satisfiable\r\n");
+  /* A suffix longer than the body is all of it. */
+  range_exchange (fixture, "bytes=-999999999999999999", &longer);
+  assert_has_prefix (longer.response->str, "HTTP/1.1 206 Partial Content\r\n");
+  g_assert_nonnull (strstr (longer.response->str, "\r\nContent-Range: bytes 0-1048575/1048576\r\n"));
+  g_assert_cmpuint (calls, ==, 6);
+
+  /* An answer set after a pause goes out whole. */
+  qvm_network_set_handler (QVM_NETWORK (fixture->network), pause_and_answer_late, NULL, NULL);
+  range_exchange (fixture, "bytes=0-1", &late);
+  assert_has_prefix (late.response->str, "HTTP/1.1 200 OK\r\n");
+  g_assert_true (g_str_has_suffix (late.response->str, "\r\n\r\nlate"));
+
+  raw_exchange_clear (&amplified);
+  raw_exchange_clear (&single);
+  raw_exchange_clear (&suffix);
+  raw_exchange_clear (&clamped);
+  raw_exchange_clear (&beyond);
+  raw_exchange_clear (&longer);
+  raw_exchange_clear (&late);
+}
+
+/* Range values libsoup would overflow on, and other forms it does not
+ * know, are dropped: the whole body, and no critical (GTest makes
+ * criticals fatal). */
+static void
+test_limit_range_values (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  const char *ranges[] = {
+    "bytes=99999999999999999999-",
+    "bytes=0-99999999999999999999",
+    "bytes=-99999999999999999999",
+    "bytes=18446744073709551615-",
+    "bytes=9223372036854775807-9223372036854775808",
+    "bytes=-0",
+    "bytes=5-2",
+    "bytes=--1",
+    "bytes=-",
+    "bytes= 1-2",
+    "bytes=0x10-",
+    "bytes=1-2,",
+    "bytes=,1-2",
+    "items=0-1",
+    "bytes",
+    "",
+  };
+  guint calls = 0;
+
+  qvm_network_set_handler (QVM_NETWORK (fixture->network), answer_range_body, &calls, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (ranges); i++)
+    {
+      RawExchange exchange = { 0 };
+
+      g_test_message ("Range: %s", ranges[i]);
+      range_exchange (fixture, ranges[i], &exchange);
+      assert_has_prefix (exchange.response->str, "HTTP/1.1 200 OK\r\n");
+      g_assert_cmpuint (exchange.response->len, >, RANGE_BODY_SIZE);
+      g_assert_cmpuint (exchange.response->len, <=, RANGE_BODY_SIZE + 1024);
+      raw_exchange_clear (&exchange);
+    }
+  g_assert_cmpuint (calls, ==, G_N_ELEMENTS (ranges));
+}
+
+/* The header checks by themselves. */
+static void
+test_request_headers_parse (void)
+{
+  const struct { const char *range; gint64 length; const char *fitted; } ranges[] = {
+    { "bytes=0-9", 100, "bytes=0-9" },
+    { "bytes=0-99", 100, "bytes=0-" },
+    { "bytes=5-999999999999999999", 100, "bytes=5-" },
+    { "bytes=200-", 100, "bytes=200-" },
+    { "bytes=-10", 100, "bytes=90-" },
+    { "bytes=-1000", 100, "bytes=0-" },
+    { "bytes=7-7", 1, "bytes=7-" },
+    { "bytes=1-2,3-4", 100, NULL },
+    { "bytes=9999999999999999999-", 100, NULL },
+    { "bytes=-0", 100, NULL },
+    { "Bytes=1-2", 100, NULL },
+    { "bytes=2-1", 100, NULL },
+  };
+  const struct { const char *value; gboolean ok; guint64 length; } lengths[] = {
+    { "0", TRUE, 0 },
+    { " 12\t", TRUE, 12 },
+    { "18446744073709551615", TRUE, G_MAXUINT64 },
+    { "99999999999999999999999", TRUE, G_MAXUINT64 },
+    { "-1", FALSE, 0 },
+    { "1,1", FALSE, 0 },
+    { " ", FALSE, 0 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (ranges); i++)
+    {
+      g_autofree char *fitted = qvm_request_range_fit (ranges[i].range, ranges[i].length);
+
+      g_assert_cmpstr (fitted, ==, ranges[i].fitted);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (lengths); i++)
+    {
+      guint64 length = 0;
+
+      g_assert_cmpint (qvm_request_parse_content_length (lengths[i].value, &length), ==,
+                       lengths[i].ok);
+      g_assert_cmpuint (length, ==, lengths[i].length);
+    }
+}
+
+/* A Content-Length that is not a plain number gets 400, and one too large
+ * for 64 bits 413, before libsoup reads a body by it. */
+static void
+test_limit_content_length (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  const char *socket_path = qvm_user_network_get_socket_path (fixture->network);
+  const struct { const char *length; guint status; } cases[] = {
+    { "-1", 400 },
+    { "-9223372036854775808", 400 },
+    { "+5", 400 },
+    { "5 5", 400 },
+    { "5, 5", 400 },
+    { "0x10", 400 },
+    { "", 400 },
+    { "five", 400 },
+    { "99999999999999999999", 413 },
+    { "18446744073709551616", 413 },
+  };
+  RawExchange ok = { 0 };
+  const char good[] = "PUT /r HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+                      "Content-Length:  5 \r\n\r\nhello";
+
+  use_recorder (fixture);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *request = g_strdup_printf ("PUT /r HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+                                                  "Content-Length: %s\r\n\r\nhello",
+                                                  cases[i].length);
+      g_autofree char *expected = g_strdup_printf ("HTTP/1.1 %u %s\r\n"
+                                                   "Connection: close\r\nContent-Length: 0\r\n\r\n",
+                                                   cases[i].status,
+                                                   cases[i].status == 400 ? "Bad Request"
+                                                                          : "Content Too Large");
+      RawExchange exchange = { 0 };
+
+      g_test_message ("Content-Length: %s", cases[i].length);
+      raw_exchange (&exchange, socket_path, request, strlen (request), TRUE);
+      g_assert_cmpstr (exchange.response->str, ==, expected);
+      raw_exchange_clear (&exchange);
+    }
+  g_assert_cmpuint (fixture->recorder.calls, ==, 0);
+
+  /* Spaces around the number are fine (RFC 9110's OWS). */
+  raw_exchange (&ok, socket_path, good, sizeof good - 1, TRUE);
+  assert_has_prefix (ok.response->str, "HTTP/1.1 200 OK\r\n");
+  g_assert_cmpstr (fixture->recorder.body, ==, "hello");
+  raw_exchange_clear (&ok);
+  wait_for_connections (fixture->network, 0);
+}
+
 /* A guest floods network A: threads open connection after connection, more
  * at once than A's cap, each sending a request plus pipelined junk. Network
  * B's answers must arrive while the flood goes on (ordering: B is done before
@@ -1813,6 +2024,10 @@ main (int argc, char *argv[])
   ADD ("limits/connections", test_limit_connections);
   ADD ("limits/idle", test_limit_idle);
   ADD ("limits/flood", test_limit_flood);
+  g_test_add_func ("/user-network/request/headers-parse", test_request_headers_parse);
+  ADD ("limits/ranges", test_limit_ranges);
+  ADD ("limits/range-values", test_limit_range_values);
+  ADD ("limits/content-length", test_limit_content_length);
 
   return g_test_run ();
 }

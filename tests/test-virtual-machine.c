@@ -22,6 +22,7 @@
 #include <gvnc.h>
 
 #include "qvm.h"
+#include "testutil.h"
 
 #define TIMEOUT_S 60
 
@@ -142,23 +143,9 @@ fixture_set_up (Fixture       *fixture,
                 gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(QvmMachine) machine = qvm_machine_new_random ();
-  g_autofree char *image_folder = NULL;
-  g_autofree char *network_folder = NULL;
 
-  fixture->folder = g_dir_make_tmp ("qvm-test-vm-XXXXXX", &error);
-  g_assert_no_error (error);
-  fixture->socket_folder = g_build_filename (fixture->folder, "sockets", NULL);
-  g_assert_cmpint (g_mkdir (fixture->socket_folder, 0700), ==, 0);
-
-  image_folder = g_build_filename (fixture->folder, "image", NULL);
-  fixture->image = qvm_folder_image_new_blank (image_folder, 16 * 1024 * 1024, machine, &error);
-  g_assert_no_error (error);
-
-  network_folder = g_build_filename (fixture->folder, "network", NULL);
-  g_assert_cmpint (g_mkdir (network_folder, 0700), ==, 0);
-  fixture->network = qvm_user_network_new (network_folder, &error);
-  g_assert_no_error (error);
+  testutil_make_vm_parts ("qvm-test-vm-XXXXXX", &fixture->folder, &fixture->socket_folder,
+                          &fixture->image, &fixture->network);
 
   /* Small: SeaBIOS needs little, and the machine is shared. */
   fixture->options = qvm_machine_options_new (64);
@@ -179,38 +166,9 @@ folder_is_empty (const char *path)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileEnumerator) children = NULL;
-  GFileInfo *info;
-
-  children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME ","
-                                        G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
-
-      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-        remove_tree (child);
-      else
-        g_unlink (child);
-      g_object_unref (info);
-    }
-  g_rmdir (path);
-}
-
-static void
 wait_for_done (Fixture *fixture)
 {
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
-
-  while (fixture->done_count == 0)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
+  testutil_iterate_until_nonzero (NULL, &fixture->done_count, TIMEOUT_S);
 }
 
 static void
@@ -243,24 +201,12 @@ fixture_tear_down (Fixture       *fixture,
   g_list_free (fixture->states);
   g_clear_error (&fixture->start_error);
 
-  remove_tree (fixture->folder);
+  testutil_remove_tree (fixture->folder);
   g_free (fixture->socket_folder);
   g_free (fixture->folder);
 }
 
 /* ---- Helpers ---------------------------------------------------------------- */
-
-static void
-iterate_until (gboolean *flag)
-{
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
-
-  while (!*flag)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
-}
 
 static void
 on_started (GObject      *source,
@@ -276,8 +222,8 @@ on_started (GObject      *source,
 static void
 start_and_wait (Fixture *fixture)
 {
-  qvm_virtual_machine_start_async (fixture->vm, NULL, on_started, fixture);
-  iterate_until (&fixture->started);
+  testutil_start_vm (fixture->vm, TIMEOUT_S, &fixture->start_error);
+  fixture->started = TRUE;
 }
 
 static void
@@ -288,34 +234,18 @@ start_running (Fixture *fixture)
   g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
 }
 
-typedef struct {
-  gboolean      done;
-  GAsyncResult *result;
-} Wait;
-
-static void
-on_wait_done (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
-{
-  Wait *wait = data;
-
-  wait->result = g_object_ref (result);
-  wait->done = TRUE;
-}
-
 static void
 pause_or_resume (QvmVirtualMachine *vm,
                  gboolean           pause)
 {
   g_autoptr(GError) error = NULL;
-  Wait wait = { FALSE, NULL };
+  TestutilWait wait = { FALSE, NULL };
 
   if (pause)
-    qvm_virtual_machine_pause_async (vm, NULL, on_wait_done, &wait);
+    qvm_virtual_machine_pause_async (vm, NULL, testutil_on_wait_done, &wait);
   else
-    qvm_virtual_machine_resume_async (vm, NULL, on_wait_done, &wait);
-  iterate_until (&wait.done);
+    qvm_virtual_machine_resume_async (vm, NULL, testutil_on_wait_done, &wait);
+  testutil_iterate_until (NULL, &wait.done, TIMEOUT_S);
   if (pause)
     g_assert_true (qvm_virtual_machine_pause_finish (vm, wait.result, &error));
   else
@@ -400,40 +330,6 @@ find_qemu (const char *uuid)
     }
 
   return 0;
-}
-
-static guint
-count_children (void)
-{
-  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
-  const char *name;
-  guint count = 0;
-
-  while ((name = g_dir_read_name (proc)) != NULL)
-    {
-      g_autofree char *stat_path = g_strdup_printf ("/proc/%s/stat", name);
-      g_autofree char *stat = NULL;
-      const char *after_comm;
-
-      if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (stat_path, &stat, NULL, NULL))
-        continue;
-      after_comm = strrchr (stat, ')');
-      if (after_comm != NULL && atoi (after_comm + 4) == getpid ())
-        count++;
-    }
-
-  return count;
-}
-
-static guint
-count_fds (void)
-{
-  g_autoptr(GDir) fds = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint count = 0;
-
-  while (g_dir_read_name (fds) != NULL)
-    count++;
-  return count;
 }
 
 /* Logs what each open descriptor points at, so a failed count says which. */
@@ -572,7 +468,7 @@ on_shutdown (GObject      *source,
              GAsyncResult *result,
              gpointer      data)
 {
-  Wait *wait = data;
+  TestutilWait *wait = data;
 
   wait->result = g_object_ref (result);
   wait->done = TRUE;
@@ -586,7 +482,7 @@ test_lifecycle (Fixture       *fixture,
   g_autoptr(GdkPixbuf) screenshot = NULL;
   g_autofree char *vnc_socket = NULL;
   g_autofree char *status = NULL;
-  Wait shutdown = { FALSE, NULL };
+  TestutilWait shutdown = { FALSE, NULL };
   const QvmVmState expected_states[] = {
     QVM_VM_STATE_STARTING, QVM_VM_STATE_RUNNING, QVM_VM_STATE_PAUSED, QVM_VM_STATE_RUNNING,
     QVM_VM_STATE_STOPPING, QVM_VM_STATE_DONE,
@@ -637,7 +533,7 @@ test_lifecycle (Fixture       *fixture,
 
   /* No OS: nobody handles the ACPI power button; killed after the timeout. */
   qvm_virtual_machine_shutdown_async (fixture->vm, 300, NULL, on_shutdown, &shutdown);
-  iterate_until (&shutdown.done);
+  testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
   g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, &error));
   g_assert_no_error (error);
   g_object_unref (shutdown.result);
@@ -681,7 +577,7 @@ test_kill_before_start (Fixture       *fixture,
   /* Starting a killed machine fails, and spawns nothing. */
   start_and_wait (fixture);
   g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -690,12 +586,12 @@ test_kill_starting (Fixture       *fixture,
 {
   qvm_virtual_machine_start_async (fixture->vm, NULL, on_started, fixture);
   qvm_virtual_machine_kill (fixture->vm);
-  iterate_until (&fixture->started);
+  testutil_iterate_until (NULL, &fixture->started, TIMEOUT_S);
 
   g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_KILLED);
   g_assert_cmpuint (fixture->done_count, ==, 1);
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -706,13 +602,13 @@ test_start_cancelled (Fixture       *fixture,
 
   qvm_virtual_machine_start_async (fixture->vm, cancellable, on_started, fixture);
   g_cancellable_cancel (cancellable);
-  iterate_until (&fixture->started);
+  testutil_iterate_until (NULL, &fixture->started, TIMEOUT_S);
 
   g_assert_error (fixture->start_error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpuint (fixture->done_count, ==, 1);
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
   g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_KILLED);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -724,6 +620,46 @@ test_start_twice (Fixture       *fixture,
   start_and_wait (fixture);
   g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
   /* The first start still stands. */
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+}
+
+static void
+count_done (QvmVirtualMachine *vm,
+            gpointer           counter)
+{
+  *(guint *) counter += 1;
+}
+
+/* A second machine on an image the first one uses: its start fails, and
+ * its end leaves the first one's use of the image alone. */
+static void
+test_image_in_use (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *network_folder = g_build_filename (fixture->folder, "network2", NULL);
+  g_autoptr(QvmUserNetwork) network = NULL;
+  g_autoptr(QvmVirtualMachine) second = NULL;
+  guint second_done = 0;
+
+  start_running (fixture);
+  g_assert_true (qvm_folder_image_get_in_use (fixture->image));
+
+  g_assert_cmpint (g_mkdir (network_folder, 0700), ==, 0);
+  network = qvm_user_network_new (network_folder, &error);
+  g_assert_no_error (error);
+  second = qvm_virtual_machine_new (fixture->options, QVM_IMAGE (fixture->image),
+                                    QVM_NETWORK (network), fixture->socket_folder, NULL, NULL,
+                                    &error);
+  g_assert_no_error (error);
+  g_signal_connect (second, "done", G_CALLBACK (count_done), &second_done);
+  testutil_start_vm (second, TIMEOUT_S, &error);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  testutil_iterate_until_nonzero (NULL, &second_done, TIMEOUT_S);
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (second), ==, QVM_VM_DONE_REASON_FAILED);
+
+  /* Still the first machine's. */
+  g_assert_true (qvm_folder_image_get_in_use (fixture->image));
   g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
 }
 
@@ -770,7 +706,7 @@ test_kill_running (Fixture       *fixture,
 
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
   g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_KILLED);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -783,20 +719,20 @@ test_kill_paused (Fixture       *fixture,
   wait_for_done (fixture);
 
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
 test_kill_stopping (Fixture       *fixture,
                     gconstpointer  data)
 {
-  Wait shutdown = { FALSE, NULL };
+  TestutilWait shutdown = { FALSE, NULL };
 
   start_running (fixture);
   /* The shutdown is under way (waiting for the guest) when kill comes. */
   qvm_virtual_machine_shutdown_async (fixture->vm, 10 * 1000, NULL, on_shutdown, &shutdown);
   qvm_virtual_machine_kill (fixture->vm);
-  iterate_until (&shutdown.done);
+  testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
   g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, NULL));
   g_object_unref (shutdown.result);
 
@@ -823,10 +759,10 @@ static void
 test_shutdown_never_started (Fixture       *fixture,
                              gconstpointer  data)
 {
-  Wait shutdown = { FALSE, NULL };
+  TestutilWait shutdown = { FALSE, NULL };
 
   qvm_virtual_machine_shutdown_async (fixture->vm, 1000, NULL, on_shutdown, &shutdown);
-  iterate_until (&shutdown.done);
+  testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
   g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, NULL));
   g_object_unref (shutdown.result);
 
@@ -874,7 +810,7 @@ test_qemu_missing (Fixture       *fixture,
   g_assert_error (qvm_virtual_machine_get_error (fixture->vm), QVM_ERROR, QVM_ERROR_QEMU_NOT_FOUND);
   /* Nothing left: no folder, no process, image and network released. */
   g_assert_true (folder_is_empty (fixture->socket_folder));
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
   g_assert_false (qvm_folder_image_get_in_use (fixture->image));
 }
 
@@ -895,20 +831,10 @@ static void
 test_qemu_refuses (Fixture       *fixture,
                    gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *script = g_build_filename (fixture->folder, "qemu-refuses", NULL);
   const GError *done_error;
 
   /* A QEMU that complains and exits: status and last lines in the error. */
-  g_file_set_contents (script,
-                       "#!/bin/sh\n"
-                       "echo 'qemu: first complaint' >&2\n"
-                       "echo 'qemu: -device bogus: not found' >&2\n"
-                       "exit 3\n", -1, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (g_chmod (script, 0755), ==, 0);
-
-  qvm_virtual_machine_set_qemu_binary (fixture->vm, script);
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "refuses");
   start_and_wait (fixture);
 
   g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
@@ -937,9 +863,12 @@ test_qemu_refuses (Fixture       *fixture,
   }
 }
 
+/* Sends @signum to the running machine's QEMU: the machine crashed, as
+ * far as it knows; its error mentions @expected. */
 static void
-test_killed_from_outside (Fixture       *fixture,
-                          gconstpointer  data)
+signal_qemu_from_outside (Fixture    *fixture,
+                          int         signum,
+                          const char *expected)
 {
   const GError *error;
   pid_t pid;
@@ -947,34 +876,29 @@ test_killed_from_outside (Fixture       *fixture,
   start_running (fixture);
   pid = find_qemu (qvm_machine_get_uuid (qvm_virtual_machine_get_machine (fixture->vm)));
   g_assert_cmpint (pid, >, 0);
-  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  g_assert_cmpint (kill (pid, signum), ==, 0);
   wait_for_done (fixture);
 
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_CRASHED);
   error = qvm_virtual_machine_get_error (fixture->vm);
   g_assert_error (error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
-  g_assert_nonnull (strstr (error->message, "signal 9"));
+  g_assert_nonnull (strstr (error->message, expected));
   g_assert_true (folder_is_empty (fixture->socket_folder));
+}
+
+static void
+test_killed_from_outside (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  signal_qemu_from_outside (fixture, SIGKILL, "signal 9");
 }
 
 static void
 test_terminated_from_outside (Fixture       *fixture,
                               gconstpointer  data)
 {
-  const GError *error;
-  pid_t pid;
-
   /* SIGTERM: QEMU exits cleanly by itself, but nobody asked for it. */
-  start_running (fixture);
-  pid = find_qemu (qvm_machine_get_uuid (qvm_virtual_machine_get_machine (fixture->vm)));
-  g_assert_cmpint (pid, >, 0);
-  g_assert_cmpint (kill (pid, SIGTERM), ==, 0);
-  wait_for_done (fixture);
-
-  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_CRASHED);
-  error = qvm_virtual_machine_get_error (fixture->vm);
-  g_assert_error (error, QVM_ERROR, QVM_ERROR_QEMU_FAILED);
-  g_assert_nonnull (strstr (error->message, "host-signal"));
+  signal_qemu_from_outside (fixture, SIGTERM, "host-signal");
 }
 
 static void
@@ -1004,7 +928,7 @@ test_cdrom_missing (Fixture       *fixture,
   g_assert_no_error (error);
   g_assert_nonnull (netdev);
   g_assert_true (folder_is_empty (fixture->socket_folder));
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
@@ -1097,20 +1021,20 @@ static void
 test_concurrent_screenshots (Fixture       *fixture,
                              gconstpointer  data)
 {
-  Wait waits[4] = { 0 };
+  TestutilWait waits[4] = { 0 };
   g_autoptr(GdkPixbuf) first = NULL;
 
   start_running (fixture);
   first = screenshot_not_blank (fixture->vm);
 
   for (guint i = 0; i < G_N_ELEMENTS (waits); i++)
-    qvm_virtual_machine_screenshot_async (fixture->vm, NULL, on_wait_done, &waits[i]);
+    qvm_virtual_machine_screenshot_async (fixture->vm, NULL, testutil_on_wait_done, &waits[i]);
   for (guint i = 0; i < G_N_ELEMENTS (waits); i++)
     {
       g_autoptr(GError) error = NULL;
       g_autoptr(GdkPixbuf) pixbuf = NULL;
 
-      iterate_until (&waits[i].done);
+      testutil_iterate_until (NULL, &waits[i].done, TIMEOUT_S);
       pixbuf = qvm_virtual_machine_screenshot_finish (fixture->vm, waits[i].result, &error);
       g_assert_no_error (error);
       g_assert_cmpint (gdk_pixbuf_get_width (pixbuf), ==, gdk_pixbuf_get_width (first));
@@ -1167,7 +1091,7 @@ test_cycles (Fixture       *fixture,
 
   /* One cycle first: libraries open what they keep open (GIO modules…). */
   g_clear_object (&fixture->vm);   /* never started: releases at dispose */
-  fds_before = count_fds ();
+  fds_before = testutil_count_fds ();
 
   for (guint i = 0; i < cycles; i++)
     {
@@ -1191,106 +1115,22 @@ test_cycles (Fixture       *fixture,
       g_clear_object (&fixture->vm);
 
       g_assert_true (folder_is_empty (fixture->socket_folder));
-      g_assert_cmpuint (count_children (), ==, 0);
+      g_assert_cmpuint (testutil_count_children (), ==, 0);
       /* The first cycles make GLib and QEMU's helpers open what they keep
        * (GIO modules, the child watch, thread pools): a leak shows as growth
        * after them. */
       if (i <= 1)
-        fds_before = MAX (fds_before, count_fds ());
+        fds_before = MAX (fds_before, testutil_count_fds ());
     }
 
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  if (count_fds () > fds_before)
+  if (testutil_count_fds () > fds_before)
     log_fds ();
-  g_assert_cmpuint (count_fds (), <=, fds_before);
+  g_assert_cmpuint (testutil_count_fds (), <=, fds_before);
 }
 
 /* ---- A scripted QEMU, for what the real one will not do on demand ------------- */
-
-static const char fake_qemu[] =
-  "#!/usr/bin/python3\n"
-  "# Speaks QMP on fd 3 the way QEMU does, then plays one scenario.\n"
-  "import json, os, signal, socket, sys\n"
-  "mode = os.path.basename(sys.argv[0]).split('-', 2)[2]\n"
-  "sock = socket.socket(fileno=3)\n"
-  "def send(message):\n"
-  "    sock.sendall((json.dumps(message) + '\\r\\n').encode())\n"
-  "def event(name, data=None):\n"
-  "    message = {'event': name, 'timestamp': {'seconds': 1700000000, 'microseconds': 0}}\n"
-  "    if data is not None:\n"
-  "        message['data'] = data\n"
-  "    send(message)\n"
-  "send({'QMP': {'version': {'qemu': {'major': 7, 'minor': 2, 'micro': 0}, 'package': 'fake'},\n"
-  "              'capabilities': []}})\n"
-  "decoder = json.JSONDecoder()\n"
-  "buffer = ''\n"
-  "status = 'prelaunch'\n"
-  "while True:\n"
-  "    chunk = sock.recv(4096)\n"
-  "    if not chunk:\n"
-  "        sys.exit(0)\n"
-  "    buffer += chunk.decode()\n"
-  "    while True:\n"
-  "        buffer = buffer.lstrip()\n"
-  "        try:\n"
-  "            command, end = decoder.raw_decode(buffer)\n"
-  "        except ValueError:\n"
-  "            break\n"
-  "        buffer = buffer[end:]\n"
-  "        name = command['execute']\n"
-  "        reply = {'return': {}}\n"
-  "        if 'id' in command:\n"
-  "            reply['id'] = command['id']\n"
-  "        if name == 'query-status':\n"
-  "            reply['return'] = {'status': status, 'running': status == 'running'}\n"
-  "        send(reply)\n"
-  "        if name == 'cont' and mode == 'guest-failed':\n"
-  "            print('KVM internal error. Suberror: 1', file=sys.stderr, flush=True)\n"
-  "            print('emulation failure', file=sys.stderr, flush=True)\n"
-  "            status = 'internal-error'\n"
-  "            event('STOP')\n"
-  "        elif name == 'cont' and mode == 'closes-qmp':\n"
-  "            status = 'running'\n"
-  "            sock.close()\n"
-  "            while True:\n"
-  "                signal.pause()\n"
-  "        elif name == 'cont' and mode == 'poweroff':\n"
-  "            status = 'running'\n"
-  "            event('RESUME')\n"
-  "            event('SHUTDOWN', {'guest': True, 'reason': 'guest-shutdown'})\n"
-  "            sys.exit(0)\n"
-  "        elif name == 'cont' and mode == 'floods-output':\n"
-  "            # A guest's serial console with no newline, then a crash.\n"
-  "            chunk = b'x' * 65536\n"
-  "            for i in range(256):\n"
-  "                sys.stdout.buffer.write(chunk)\n"
-  "            sys.stdout.flush()\n"
-  "            for i in range(16):\n"
-  "                sys.stderr.buffer.write(chunk)\n"
-  "            sys.stderr.flush()\n"
-  "            os._exit(1)\n"
-  "        elif name == 'cont':\n"
-  "            status = 'running'\n"
-  "            event('RESUME')\n"
-  "        elif name == 'system_powerdown' and mode == 'obeys':\n"
-  "            event('POWERDOWN')\n"
-  "            event('SHUTDOWN', {'guest': True, 'reason': 'guest-shutdown'})\n"
-  "            sys.exit(0)\n";
-
-static void
-use_fake_qemu (Fixture    *fixture,
-               const char *mode)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *name = g_strdup_printf ("fake-qemu-%s", mode);
-  g_autofree char *script = g_build_filename (fixture->folder, name, NULL);
-
-  g_file_set_contents (script, fake_qemu, -1, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (g_chmod (script, 0755), ==, 0);
-  qvm_virtual_machine_set_qemu_binary (fixture->vm, script);
-}
 
 static void
 test_guest_failed (Fixture       *fixture,
@@ -1300,7 +1140,7 @@ test_guest_failed (Fixture       *fixture,
 
   /* Like the nested KVM here: the guest stops in internal-error and QEMU
    * would wait forever. */
-  use_fake_qemu (fixture, "guest-failed");
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "guest-failed");
   start_and_wait (fixture);
   wait_for_done (fixture);
 
@@ -1319,7 +1159,7 @@ test_qmp_lost (Fixture       *fixture,
   const GError *error;
 
   /* QEMU drops its monitor and runs on: it cannot be driven any more. */
-  use_fake_qemu (fixture, "closes-qmp");
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "closes-qmp");
   start_and_wait (fixture);
   wait_for_done (fixture);
 
@@ -1327,14 +1167,14 @@ test_qmp_lost (Fixture       *fixture,
   error = qvm_virtual_machine_get_error (fixture->vm);
   g_assert_error (error, QVM_ERROR, QVM_ERROR_PROTOCOL);
   g_assert_nonnull (strstr (error->message, "kept running"));
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
 }
 
 static void
 test_guest_poweroff (Fixture       *fixture,
                      gconstpointer  data)
 {
-  use_fake_qemu (fixture, "poweroff");
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "poweroff");
   start_and_wait (fixture);
   wait_for_done (fixture);
 
@@ -1346,12 +1186,12 @@ static void
 test_guest_obeys_shutdown (Fixture       *fixture,
                            gconstpointer  data)
 {
-  Wait shutdown = { FALSE, NULL };
+  TestutilWait shutdown = { FALSE, NULL };
 
-  use_fake_qemu (fixture, "obeys");
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "obeys");
   start_running (fixture);
   qvm_virtual_machine_shutdown_async (fixture->vm, 30 * 1000, NULL, on_shutdown, &shutdown);
-  iterate_until (&shutdown.done);
+  testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
   g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, NULL));
   g_object_unref (shutdown.result);
 
@@ -1370,7 +1210,7 @@ test_output_flood (Fixture       *fixture,
   /* 16 MiB on stdout (the guest's console) and 1 MiB on stderr, neither
    * with a newline: the library cuts lines at 4 KiB instead of buffering
    * without bound, and the error still quotes the end of stderr. */
-  use_fake_qemu (fixture, "floods-output");
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "floods-output");
   start_and_wait (fixture);
   wait_for_done (fixture);
 
@@ -1394,22 +1234,12 @@ test_output_flood (Fixture       *fixture,
   g_assert_true (folder_is_empty (fixture->socket_folder));
 }
 
-/* If an assertion fails or the test times out, QEMU must not outlive it. */
-static void
-kill_children_on_abort (int signum)
-{
-  /* The whole process group: this test and its QEMUs (meson runs each
-   * test in a session of its own, a shell in a job of its own). */
-  kill (0, SIGKILL);
-}
-
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
-  signal (SIGABRT, kill_children_on_abort);
-  signal (SIGTERM, kill_children_on_abort);
+  testutil_kill_children_on_abort ();
   log_records = g_ptr_array_new_with_free_func (log_record_free);
   g_log_set_writer_func (log_writer, NULL, NULL);
 
@@ -1420,6 +1250,7 @@ main (int argc, char *argv[])
   ADD ("start/cancelled", test_start_cancelled, NULL);
   ADD ("start/twice", test_start_twice, NULL);
   ADD ("start/without-callback", test_start_without_callback, NULL);
+  ADD ("start/image-in-use", test_image_in_use, NULL);
   ADD ("dropped-unstarted", test_dropped_unstarted, NULL);
   ADD ("kill/before-start", test_kill_before_start, NULL);
   ADD ("kill/starting", test_kill_starting, NULL);

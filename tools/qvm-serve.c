@@ -7,8 +7,10 @@
  * checked component by component, then its canonical form (symbolic links
  * resolved) must still lie inside DIR's. PUT and POST bodies go to the
  * outbox, one file per path, opened without following links. Bodies are
- * bounded by the network (max-body-size) and the outbox as a whole by
- * QVM_SERVE_OUTBOX_LIMIT.
+ * bounded by the network (max-body-size), the outbox as a whole by
+ * QVM_SERVE_OUTBOX_LIMIT (charged by blocks and per file, since a guest
+ * could otherwise fill a disk's inodes with empty files) and its number of
+ * files by QVM_SERVE_OUTBOX_MAX_FILES.
  */
 
 #include "config.h"
@@ -31,6 +33,8 @@ struct _QvmServe {
   char                *outbox;
   guint64              outbox_used;
   guint64              outbox_limit;
+  guint                outbox_max_files;
+  GHashTable          *outbox_charges;  /* file name -> guint64 charged */
   QvmServeLogFunc      log;
   QvmServePayloadFunc  on_payload;
   QvmServeResultFunc   on_result;
@@ -51,6 +55,8 @@ qvm_serve_new (const char *root,
   serve->payload = g_strdup (payload);
   serve->outbox = g_strdup (outbox);
   serve->outbox_limit = QVM_SERVE_OUTBOX_LIMIT;
+  serve->outbox_max_files = QVM_SERVE_OUTBOX_MAX_FILES;
+  serve->outbox_charges = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return serve;
 }
 
@@ -64,6 +70,7 @@ qvm_serve_free (QvmServe *serve)
   g_free (serve->root);
   g_free (serve->payload);
   g_free (serve->outbox);
+  g_hash_table_unref (serve->outbox_charges);
   g_free (serve);
 }
 
@@ -85,6 +92,81 @@ qvm_serve_set_outbox_limit (QvmServe *serve,
                             guint64   limit)
 {
   serve->outbox_limit = limit;
+}
+
+void
+qvm_serve_set_outbox_max_files (QvmServe *serve,
+                                guint     max_files)
+{
+  serve->outbox_max_files = max_files;
+}
+
+/* Appends the character at @p, valid UTF-8 of @length bytes, or its
+ * escape when it is not printable. */
+static void
+append_escaped_char (GString    *escaped,
+                     const char *p,
+                     gsize       length)
+{
+  gunichar c = g_utf8_get_char (p);
+
+  if (c == '\\')
+    g_string_append (escaped, "\\\\");
+  else if (c < 0x80 && !g_ascii_isprint (c))
+    g_string_append_printf (escaped, "\\x%02x", c);
+  else if (!g_unichar_isprint (c) && c > 0xffff)
+    g_string_append_printf (escaped, "\\U%08x", c);
+  else if (!g_unichar_isprint (c))
+    g_string_append_printf (escaped, "\\u%04x", c);
+  else
+    g_string_append_len (escaped, p, length);
+}
+
+char *
+qvm_serve_escape (const char *text)
+{
+  GString *escaped;
+  const char *p = text;
+  const char *stop;
+
+  if (text == NULL)
+    return NULL;
+
+  stop = text + strlen (text);
+  escaped = g_string_sized_new (stop - text);
+  while (p < stop)
+    {
+      const char *end;
+
+      /* One character at a time: a byte that starts no valid sequence is
+       * shown alone, and the next one is tried afresh. */
+      if (!g_utf8_validate (p, MIN (stop - p, 4), &end) && end == p)
+        {
+          g_string_append_printf (escaped, "\\x%02x", (guchar) *p);
+          p++;
+          continue;
+        }
+      end = g_utf8_next_char (p);
+      append_escaped_char (escaped, p, end - p);
+      p = end;
+    }
+
+  return g_string_free (escaped, FALSE);
+}
+
+gboolean
+qvm_serve_is_printable (const char *text)
+{
+  const char *end;
+
+  if (!g_utf8_validate (text, -1, &end))
+    return FALSE;
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      if (!g_unichar_isprint (g_utf8_get_char (p)))
+        return FALSE;
+    }
+  return TRUE;
 }
 
 /* Splits an encoded URI path into decoded components, refusing every
@@ -198,6 +280,7 @@ qvm_serve_outbox_name (const char  *path,
                        GError     **error)
 {
   g_auto(GStrv) parts = split_path (path, error);
+  g_autofree char *name = NULL;
 
   if (parts == NULL)
     return NULL;
@@ -207,7 +290,32 @@ qvm_serve_outbox_name (const char  *path,
                    _("“%s” names no file"), path);
       return NULL;
     }
-  return g_strjoinv ("_", parts);
+  name = g_strjoinv ("_", parts);
+  /* The name is printed: what could not be printed as it is stays out. */
+  if (!qvm_serve_is_printable (name))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                           _("a control character or invalid UTF-8 in a file name"));
+      return NULL;
+    }
+  return g_steal_pointer (&name);
+}
+
+/* The log callback sees the guest's strings escaped for a terminal. */
+static void
+serve_log (QvmServe   *serve,
+           const char *method,
+           const char *path,
+           guint       status)
+{
+  g_autofree char *escaped_method = NULL;
+  g_autofree char *escaped_path = NULL;
+
+  if (serve->log == NULL)
+    return;
+  escaped_method = qvm_serve_escape (method);
+  escaped_path = qvm_serve_escape (path);
+  serve->log (escaped_method, escaped_path, status, serve->user_data);
 }
 
 static void
@@ -221,8 +329,7 @@ answer (QvmServe          *serve,
   if (text != NULL)
     soup_server_message_set_response (message, "text/plain", SOUP_MEMORY_COPY,
                                       text, strlen (text));
-  if (serve->log != NULL)
-    serve->log (soup_server_message_get_method (message), path, status, serve->user_data);
+  serve_log (serve, soup_server_message_get_method (message), path, status);
 }
 
 static void
@@ -245,8 +352,63 @@ answer_file (QvmServe          *serve,
   soup_message_headers_set_content_type (soup_server_message_get_response_headers (message),
                                          "application/octet-stream", NULL);
   soup_message_body_append_bytes (soup_server_message_get_response_body (message), bytes);
-  if (serve->log != NULL)
-    serve->log ("GET", path, SOUP_STATUS_OK, serve->user_data);
+  serve_log (serve, "GET", path, SOUP_STATUS_OK);
+}
+
+/* What a file of @size bytes costs the outbox: its blocks, and one more
+ * for the file itself. */
+static guint64
+outbox_charge (gsize size)
+{
+  guint64 blocks = ((guint64) size + QVM_SERVE_OUTBOX_BLOCK - 1) / QVM_SERVE_OUTBOX_BLOCK;
+
+  return (blocks + 1) * QVM_SERVE_OUTBOX_BLOCK;
+}
+
+/* Checks that @name may take @charge in the outbox: a new name needs room
+ * for one more file, and a rewritten one gives back what it cost. Sets
+ * *@used_after to the outbox's use once written. */
+static gboolean
+outbox_reserve (QvmServe    *serve,
+                const char  *name,
+                guint64      charge,
+                guint64     *used_after,
+                GError     **error)
+{
+  const guint64 *previous = g_hash_table_lookup (serve->outbox_charges, name);
+  guint64 used = serve->outbox_used - (previous != NULL ? *previous : 0);
+
+  if (previous == NULL && g_hash_table_size (serve->outbox_charges) >= serve->outbox_max_files)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   _("the outbox is full (%u files at most)"), serve->outbox_max_files);
+      return FALSE;
+    }
+  if (used + charge > serve->outbox_limit)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   _("the outbox is full (%" G_GUINT64_FORMAT " bytes at most)"),
+                   serve->outbox_limit);
+      return FALSE;
+    }
+
+  *used_after = used + charge;
+  return TRUE;
+}
+
+/* Records that @name now costs @charge: from the moment the file exists,
+ * whether or not its data could be written. */
+static void
+outbox_record (QvmServe   *serve,
+               const char *name,
+               guint64     charge,
+               guint64     used_after)
+{
+  guint64 *value = g_new (guint64, 1);
+
+  *value = charge;
+  g_hash_table_replace (serve->outbox_charges, g_strdup (name), value);
+  serve->outbox_used = used_after;
 }
 
 static gboolean
@@ -258,18 +420,17 @@ write_outbox (QvmServe    *serve,
   g_autofree char *target = g_build_filename (serve->outbox, name, NULL);
   gsize size;
   const char *data = g_bytes_get_data (body, &size);
+  guint64 charge = outbox_charge (size);
+  guint64 used_after;
   int fd;
 
-  if (serve->outbox_used + size > serve->outbox_limit)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                   _("the outbox is full (%" G_GUINT64_FORMAT " bytes at most)"),
-                   serve->outbox_limit);
-      return FALSE;
-    }
+  if (!outbox_reserve (serve, name, charge, &used_after, error))
+    return FALSE;
 
   /* O_NOFOLLOW: a link planted in the outbox must not redirect a write. */
   fd = g_open (target, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd >= 0)
+    outbox_record (serve, name, charge, used_after);
   if (fd < 0 || (size > 0 && write (fd, data, size) != (gssize) size))
     {
       int saved = errno;
@@ -281,7 +442,6 @@ write_outbox (QvmServe    *serve,
       return FALSE;
     }
   close (fd);
-  serve->outbox_used += size;
   return TRUE;
 }
 
@@ -323,7 +483,11 @@ handle_put (QvmServe          *serve,
 
   answer (serve, message, path, SOUP_STATUS_OK, "");
   if (result && serve->on_result != NULL)
-    serve->on_result (status, serve->user_data);
+    {
+      g_autofree char *escaped_status = qvm_serve_escape (status);
+
+      serve->on_result (escaped_status, serve->user_data);
+    }
 }
 
 void

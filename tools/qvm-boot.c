@@ -1,0 +1,605 @@
+/* qvm-boot.c: boot one machine and watch it, for qvm run and qvm build
+ *
+ * Copyright 2026 The qvm-glib authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#define _GNU_SOURCE /* nftw */
+#include "config.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+
+#include "qvm-boot.h"
+#include "qvm-tool.h"
+
+/* On a terminal, a status line (elapsed time, spinner, state) stays under
+ * the printed lines; it is erased before each of them. */
+static gboolean status_line_shown;
+
+void
+qvm_boot_clear_status_line (void)
+{
+  if (!status_line_shown)
+    return;
+  g_print ("\r\033[K");
+  status_line_shown = FALSE;
+}
+
+void
+qvm_boot_say (QvmBoot    *boot,
+              const char *format,
+              ...)
+{
+  double elapsed_s = (g_get_monotonic_time () - boot->began) / 1e6;
+  g_autofree char *text = NULL;
+  va_list args;
+
+  qvm_boot_clear_status_line ();
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_print ("[%6.1fs] %s\n", elapsed_s, text);
+}
+
+static int
+remove_entry (const char        *path,
+              const struct stat *st,
+              int                type,
+              struct FTW        *ftw)
+{
+  if (g_remove (path) != 0)
+    g_printerr ("qvm: %s: %s\n", path, g_strerror (errno));
+  return 0;
+}
+
+static void
+remove_tree (const char *folder)
+{
+  if (folder != NULL && g_file_test (folder, G_FILE_TEST_EXISTS))
+    nftw (folder, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void
+qvm_boot_finish (QvmBoot *boot,
+                 int      status)
+{
+  boot->status = status;
+  g_main_loop_quit (boot->loop);
+}
+
+static void
+screenshot_saved (QvmBoot   *boot,
+                  GdkPixbuf *pixbuf,
+                  GError    *error)
+{
+  g_autoptr(GError) save_error = NULL;
+
+  if (pixbuf == NULL)
+    {
+      qvm_tool_print_error (_("screenshot"), error->message);
+      return;
+    }
+  if (!gdk_pixbuf_save (pixbuf, boot->screenshot, "png", &save_error, NULL))
+    {
+      qvm_tool_print_error (boot->screenshot, save_error->message);
+      return;
+    }
+  qvm_boot_say (boot, _("screenshot %d×%d saved to %s"), gdk_pixbuf_get_width (pixbuf),
+                gdk_pixbuf_get_height (pixbuf), boot->screenshot);
+}
+
+/* Saves the screenshot of @result to --screenshot. */
+static void
+save_screenshot (QvmBoot      *boot,
+                 GObject      *source,
+                 GAsyncResult *result)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkPixbuf) pixbuf = qvm_virtual_machine_screenshot_finish (QVM_VIRTUAL_MACHINE (source),
+                                                                       result, &error);
+
+  screenshot_saved (boot, pixbuf, error);
+}
+
+static void
+payload_screenshot_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  QvmBoot *boot = user_data;
+
+  save_screenshot (boot, source, result);
+  if (boot->serve != NULL)
+    qvm_serve_payload_release (boot->serve);
+}
+
+/* The guest asked for its payload: it runs, and its screen shows its boot.
+ * The answer waits for the screenshot, so the guest cannot be gone by
+ * then. */
+static void
+boot_on_payload (QvmServe *serve,
+                 gpointer  user_data)
+{
+  QvmBoot *boot = user_data;
+
+  if (boot->screenshot == NULL || boot->screenshot_taken)
+    {
+      qvm_serve_payload_release (serve);
+      return;
+    }
+  boot->screenshot_taken = TRUE;
+  qvm_virtual_machine_screenshot_async (boot->vm, NULL, payload_screenshot_cb, boot);
+}
+
+static void
+boot_on_request (const char *method,
+                 const char *path,
+                 guint       status,
+                 gpointer    user_data)
+{
+  qvm_boot_say (user_data, _("guest: %s %s → %u"), method, path, status);
+}
+
+static void
+boot_on_result (const char *status,
+                gpointer    user_data)
+{
+  QvmBoot *boot = user_data;
+
+  g_free (boot->result_status);
+  boot->result_status = g_strdup (status);
+  qvm_boot_say (boot, _("guest posted its result (status %s) to %s/result"),
+                status != NULL ? status : "?", boot->outbox);
+}
+
+static void
+shutdown_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* "done" reports how it ended; a kill after the grace period is no
+   * problem of its own here. */
+  if (!qvm_virtual_machine_shutdown_finish (QVM_VIRTUAL_MACHINE (source), result, &error))
+    g_debug ("shutdown: %s", error->message);
+}
+
+static void
+boot_shut_down (QvmBoot *boot)
+{
+  if (boot->stopping)
+    return;
+  boot->stopping = TRUE;
+  qvm_boot_say (boot, _("shutting down (ACPI power button, killed after %u s)"), boot->grace_seconds);
+  qvm_virtual_machine_shutdown_async (boot->vm, boot->grace_seconds * 1000, NULL, shutdown_cb, boot);
+}
+
+static void
+timeout_screenshot_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  save_screenshot (user_data, source, result);
+  boot_shut_down (user_data);
+}
+
+static gboolean
+boot_timeout (gpointer user_data)
+{
+  QvmBoot *boot = user_data;
+
+  boot->timeout_id = 0;
+  boot->timed_out = TRUE;
+  qvm_boot_say (boot, _("timeout: the guest still runs after %u s"), boot->timeout_seconds);
+  /* A guest that never fetched its payload still leaves its screen. */
+  if (boot->screenshot != NULL && !boot->screenshot_taken &&
+      qvm_virtual_machine_get_state (boot->vm) == QVM_VM_STATE_RUNNING)
+    {
+      boot->screenshot_taken = TRUE;
+      qvm_virtual_machine_screenshot_async (boot->vm, NULL, timeout_screenshot_cb, boot);
+    }
+  else
+    boot_shut_down (boot);
+  return G_SOURCE_REMOVE;
+}
+
+/* The first SIGINT/SIGTERM shuts the machine down (or stops loading the
+ * image); the next one kills it. */
+static void
+boot_interrupt (QvmBoot *boot,
+                int      signum)
+{
+  gboolean again = boot->signal_received != 0;
+
+  if (!again)
+    boot->signal_received = signum;
+  if (boot->vm == NULL)
+    {
+      g_cancellable_cancel (boot->cancellable);
+      return;
+    }
+  if (again || boot->stopping)
+    {
+      qvm_boot_say (boot, _("interrupted again: killing the machine"));
+      qvm_virtual_machine_kill (boot->vm);
+      return;
+    }
+  qvm_boot_say (boot, _("interrupted"));
+  boot_shut_down (boot);
+}
+
+static gboolean
+boot_sigint (gpointer user_data)
+{
+  boot_interrupt (user_data, SIGINT);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+boot_sigterm (gpointer user_data)
+{
+  boot_interrupt (user_data, SIGTERM);
+  return G_SOURCE_CONTINUE;
+}
+
+/* --console: the machine logs QEMU's stdout, which is the guest's serial
+ * port, one structured record per line. */
+static gint64 console_began = -1;
+
+static GLogWriterOutput
+console_log_writer (GLogLevelFlags   level,
+                    const GLogField *fields,
+                    gsize            n_fields,
+                    gpointer         user_data)
+{
+  const char *stream = NULL;
+  const char *line = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, "QVM_QEMU_STREAM"))
+        stream = fields[i].value;
+      else if (g_str_equal (fields[i].key, "QVM_QEMU_LINE"))
+        line = fields[i].value;
+    }
+  if (console_began >= 0 && g_strcmp0 (stream, "stdout") == 0 && line != NULL)
+    {
+      qvm_boot_clear_status_line ();
+      g_print ("[%6.1fs] console: %s\n", (g_get_monotonic_time () - console_began) / 1e6, line);
+      return G_LOG_WRITER_HANDLED;
+    }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+static void
+state_changed_cb (QvmVirtualMachine *vm,
+                  GParamSpec        *pspec,
+                  gpointer           user_data)
+{
+  QvmBoot *boot = user_data;
+  QvmVmState state = qvm_virtual_machine_get_state (vm);
+  g_autoptr(GEnumClass) states = g_type_class_ref (QVM_TYPE_VM_STATE);
+  GEnumValue *value = g_enum_get_value (states, state);
+
+  qvm_boot_say (boot, _("machine %s"), value != NULL ? value->value_nick : "?");
+  if (state == QVM_VM_STATE_RUNNING && boot->vnc)
+    qvm_boot_say (boot, _("VNC socket: %s"), qvm_virtual_machine_get_vnc_socket (vm));
+}
+
+static gboolean
+status_tick (gpointer user_data)
+{
+  static const char spinner[] = "|/-\\";
+  static guint turn;
+  QvmBoot *boot = user_data;
+  const char *state = _("loading the image");
+
+  if (boot->vm != NULL)
+    {
+      g_autoptr(GEnumClass) states = g_type_class_ref (QVM_TYPE_VM_STATE);
+      GEnumValue *value = g_enum_get_value (states, qvm_virtual_machine_get_state (boot->vm));
+
+      state = value != NULL ? value->value_nick : "?";
+    }
+  g_print ("\r\033[K[%6.1fs] %c %s", (g_get_monotonic_time () - boot->began) / 1e6,
+           spinner[turn++ % 4], state);
+  fflush (stdout);
+  status_line_shown = TRUE;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+done_cb (QvmVirtualMachine *vm,
+         gpointer           user_data)
+{
+  QvmBoot *boot = user_data;
+  QvmVmDoneReason reason = qvm_virtual_machine_get_done_reason (vm);
+  const GError *error = qvm_virtual_machine_get_error (vm);
+  g_autoptr(GEnumClass) reasons = g_type_class_ref (QVM_TYPE_VM_DONE_REASON);
+  GEnumValue *value = g_enum_get_value (reasons, reason);
+  int status;
+
+  qvm_boot_say (boot, _("done: %s"), value != NULL ? value->value_nick : "?");
+  if (boot->timed_out)
+    status = EXIT_TIMEOUT;
+  else if (boot->signal_received != 0)
+    status = 128 + boot->signal_received;
+  else if (reason == QVM_VM_DONE_REASON_POWEROFF || reason == QVM_VM_DONE_REASON_SHUTDOWN)
+    status = EXIT_SUCCESS;
+  else
+    status = EXIT_INVALID;
+
+  if (error != NULL && status == EXIT_INVALID)
+    {
+      qvm_tool_print_lines (_("run"), error->message);
+    }
+  qvm_boot_finish (boot, status);
+}
+
+/* Boots @image on a new user network with the boot's handler. */
+void
+qvm_boot_start_machine (QvmBoot  *boot,
+                        QvmImage *image)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QvmUserNetwork) network = NULL;
+  g_autoptr(QvmMachineOptions) options = NULL;
+
+  network = qvm_user_network_new (boot->temporary, &error);
+  if (network == NULL)
+    {
+      qvm_image_release (image);
+      qvm_tool_print_error (_("network"), error->message);
+      qvm_boot_finish (boot, EXIT_INVALID);
+      return;
+    }
+  options = qvm_machine_options_new (boot->memory);
+  boot->vm = qvm_virtual_machine_new (options, image, QVM_NETWORK (network), boot->temporary,
+                                      boot->cdrom1, boot->cdrom2, &error);
+  if (boot->vm == NULL)
+    {
+      qvm_image_release (image);
+      qvm_network_release (QVM_NETWORK (network));
+      qvm_tool_print_error (boot->image_argument, error->message);
+      qvm_boot_finish (boot, EXIT_BAD_IMAGE);
+      return;
+    }
+
+  /* Without --accel, the library's default applies ($QVM_ACCEL, else auto). */
+  if (boot->accel != NULL)
+    qvm_virtual_machine_set_accel (boot->vm, boot->accel);
+  qvm_virtual_machine_set_http_handler (boot->vm, qvm_serve_handle, boot->serve, NULL);
+  g_signal_connect (boot->vm, "notify::state", G_CALLBACK (state_changed_cb), boot);
+  g_signal_connect (boot->vm, "done", G_CALLBACK (done_cb), boot);
+  if (boot->timeout_seconds > 0)
+    boot->timeout_id = g_timeout_add_seconds (boot->timeout_seconds, boot_timeout, boot);
+  /* A failed start is also the machine's error, told by "done". */
+  qvm_virtual_machine_start (boot->vm);
+}
+
+/* Makes @folder (and its parents) and checks that it is one. */
+static gboolean
+make_folder (const char *folder)
+{
+  if (g_mkdir_with_parents (folder, 0755) != 0 || !g_file_test (folder, G_FILE_TEST_IS_DIR))
+    {
+      qvm_tool_print_error (folder, g_strerror (errno != 0 ? errno : ENOTDIR));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Prints the guest's answer: the outbox's files, one line each. */
+static void
+print_outbox (QvmBoot *boot)
+{
+  g_autoptr(GDir) dir = g_dir_open (boot->outbox, 0, NULL);
+  const char *name;
+
+  g_print (_("outbox: %s\n"), boot->outbox);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (boot->outbox, name, NULL);
+      GStatBuf st;
+
+      if (g_stat (path, &st) == 0)
+        g_print ("  %s (%" G_GINT64_FORMAT " bytes)\n", name, (gint64) st.st_size);
+    }
+  if (boot->result_status != NULL)
+    g_print (_("guest result status: %s\n"), boot->result_status);
+}
+
+
+void
+qvm_boot_options_add_to (QvmBootOptions *options,
+                         GOptionContext *context)
+{
+  const GOptionEntry entries[] = {
+    { "metadata-dir", 'd', 0, G_OPTION_ARG_FILENAME, &options->metadata_dir,
+      N_("Serve DIR read-only at http://169.254.169.254/ (GET /x answers DIR/x; "
+         "nothing outside DIR)"), N_("DIR") },
+    { "payload", 'p', 0, G_OPTION_ARG_FILENAME, &options->payload,
+      N_("Serve FILE at /payload"), N_("FILE") },
+    { "outbox", 0, 0, G_OPTION_ARG_FILENAME, &options->outbox,
+      N_("Store each PUT/POST body as DIR/NAME, NAME being its path with “/” as “_” "
+         "(default: DIR/outbox of --metadata-dir, else a new temporary folder); "
+         "POST /result?status=N also writes result.status"), N_("DIR") },
+    { "screenshot", 's', 0, G_OPTION_ARG_FILENAME, &options->screenshot,
+      N_("Save a PNG screenshot when the guest first fetches /payload (its answer "
+         "waits for it), or at --timeout if it never does"), N_("PNG") },
+    { "console", 'c', 0, G_OPTION_ARG_NONE, &options->console,
+      N_("Print the guest's serial console (its first serial port), one line each"), NULL },
+    { "vnc", 0, 0, G_OPTION_ARG_NONE, &options->vnc,
+      N_("Print the path of the VNC socket once the machine runs"), NULL },
+    { "timeout", 't', 0, G_OPTION_ARG_INT, &options->timeout_seconds,
+      N_("Shut the machine down if it still runs SECS seconds after it started "
+         "(default: no limit)"), N_("SECS") },
+    { "grace", 0, 0, G_OPTION_ARG_INT, &options->grace_seconds,
+      N_("Seconds a guest gets to power off after the ACPI power button before it is "
+         "killed (default: 10)"), N_("SECS") },
+    { "memory", 'm', 0, G_OPTION_ARG_INT, &options->memory,
+      N_("The most memory the machine may have (its machine.json asks for less or "
+         "gets this; default: 1024)"), N_("MiB") },
+    { "accel", 0, 0, G_OPTION_ARG_STRING, &options->accel,
+      N_("The accelerator: auto (KVM when usable), kvm or tcg (default: $QVM_ACCEL, else auto)"),
+      "auto|kvm|tcg" },
+    { NULL }
+  };
+
+  options->grace_seconds = 10;
+  options->memory = 1024;
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+}
+
+gboolean
+qvm_boot_options_check (QvmBootOptions *options,
+                        const char     *command)
+{
+  const char *accel = options->accel;
+
+  if (accel != NULL && !g_str_equal (accel, "auto") && !g_str_equal (accel, "kvm") &&
+      !g_str_equal (accel, "tcg"))
+    {
+      g_autofree char *why = g_strdup_printf (_("unknown accelerator “%s”; expected auto, kvm or tcg"), accel);
+
+      qvm_tool_print_error ("--accel", why);
+      return FALSE;
+    }
+  if (options->timeout_seconds < 0 || options->grace_seconds < 0 || options->memory <= 0)
+    {
+      qvm_tool_print_error (command, _("--timeout and --grace must not be negative, --memory must be positive"));
+      return FALSE;
+    }
+  if (options->metadata_dir != NULL && !g_file_test (options->metadata_dir, G_FILE_TEST_IS_DIR))
+    {
+      qvm_tool_print_error (options->metadata_dir, _("not a folder (--metadata-dir)"));
+      return FALSE;
+    }
+  if (options->payload != NULL && !g_file_test (options->payload, G_FILE_TEST_IS_REGULAR))
+    {
+      qvm_tool_print_error (options->payload, _("not a regular file (--payload)"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+qvm_boot_options_clear (QvmBootOptions *options)
+{
+  g_clear_pointer (&options->metadata_dir, g_free);
+  g_clear_pointer (&options->payload, g_free);
+  g_clear_pointer (&options->outbox, g_free);
+  g_clear_pointer (&options->screenshot, g_free);
+  g_clear_pointer (&options->accel, g_free);
+}
+
+/* The outbox of --outbox, of --metadata-dir, or a new temporary one. */
+static gboolean
+make_outbox (QvmBoot        *boot,
+             QvmBootOptions *options)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (options->outbox != NULL)
+    boot->outbox = g_strdup (options->outbox);
+  else if (options->metadata_dir != NULL)
+    boot->outbox = g_build_filename (options->metadata_dir, "outbox", NULL);
+  if (boot->outbox != NULL)
+    {
+      boot->status = EXIT_USAGE;
+      return make_folder (boot->outbox);
+    }
+
+  boot->outbox_temporary = TRUE;
+  boot->outbox = g_dir_make_tmp ("qvm-outbox-XXXXXX", &error);
+  if (boot->outbox == NULL)
+    {
+      qvm_tool_print_error ("--outbox", error->message);
+      boot->status = EXIT_INVALID;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+qvm_boot_begin (QvmBoot        *boot,
+                QvmBootOptions *options,
+                const char     *command,
+                const char     *image_argument)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *template = g_strdup_printf ("qvm-%s-XXXXXX", command);
+
+  if (!make_outbox (boot, options))
+    return FALSE;
+  boot->temporary = g_dir_make_tmp (template, &error);
+  if (boot->temporary == NULL)
+    {
+      qvm_tool_print_error (command, error->message);
+      boot->status = EXIT_INVALID;
+      return FALSE;
+    }
+
+  boot->status = EXIT_SUCCESS;
+  boot->loop = g_main_loop_new (NULL, FALSE);
+  boot->began = g_get_monotonic_time ();
+  boot->image_argument = image_argument;
+  boot->cancellable = g_cancellable_new ();
+  boot->screenshot = options->screenshot;
+  boot->vnc = options->vnc;
+  boot->memory = options->memory;
+  boot->accel = options->accel;
+  boot->timeout_seconds = options->timeout_seconds;
+  boot->grace_seconds = options->grace_seconds;
+  boot->serve = qvm_serve_new (options->metadata_dir, options->payload, boot->outbox);
+  qvm_serve_set_callbacks (boot->serve, boot_on_request, boot_on_payload, boot_on_result, boot);
+  if (options->console)
+    console_began = boot->began;
+  g_log_set_writer_func (console_log_writer, NULL, NULL);
+  if (isatty (STDOUT_FILENO))
+    boot->status_id = g_timeout_add (250, status_tick, boot);
+  boot->signal_ids[0] = g_unix_signal_add (SIGINT, boot_sigint, boot);
+  boot->signal_ids[1] = g_unix_signal_add (SIGTERM, boot_sigterm, boot);
+  return TRUE;
+}
+
+void
+qvm_boot_stop (QvmBoot *boot)
+{
+  g_clear_handle_id (&boot->timeout_id, g_source_remove);
+  g_clear_handle_id (&boot->status_id, g_source_remove);
+  qvm_boot_clear_status_line ();
+  g_clear_object (&boot->vm);
+}
+
+int
+qvm_boot_end (QvmBoot *boot)
+{
+  qvm_boot_stop (boot);
+  for (guint i = 0; i < G_N_ELEMENTS (boot->signal_ids); i++)
+    g_clear_handle_id (&boot->signal_ids[i], g_source_remove);
+  g_clear_pointer (&boot->serve, qvm_serve_free);
+  remove_tree (boot->temporary);
+
+  /* A temporary outbox is worth keeping only with something in it. */
+  if (boot->outbox != NULL && boot->outbox_temporary && g_rmdir (boot->outbox) == 0)
+    ;
+  else if (boot->outbox != NULL && boot->status != EXIT_BAD_IMAGE && boot->status != EXIT_USAGE)
+    print_outbox (boot);
+  g_clear_pointer (&boot->temporary, g_free);
+  g_clear_pointer (&boot->outbox, g_free);
+  g_clear_pointer (&boot->result_status, g_free);
+  g_clear_object (&boot->cancellable);
+  g_clear_pointer (&boot->loop, g_main_loop_unref);
+  return boot->status;
+}

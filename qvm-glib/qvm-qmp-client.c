@@ -225,15 +225,18 @@ qvm_qmp_client_shut_down (QvmQmpClient *self,
        * closed only when the coroutines let go of it. */
       if (io->socket != NULL)
         g_socket_shutdown (io->socket, TRUE, TRUE, NULL);
-      /* A coroutine that never ran, or waits for work, must be entered to
-       * return; one that waits on the socket wakes up cancelled. */
+      /* A coroutine that never ran must be entered to return; one that
+       * waits (on the socket, or the writer for work) wakes up cancelled. */
       if (io->reader != NULL && !io->reader_started)
         {
           io->reader_started = TRUE;
           qvm_coroutine_enter (io->reader);
         }
-      if (io->writer != NULL && io->writer_idle)
-        qvm_coroutine_enter (io->writer);
+      if (io->writer != NULL && !io->writer_started)
+        {
+          io->writer_started = TRUE;
+          qvm_coroutine_enter (io->writer);
+        }
     }
 
   if (emit)

@@ -45,7 +45,9 @@ typedef struct {
   QvmCoroutine  *reader;       /* NULL once it returned */
   gboolean       reader_started;
   QvmCoroutine  *writer;       /* NULL once it returned */
-  gboolean       writer_idle;  /* yielded for lack of work, or never entered */
+  gboolean       writer_started;
+  gboolean       writer_idle;  /* waits for work, or never entered */
+  QvmWaitQueue   writer_queue; /* where the writer waits for work */
 
   GByteArray    *out;          /* queued bytes; the first out_done are sent */
   gsize          out_done;

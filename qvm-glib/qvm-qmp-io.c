@@ -38,6 +38,7 @@ qvm_qmp_io_new (GIOStream *stream)
   io->cancellable = g_cancellable_new ();
   io->out = g_byte_array_new ();
   io->writer_idle = TRUE;
+  qvm_wait_queue_init (&io->writer_queue);
   io->fd = -1;
   return io;
 }
@@ -65,6 +66,7 @@ qvm_qmp_io_unref (QvmQmpIo *io)
   g_clear_object (&io->cancellable);
   g_byte_array_unref (io->out);
   g_clear_error (&io->write_error);
+  qvm_wait_queue_clear (&io->writer_queue);
   if (io->fd >= 0)
     close (io->fd);
   g_free (io);
@@ -150,8 +152,10 @@ qvm_qmp_writer_main (gpointer data)
 
       if (io->out_done == io->out->len || io->write_error != NULL)
         {
+          /* Woken by qvm_qmp_io_kick_writer(); closing cancels the wait. */
           io->writer_idle = TRUE;
-          qvm_coroutine_yield ();
+          if (!qvm_wait_queue_wait (&io->writer_queue, -1, io->cancellable, NULL))
+            break;
           io->writer_idle = FALSE;
           continue;
         }
@@ -207,6 +211,12 @@ qvm_qmp_io_kick_writer (QvmQmpIo *io)
         return;
     }
 
+  if (io->writer_started)
+    {
+      qvm_wait_queue_wake_one (&io->writer_queue);
+      return;
+    }
+  io->writer_started = TRUE;
   qvm_coroutine_enter (io->writer);
 }
 

@@ -57,6 +57,31 @@ gssize   qvm_await_socket_receive          (GSocket        *socket,
                                             GCancellable   *cancellable,
                                             GError        **error);
 
+/* A GSocket that one coroutine at a time reads in a loop (a protocol's
+ * reader). Unlike qvm_coroutine_wait_socket(), whose GSource comes and goes
+ * with each wait, the watch keeps one source in the poll set for its whole
+ * life: adding and removing a descriptor each wake the main context (two
+ * eventfd writes and one more poll per message). Its source is attached at
+ * the first wait, to the waiting coroutine's context, and stops polling
+ * while nobody waits, so pending bytes cannot make the main loop spin. */
+typedef struct _QvmSocketWatch QvmSocketWatch;
+
+/* Watches @socket (a reference) for input. */
+QvmSocketWatch *
+         qvm_socket_watch_new              (GSocket        *socket);
+/* Nobody may be waiting. Safe on a coroutine stack. */
+void     qvm_socket_watch_free             (QvmSocketWatch *watch);
+
+/* Like qvm_await_socket_receive(), waiting with @watch: the bytes read, 0
+ * at the end, -1 on error. Cancelling @cancellable wakes the wait (from any
+ * thread); a cancellable once used stays connected until the next wait
+ * with another one, so a loop on one cancellable connects it only once. */
+gssize   qvm_socket_watch_receive          (QvmSocketWatch *watch,
+                                            void           *buffer,
+                                            gsize           count,
+                                            GCancellable   *cancellable,
+                                            GError        **error);
+
 /* g_io_stream_close_async(). */
 gboolean qvm_await_io_stream_close         (GIOStream      *stream,
                                             GCancellable   *cancellable,

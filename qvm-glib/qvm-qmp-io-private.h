@@ -16,6 +16,7 @@
 
 #pragma once
 
+#include "qvm-coroutine-gio-private.h"
 #include "qvm-coroutine-private.h"
 #include "qvm-qmp-client-private.h"
 #include "qvm-qmp-parser-private.h"
@@ -33,30 +34,31 @@ typedef enum {
 } ClientState;
 
 typedef struct {
-  grefcount      ref_count;
-  QvmQmpClient  *client;       /* not owned; NULL once it closed */
-  GIOStream     *stream;
-  GSocket       *socket;       /* set when the stream is a socket: the fast path */
-  GInputStream  *input;
-  GOutputStream *output;
-  GCancellable  *cancellable;  /* cancelled when the client closes */
-  gboolean       closing;
+  grefcount       ref_count;
+  QvmQmpClient   *client;        /* not owned; NULL once it closed */
+  GIOStream      *stream;
+  GSocket        *socket;        /* set when the stream is a socket: the fast path */
+  QvmSocketWatch *read_watch;    /* with the socket: what reads wait on */
+  GInputStream   *input;
+  GOutputStream  *output;
+  GCancellable   *cancellable;   /* cancelled when the client closes */
+  gboolean        closing;
 
-  QvmCoroutine  *reader;       /* NULL once it returned */
-  gboolean       reader_started;
-  QvmCoroutine  *writer;       /* NULL once it returned */
-  gboolean       writer_started;
-  gboolean       writer_idle;  /* waits for work, or never entered */
-  QvmWaitQueue   writer_queue; /* where the writer waits for work */
+  QvmCoroutine   *reader;        /* NULL once it returned */
+  gboolean        reader_started;
+  QvmCoroutine   *writer;        /* NULL once it returned */
+  gboolean        writer_started;
+  gboolean        writer_idle;   /* waits for work, or never entered */
+  QvmWaitQueue    writer_queue;  /* where the writer waits for work */
 
-  GByteArray    *out;          /* queued bytes; the first out_done are sent */
-  gsize          out_done;
-  GError        *write_error;  /* the first failed write */
+  GByteArray     *out;           /* queued bytes; the first out_done are sent */
+  gsize           out_done;
+  GError         *write_error;   /* the first failed write */
 
   /* A descriptor sent (SCM_RIGHTS) with the byte out[fd_offset], the
    * first of a command; -1 when none. See qvm_qmp_client_attach_fd(). */
-  int            fd;
-  gsize          fd_offset;
+  int             fd;
+  gsize           fd_offset;
 } QvmQmpIo;
 
 typedef struct {

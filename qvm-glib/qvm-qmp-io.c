@@ -32,7 +32,10 @@ qvm_qmp_io_new (GIOStream *stream)
   g_ref_count_init (&io->ref_count);
   io->stream = g_object_ref (stream);
   if (G_IS_SOCKET_CONNECTION (stream))
-    io->socket = g_object_ref (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)));
+    {
+      io->socket = g_object_ref (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)));
+      io->read_watch = qvm_socket_watch_new (io->socket);
+    }
   io->input = g_object_ref (g_io_stream_get_input_stream (stream));
   io->output = g_object_ref (g_io_stream_get_output_stream (stream));
   io->cancellable = g_cancellable_new ();
@@ -58,6 +61,7 @@ qvm_qmp_io_unref (QvmQmpIo *io)
   if (!g_ref_count_dec (&io->ref_count))
     return;
 
+  g_clear_pointer (&io->read_watch, qvm_socket_watch_free);
   g_io_stream_close (io->stream, NULL, NULL);
   g_clear_object (&io->socket);
   g_clear_object (&io->input);
@@ -74,7 +78,8 @@ qvm_qmp_io_unref (QvmQmpIo *io)
 
 /* Reads at most @size bytes, waiting for some. Returns the number read,
  * 0 at end of stream, -1 on error (G_IO_ERROR_CANCELLED included). Only in a
- * coroutine. A socket is read directly, without a GTask per read. */
+ * coroutine. A socket is read directly, without a GTask per read, and
+ * watched by one source for the client's whole life. */
 gssize
 qvm_qmp_io_read (QvmQmpIo      *io,
                  char          *buffer,
@@ -83,7 +88,7 @@ qvm_qmp_io_read (QvmQmpIo      *io,
                  GError       **error)
 {
   if (io->socket != NULL)
-    return qvm_await_socket_receive (io->socket, buffer, size, cancellable, error);
+    return qvm_socket_watch_receive (io->read_watch, buffer, size, cancellable, error);
   return qvm_await_input_stream_read (io->input, buffer, size, cancellable, error);
 }
 

@@ -457,6 +457,7 @@ typedef enum {
   WAIT_SUBPROCESS,
   WAIT_AWAIT,
   WAIT_QUEUE,
+  WAIT_SOCKET_WATCH,
 } WaitKind;
 
 typedef enum {
@@ -535,6 +536,17 @@ cancel_wait_body (gpointer data)
     case WAIT_QUEUE:
       test->result = qvm_wait_queue_wait (&test->queue, -1, test->cancellable, &test->error);
       break;
+    case WAIT_SOCKET_WATCH:
+      {
+        /* Freed at once: it keeps its cancellable connected until then. */
+        QvmSocketWatch *watch = qvm_socket_watch_new (test->sockets[0]);
+        char byte;
+
+        test->result = qvm_socket_watch_receive (watch, &byte, 1, test->cancellable,
+                                                 &test->error) >= 0;
+        qvm_socket_watch_free (watch);
+        break;
+      }
     default:
       g_assert_not_reached ();
     }
@@ -1032,14 +1044,16 @@ test_await_connect (Fixture      *fixture,
   dispatch_pending (fixture->context);
 }
 
-/* qvm_await_socket_receive(): what is there at once, then what comes
- * while it waits, the end of the stream, and a cancellation (before and
- * during the wait). */
+/* qvm_await_socket_receive() and qvm_socket_watch_receive() (when the
+ * test data is TRUE): what is there at once, then what comes while it
+ * waits, the end of the stream, and a cancellation (before and during the
+ * wait). */
 typedef struct {
-  GSocket      *sockets[2];
-  GCancellable *cancellable;
-  int           step;
-  gboolean      done;
+  GSocket        *sockets[2];
+  QvmSocketWatch *watch;       /* NULL: qvm_await_socket_receive() */
+  GCancellable   *cancellable;
+  int             step;
+  gboolean        done;
 } Receive;
 
 static gssize
@@ -1049,7 +1063,9 @@ receive_some (Receive      *receive,
               GCancellable *cancellable,
               GError      **error)
 {
-  gssize n = qvm_await_socket_receive (receive->sockets[0], buffer, size - 1, cancellable, error);
+  gssize n = receive->watch != NULL
+    ? qvm_socket_watch_receive (receive->watch, buffer, size - 1, cancellable, error)
+    : qvm_await_socket_receive (receive->sockets[0], buffer, size - 1, cancellable, error);
 
   buffer[MAX (n, 0)] = '\0';
   return n;
@@ -1106,7 +1122,7 @@ static void
 test_await_socket_receive (Fixture      *fixture,
                            gconstpointer data)
 {
-  Receive receive = { { NULL, NULL }, g_cancellable_new (), 0, FALSE };
+  Receive receive = { { NULL, NULL }, NULL, g_cancellable_new (), 0, FALSE };
   g_autoptr(GError) error = NULL;
   int fds[2];
 
@@ -1116,6 +1132,8 @@ test_await_socket_receive (Fixture      *fixture,
       receive.sockets[i] = g_socket_new_from_fd (fds[i], &error);
       g_assert_no_error (error);
     }
+  if (GPOINTER_TO_INT (data))
+    receive.watch = qvm_socket_watch_new (receive.sockets[0]);
 
   send_text (receive.sockets[1], "now");
   qvm_coroutine_spawn (gio_receive_body, &receive);
@@ -1139,6 +1157,15 @@ test_await_socket_receive (Fixture      *fixture,
   g_assert_no_error (error);
   iterate_until (fixture->context, &receive.done);
 
+  if (receive.watch != NULL)
+    {
+      /* Nobody waits on a socket that stays readable (at its end): the
+       * watch stops polling it rather than wake every iteration. */
+      for (int i = 0; i < 2; i++)
+        g_main_context_iteration (fixture->context, FALSE);
+      g_assert_false (g_main_context_iteration (fixture->context, FALSE));
+      qvm_socket_watch_free (receive.watch);
+    }
   g_object_unref (receive.sockets[0]);
   g_object_unref (receive.sockets[1]);
   g_object_unref (receive.cancellable);
@@ -1912,10 +1939,12 @@ main (int argc, char *argv[])
     { WAIT_SUBPROCESS, CANCEL_BEFORE }, { WAIT_SUBPROCESS, CANCEL_DURING }, { WAIT_SUBPROCESS, CANCEL_FROM_THREAD },
     { WAIT_AWAIT, CANCEL_BEFORE }, { WAIT_AWAIT, CANCEL_DURING }, { WAIT_AWAIT, CANCEL_FROM_THREAD },
     { WAIT_QUEUE, CANCEL_BEFORE }, { WAIT_QUEUE, CANCEL_DURING }, { WAIT_QUEUE, CANCEL_FROM_THREAD },
+    { WAIT_SOCKET_WATCH, CANCEL_BEFORE }, { WAIT_SOCKET_WATCH, CANCEL_DURING },
+    { WAIT_SOCKET_WATCH, CANCEL_FROM_THREAD },
   };
   /* Not "subprocess": GTest skips such paths outside g_test_trap_subprocess(). */
   static const char *kind_names[] = { "fd", "socket", "sleep", "child-process", "await",
-                                      "wait-queue" };
+                                      "wait-queue", "socket-watch" };
   static const char *when_names[] = { "before", "during", "from-thread" };
   static const TaskCase task_cases[] = {
     { RETURN_POINTER, FALSE }, { RETURN_POINTER, TRUE },
@@ -1948,7 +1977,8 @@ main (int argc, char *argv[])
   ADD ("/coroutine/await/streams", test_await_streams, NULL);
   ADD ("/coroutine/await/spawn", test_await_spawn, NULL);
   ADD ("/coroutine/await/connect", test_await_connect, NULL);
-  ADD ("/coroutine/await/socket-receive", test_await_socket_receive, NULL);
+  ADD ("/coroutine/await/socket-receive", test_await_socket_receive, GINT_TO_POINTER (FALSE));
+  ADD ("/coroutine/await/socket-watch-receive", test_await_socket_receive, GINT_TO_POINTER (TRUE));
   for (gsize i = 0; i < G_N_ELEMENTS (cancel_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/coroutine/cancel/%s/%s",

@@ -23,7 +23,8 @@ typedef struct {
    * holes count) and the virtual size of layer.qcow2. */
   guint64 max_entry_size;
   /* The bytes of data written to the folder, all entries together (holes
-   * do not count): what the archive costs on the host's disk. */
+   * do not count, a 4 KiB block written to counts whole): what the archive
+   * costs on the host's disk. */
   guint64 max_total_size;
   /* The size of machine.json. */
   guint64 max_machine_size;

@@ -33,6 +33,9 @@
  * as holes, so an archive made without sparse entries still extracts to a
  * sparse disk. */
 #define ZERO_CHUNK_SIZE (64 * 1024)
+/* Data is charged by the file system block it lands in: one byte in a
+ * block allocates all of it. */
+#define DATA_BLOCK_SIZE (4 * 1024)
 
 static const guint8 zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
 
@@ -123,6 +126,7 @@ typedef struct {
   int fd;                     /* -1 for machine.json, which stays in memory */
   guint64 size;               /* as declared by the tar header */
   guint64 end;                /* end of the last data block seen */
+  guint64 charged_blocks;     /* file system blocks up to the last one charged */
   guint8 *memory;             /* machine.json */
   /* The first bytes, held back until checked. */
   guint8 *prefix;
@@ -140,7 +144,7 @@ typedef struct {
   char *folder_name;
   gboolean folder_created;
   guint seen;                 /* bit per EntryKind */
-  guint64 total_written;
+  guint64 total_charged;      /* bytes of file system blocks written to */
   Entry entry;
   GObject *machine;
   Source source;
@@ -241,8 +245,33 @@ is_all_zero (const guint8 *data, gsize len)
   return len == 0 || (data[0] == 0 && memcmp (data, data + 1, len - 1) == 0);
 }
 
+/* Counts the file system blocks that writing @len bytes at @offset
+ * allocates against the total limit. Writes to an entry only go forward,
+ * so a block is charged once, whatever number of writes touch it. */
+static gboolean
+charge_blocks (Extract *extract,
+               guint64  offset,
+               gsize    len,
+               GError **error)
+{
+  Entry *entry = &extract->entry;
+  guint64 end = offset + len;
+  guint64 first_block = MAX (offset / DATA_BLOCK_SIZE, entry->charged_blocks);
+  guint64 end_block = end / DATA_BLOCK_SIZE + (end % DATA_BLOCK_SIZE != 0);
+  guint64 charge = end_block > first_block ? (end_block - first_block) * DATA_BLOCK_SIZE : 0;
+
+  if (charge > extract->limits->max_total_size - MIN (extract->total_charged,
+                                                        extract->limits->max_total_size))
+    return reject (error, entry->name,
+                   _("the archive's data is over the limit of %" G_GUINT64_FORMAT " bytes"),
+                   extract->limits->max_total_size);
+  extract->total_charged += charge;
+  entry->charged_blocks = MAX (entry->charged_blocks, end_block);
+  return TRUE;
+}
+
 /* Writes @len bytes at @offset, leaving all-zero chunks (aligned on the
- * file) as holes, and counts what it writes against the total limit. */
+ * file) as holes, and charges what it writes against the total limit. */
 static gboolean
 write_sparse (Extract      *extract,
               const guint8 *data,
@@ -275,17 +304,13 @@ write_sparse (Extract      *extract,
           run += chunk;
         }
 
-      if (run > extract->limits->max_total_size - MIN (extract->total_written,
-                                                         extract->limits->max_total_size))
-        return reject (error, entry->name,
-                       _("the archive's data is over the limit of %" G_GUINT64_FORMAT " bytes"),
-                       extract->limits->max_total_size);
+      if (!charge_blocks (extract, offset, run, error))
+        return FALSE;
       if (!qvm_fs_pwrite_all (entry->fd, data, run, offset, error))
         {
           g_prefix_error (error, "%s: ", entry->name);
           return FALSE;
         }
-      extract->total_written += run;
       data += run;
       offset += run;
       len -= run;

@@ -271,8 +271,8 @@ qvm_image_store_class_init (QvmImageStoreClass *klass)
    * QvmImageStore:max-data:
    *
    * The most data, in bytes, one archive may write to the store's folder
-   * (holes do not count), in archives loaded from now on. 50 GiB by
-   * default.
+   * (holes do not count; data counts by the 4 KiB block it allocates), in
+   * archives loaded from now on. 50 GiB by default.
    */
   properties[PROP_MAX_DATA] =
     g_param_spec_uint64 ("max-data", NULL, NULL, 0, G_MAXUINT64, QVM_ARCHIVE_DEFAULT_MAX_SIZE,

@@ -337,7 +337,9 @@ check_prefix (Extract *extract,
     case ENTRY_LAYER:
       return qvm_qcow2_check_layer (entry->prefix, entry->prefix_len, entry->name,
                                     QVM_ARCHIVE_DISK, "raw",
-                                    extract->limits->max_entry_size, error);
+                                    extract->limits->max_entry_size, error) &&
+             qvm_qcow2_check_layer_file_size (entry->prefix, entry->prefix_len, entry->name,
+                                              entry->size, error);
     case ENTRY_MACHINE:
     case N_ENTRIES:
     default:
@@ -746,35 +748,15 @@ find_data_regions (int      fd,
 
   while (position < size)
     {
-      off_t data = lseek (fd, position, SEEK_DATA);
-      off_t hole;
       Region region;
+      guint64 data_end;
 
-      if (data < 0 && errno == ENXIO)
-        break;
-      if (data < 0 && errno == EINVAL && position == 0)
-        {
-          Region all = { 0, size };
-
-          g_array_append_val (regions, all);
-          break;
-        }
-      if (data < 0)
-        {
-          qvm_fs_set_error_from_errno (error, errno, QVM_ARCHIVE_DISK, "seek");
-          return NULL;
-        }
-      hole = lseek (fd, data, SEEK_HOLE);
-      if (hole < 0)
-        {
-          qvm_fs_set_error_from_errno (error, errno, QVM_ARCHIVE_DISK, "seek");
-          return NULL;
-        }
-      region.offset = data;
-      region.length = MIN ((guint64) hole, size) - data;
+      if (!qvm_fs_next_data (fd, position, size, &region.offset, &data_end, QVM_ARCHIVE_DISK, error))
+        return NULL;
+      region.length = data_end - region.offset;
       if (region.length > 0)
         g_array_append_val (regions, region);
-      position = hole;
+      position = data_end;
     }
 
   return g_steal_pointer (&regions);

@@ -589,6 +589,19 @@ test_refuse_total_limit_blocks (Fixture *f, gconstpointer data)
   refuse_with_entry (f, &e, 2, "disk.img", "the archive's data is over the limit of 524288 bytes");
 }
 
+/* A valid header followed by a hole far larger than its virtual disk
+ * could need: every copy of that layer would pay for the hole. */
+static void
+test_refuse_layer_hole (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) layer = valid_layer (8 * MIB);
+  TestEntry e = { .name = "layer.qcow2", .size = GIB, .sparse = TRUE,
+                  .data = g_bytes_get_data (layer, NULL), .data_len = g_bytes_get_size (layer) };
+
+  refuse_with_entry (f, &e, 1, "layer.qcow2",
+                     "the file of 1073741824 bytes is larger than a qcow2 file of virtual size 8388608 can need");
+}
+
 static void
 test_refuse_big_machine (Fixture *f, gconstpointer data)
 {
@@ -988,6 +1001,7 @@ main (int argc, char *argv[])
   ADD ("refuse/layer-virtual-size", test_refuse_layer_virtual_size);
   ADD ("refuse/total-limit", test_refuse_total_limit);
   ADD ("refuse/total-limit-blocks", test_refuse_total_limit_blocks);
+  ADD ("refuse/layer-hole", test_refuse_layer_hole);
   ADD ("refuse/big-machine", test_refuse_big_machine);
   ADD ("refuse/invalid-machine", test_refuse_invalid_machine);
   ADD ("refuse/layer-backing-file", test_refuse_layer_backing_file);

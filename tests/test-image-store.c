@@ -419,6 +419,40 @@ test_missing_source (Fixture *f, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
 }
 
+/* Extracts f->archive with tar, runs @change in its folder and packs it
+ * again with tar's @tar_options; FALSE (the test skipped) without zstd. */
+static gboolean
+repack_archive (Fixture    *f,
+                const char *change,
+                const char *tar_options)
+{
+  g_autofree char *tar_dir = g_build_filename (f->root, "tar", NULL);
+  g_autofree char *command = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  if (!have_program ("zstd"))
+    {
+      g_test_skip ("zstd is not installed");
+      return FALSE;
+    }
+  g_assert_cmpint (g_mkdir (tar_dir, 0700), ==, 0);
+  command = g_strdup_printf ("cd '%s' && tar --zstd -xf '%s' && %s && "
+                             "tar --zstd %s -cf '%s' machine.json layer.qcow2 disk.img && cd / && rm -rf '%s'",
+                             tar_dir, f->archive, change, tar_options, f->archive, tar_dir);
+  {
+    const char *argv[] = { "sh", "-c", command, NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                 NULL, &err, &status, &error));
+  }
+  g_assert_no_error (error);
+  g_test_message ("tar: %s", err);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  return TRUE;
+}
+
 /* machine.json is validated by QvmMachine: its JSON paths reach the
  * caller, after the entry name. */
 static void
@@ -429,7 +463,6 @@ test_invalid_machine (Fixture *f, gconstpointer data)
   g_autoptr(QvmFolderImage) image = NULL;
   g_autoptr(QvmImage) instance = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *tar_dir = NULL;
 
   /* Package a valid image, then swap its machine.json for a bad one with
    * the archive writer the library uses. */
@@ -438,31 +471,8 @@ test_invalid_machine (Fixture *f, gconstpointer data)
   g_assert_true (qvm_mutable_image_package (QVM_MUTABLE_IMAGE (image), f->archive, NULL, &error));
   g_assert_no_error (error);
 
-  tar_dir = g_build_filename (f->root, "tar", NULL);
-  g_assert_cmpint (g_mkdir (tar_dir, 0700), ==, 0);
-  {
-    g_autofree char *command = g_strdup_printf (
-      "cd '%s' && tar --zstd -xf '%s' && printf '{\"version\": 1, \"memory\": -5}' > machine.json && "
-      "tar --zstd -cf '%s' machine.json layer.qcow2 disk.img", tar_dir, f->archive, f->archive);
-    int status;
-
-    if (!have_program ("zstd"))
-      {
-        g_test_skip ("zstd is not installed");
-        return;
-      }
-    {
-    const char *argv[] = { "sh", "-c", command, NULL };
-
-    g_autofree char *err = NULL;
-
-    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                                 NULL, &err, &status, &error));
-    g_assert_no_error (error);
-    g_test_message ("tar: %s", err);
-    g_assert_true (g_spawn_check_wait_status (status, NULL));
-    }
-  }
+  if (!repack_archive (f, "printf '{\"version\": 1, \"memory\": -5}' > machine.json", ""))
+    return;
 
   store = qvm_image_store_new (f->store_folder, &error);
   g_assert_no_error (error);
@@ -545,6 +555,39 @@ test_new_blank_invalid (Fixture *f, gconstpointer data)
 
 /* A store deletes what an earlier (crashed) store left, refuses a folder
  * another store uses, and refuses a folder that was never a store. */
+/* A layer that is a valid header followed by a hole as large as its
+ * virtual disk passes every check; its instances must keep the hole
+ * rather than write it as data (where the folder has no reflinks, as on
+ * ext4 or tmpfs). */
+static void
+test_sparse_layer_instance (Fixture *f, gconstpointer data)
+{
+  g_autofree char *folder = g_build_filename (f->root, "build", NULL);
+  g_autoptr(QvmImageStore) store = NULL;
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autoptr(QvmImage) instance = NULL;
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+
+  image = qvm_folder_image_new_blank (folder, 256 * MIB, f->machine, &error);
+  g_assert_no_error (error);
+  g_assert_true (qvm_mutable_image_package (QVM_MUTABLE_IMAGE (image), f->archive, NULL, &error));
+  g_assert_no_error (error);
+  if (!repack_archive (f, "truncate -s 256M layer.qcow2", "--sparse"))
+    return;
+
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_no_error (error);
+  instance = get_instance (f, store, "sparse-layer", f->archive, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (qvm_image_get_disk_file (instance), &st), ==, 0);
+  g_test_message ("instance: %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " allocated",
+                  (gint64) st.st_size, (gint64) st.st_blocks * 512);
+  g_assert_cmpuint (st.st_size, ==, 256 * MIB);
+  g_assert_cmpuint (st.st_blocks * 512, <=, MIB);
+  qvm_image_release (instance);
+}
+
 static void
 test_store_folder (Fixture *f, gconstpointer data)
 {
@@ -885,6 +928,7 @@ main (int argc, char *argv[])
   ADD ("failed-load-not-cached", test_failed_load_not_cached);
   ADD ("missing-source", test_missing_source);
   ADD ("invalid-machine", test_invalid_machine);
+  ADD ("sparse-layer-instance", test_sparse_layer_instance);
   ADD ("folder-image-from-archive", test_folder_image_from_archive);
   ADD ("new-blank-invalid", test_new_blank_invalid);
   ADD ("store-folder", test_store_folder);

@@ -37,6 +37,14 @@ void qvm_archive_limits_init (QvmArchiveLimits *limits);
 typedef GObject *(*QvmArchiveMachineFunc) (GBytes  *json,
                                            GError **error);
 
+/* Opens the archive @source for qvm_archive_extract(): refuses anything
+ * but a regular file (a FIFO, a device, a folder) with
+ * G_IO_ERROR_NOT_REGULAR_FILE, before reading a byte and without waiting
+ * for a FIFO's writer. */
+GInputStream *qvm_archive_open (GFile         *source,
+                                GCancellable  *cancellable,
+                                GError       **error);
+
 /* Reads a zstd-compressed tar from @stream and extracts it into @folder,
  * which it creates (its parent must exist, it must not). Refuses, as
  * QVM_ERROR_MALFORMED_PAYLOAD errors naming the entry and the rule, and
@@ -44,7 +52,9 @@ typedef GObject *(*QvmArchiveMachineFunc) (GBytes  *json,
  * disk.img, layer.qcow2 and machine.json, each once, within @limits.
  * On success @folder holds disk.img and layer.qcow2 (sparse) and @machine
  * what @validate_machine returned for machine.json. On any error @folder
- * is removed. Blocking: call it from a worker thread. */
+ * is removed. Blocking: call it from a worker thread. @cancellable is
+ * checked before every read of @stream and every block written: once it
+ * is cancelled, the extraction ends with G_IO_ERROR_CANCELLED. */
 gboolean qvm_archive_extract (GInputStream           *stream,
                               const char             *folder,
                               const QvmArchiveLimits *limits,

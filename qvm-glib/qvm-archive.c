@@ -17,6 +17,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gunixinputstream.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,6 +49,71 @@ qvm_archive_limits_init (QvmArchiveLimits *limits)
 }
 
 /* ---- reading ---------------------------------------------------------- */
+
+static GInputStream *
+refuse_not_regular (GError     **error,
+                    const char  *shown)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+               _("%s: an image archive must be a regular file"), shown);
+  return NULL;
+}
+
+GInputStream *
+qvm_archive_open (GFile         *source,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  g_autoptr(GFileInfo) info = NULL;
+  g_autofree char *shown = NULL;
+  const char *path = g_file_peek_path (source);
+  struct stat st;
+  int fd;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  if (path == NULL)
+    {
+      /* Not a local file: ask its VFS what it is before reading it. */
+      shown = g_file_get_parse_name (source);
+      info = g_file_query_info (source, G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                G_FILE_QUERY_INFO_NONE, cancellable, error);
+      if (info == NULL)
+        return NULL;
+      if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR)
+        return refuse_not_regular (error, shown);
+      return G_INPUT_STREAM (g_file_read (source, cancellable, error));
+    }
+
+  /* O_NONBLOCK: opening a FIFO for reading would wait for a writer, for
+   * ever; so would reading it. What is not a regular file is refused
+   * before anything is read. */
+  fd = open (path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, path, "open");
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, path, "open");
+      close (fd);
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      close (fd);
+      return refuse_not_regular (error, path);
+    }
+  if (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, path, "open");
+      close (fd);
+      return NULL;
+    }
+  return g_unix_input_stream_new (fd, TRUE);
+}
 
 typedef struct {
   GInputStream *stream;

@@ -90,8 +90,30 @@ struct _StoreImage
   QvmMachine *machine;        /* set once loaded */
   gboolean loaded;
   guint users;               /* instances and requests waiting for the load */
-  GPtrArray *waiters;         /* GTasks of the requests waiting for the load */
+  GPtrArray *waiters;         /* Waiter: the requests waiting for the load */
+  /* The load is cancelled once every request waiting for it is: this
+   * counts those not cancelled (atomically: the cancelled handlers run in
+   * whatever thread cancels). At zero the load is doomed and no request
+   * may join it any more. */
+  gint live_waiters;
+  GCancellable *load_cancellable;
 };
+
+/* A request waiting for a load, and its handler on the request's
+ * cancellable. */
+typedef struct {
+  GTask *task;
+  gulong cancelled_handler;
+} Waiter;
+
+static void
+waiter_free (gpointer data)
+{
+  Waiter *waiter = data;
+
+  g_object_unref (waiter->task);
+  g_free (waiter);
+}
 
 static StoreImage *
 store_image_ref (StoreImage *image)
@@ -109,6 +131,7 @@ store_image_unref (StoreImage *image)
   g_free (image->folder);
   g_clear_object (&image->machine);
   g_clear_pointer (&image->waiters, g_ptr_array_unref);
+  g_clear_object (&image->load_cancellable);
   g_free (image);
 }
 
@@ -625,6 +648,7 @@ typedef struct {
   GFile *source;
   char *folder;
   QvmArchiveLimits limits;
+  GCancellable *cancellable;  /* the image's load_cancellable */
 } LoadData;
 
 static void
@@ -632,10 +656,11 @@ load_data_free (LoadData *data)
 {
   g_object_unref (data->source);
   g_free (data->folder);
+  g_object_unref (data->cancellable);
   g_free (data);
 }
 
-/* Not cancellable: the load goes on for every request that waits for it. */
+/* Cancelled only when every request that waits for it is. */
 static void
 load_thread (GTask        *task,
              gpointer      source_object,
@@ -646,7 +671,8 @@ load_thread (GTask        *task,
   GError *error = NULL;
   QvmMachine *machine;
 
-  machine = qvm_image_extract_archive (data->source, data->folder, &data->limits, NULL, &error);
+  machine = qvm_image_extract_archive (data->source, data->folder, &data->limits,
+                                       data->cancellable, &error);
   if (machine == NULL)
     {
       g_task_return_error (task, error);
@@ -690,13 +716,103 @@ load_done (GObject      *source_object,
 
   for (guint i = 0; i < waiters->len; i++)
     {
-      GTask *waiter = waiters->pdata[i];
+      Waiter *w = waiters->pdata[i];
+      GTask *waiter = w->task;
+
+      if (w->cancelled_handler != 0)
+        g_cancellable_disconnect (g_task_get_cancellable (waiter), w->cancelled_handler);
 
       if (machine != NULL)
         start_instance (waiter, image);
       else
         g_task_return_error (waiter, g_error_copy (error));
     }
+}
+
+/* Counts one more request waiting for @image's load, unless every one
+ * so far was cancelled (then the load is cancelled, or about to be).
+ * Under the store's mutex. */
+static gboolean
+join_load (StoreImage *image)
+{
+  for (;;)
+    {
+      gint live = g_atomic_int_get (&image->live_waiters);
+
+      if (live == 0)
+        return FALSE;
+      if (g_atomic_int_compare_and_exchange (&image->live_waiters, live, live + 1))
+        return TRUE;
+    }
+}
+
+/* In the thread that cancels a waiting request: the last one cancels the
+ * load, which ends at its next read and removes what it wrote. */
+static void
+waiter_cancelled (GCancellable *cancellable,
+                  gpointer      data)
+{
+  StoreImage *image = data;
+
+  if (g_atomic_int_dec_and_test (&image->live_waiters))
+    g_cancellable_cancel (image->load_cancellable);
+}
+
+/* Under the store's mutex. The handler takes no lock, so that connecting
+ * to a cancellable that is cancelled already (which runs it at once) is
+ * safe here; load_done() disconnects it. */
+static void
+add_waiter (StoreImage *image,
+            GTask      *task)
+{
+  Waiter *waiter = g_new0 (Waiter, 1);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  waiter->task = g_object_ref (task);
+  g_ptr_array_add (image->waiters, waiter);
+  if (cancellable != NULL)
+    waiter->cancelled_handler = g_cancellable_connect (cancellable, G_CALLBACK (waiter_cancelled),
+                                                       store_image_ref (image),
+                                                       (GDestroyNotify) store_image_unref);
+}
+
+/* A new, loading image for @image_id, in the table. Under the mutex. */
+static StoreImage *
+new_store_image (QvmImageStore *store,
+                 const char    *image_id)
+{
+  g_autofree char *name = qvm_fs_random_name ("image-", "");
+  StoreImage *image = g_new0 (StoreImage, 1);
+
+  g_atomic_ref_count_init (&image->ref_count);
+  image->id = g_strdup (image_id);
+  image->folder = g_build_filename (store->folder, name, NULL);
+  image->waiters = g_ptr_array_new_with_free_func (waiter_free);
+  /* the request that starts the load; join_load() counts the others */
+  image->live_waiters = 1;
+  image->load_cancellable = g_cancellable_new ();
+  g_hash_table_insert (store->images, image->id, image);
+  store->n_loads++;
+  return image;
+}
+
+/* The task that loads @image from @source. Under the mutex. */
+static GTask *
+new_load (QvmImageStore *store,
+          StoreImage    *image,
+          GFile         *source)
+{
+  LoadData *data = g_new0 (LoadData, 1);
+  GTask *load;
+
+  data->source = g_object_ref (source);
+  data->folder = g_strdup (image->folder);
+  data->limits = store->limits;
+  data->cancellable = g_object_ref (image->load_cancellable);
+  load = g_task_new (store, NULL, load_done, store_image_ref (image));
+  g_task_set_source_tag (load, load_thread);
+  g_task_set_task_data (load, data, (GDestroyNotify) load_data_free);
+  return load;
 }
 
 /**
@@ -715,9 +831,15 @@ load_done (GObject      *source_object,
  * context of the caller.
  *
  * The caller decides what @image_id means and must make sure that one id
- * always names the same archive. Cancelling @cancellable ends this request,
- * at the latest when the load it waits for is done; the load itself goes on
- * for the other requests and stays cached.
+ * always names the same archive. Cancelling @cancellable ends this request
+ * with %G_IO_ERROR_CANCELLED, at the latest when the load it waits for is
+ * done. The load goes on while another request waits for it (and then
+ * stays loaded); once every request waiting for it is cancelled, the load
+ * is cancelled too, between two reads of @source, and leaves nothing on
+ * disk.
+ *
+ * @source must be a regular file: a named pipe, a device or a folder is
+ * refused with %G_IO_ERROR_NOT_REGULAR_FILE before it is read.
  */
 void
 qvm_image_store_instance_async (QvmImageStore       *store,
@@ -741,29 +863,20 @@ qvm_image_store_instance_async (QvmImageStore       *store,
 
   g_mutex_lock (&store->mutex);
   image = g_hash_table_lookup (store->images, image_id);
+  if (image != NULL && !image->loaded && !join_load (image))
+    {
+      /* its load is being cancelled: this request loads anew */
+      g_hash_table_remove (store->images, image_id);
+      image = NULL;
+    }
   if (image == NULL)
     {
-      g_autofree char *name = qvm_fs_random_name ("image-", "");
-      LoadData *data = g_new0 (LoadData, 1);
-
-      image = g_new0 (StoreImage, 1);
-      g_atomic_ref_count_init (&image->ref_count);
-      image->id = g_strdup (image_id);
-      image->folder = g_build_filename (store->folder, name, NULL);
-      image->waiters = g_ptr_array_new_with_free_func (g_object_unref);
-      g_hash_table_insert (store->images, image->id, image);
-      store->n_loads++;
-
-      data->source = g_object_ref (source);
-      data->folder = g_strdup (image->folder);
-      data->limits = store->limits;
-      load = g_task_new (store, NULL, load_done, store_image_ref (image));
-      g_task_set_source_tag (load, load_thread);
-      g_task_set_task_data (load, data, (GDestroyNotify) load_data_free);
+      image = new_store_image (store, image_id);
+      load = new_load (store, image, source);
     }
   image->users++;
   if (!image->loaded)
-    g_ptr_array_add (image->waiters, g_object_ref (task));
+    add_waiter (image, task);
   store_image_ref (image);
   g_mutex_unlock (&store->mutex);
 

@@ -171,6 +171,24 @@ make_archive (Fixture *f)
   g_assert_null (qvm_image_get_disk_file (QVM_IMAGE (image)));
 }
 
+/* A blank image of @size bytes packaged to f->archive: an archive that
+ * loads fast. */
+static void
+package_blank (Fixture *f,
+               guint64  size)
+{
+  g_autofree char *folder = g_build_filename (f->root, "build", NULL);
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+
+  image = qvm_folder_image_new_blank (folder, size, f->machine, &error);
+  g_assert_no_error (error);
+  g_assert_true (qvm_mutable_image_package (QVM_MUTABLE_IMAGE (image), f->archive, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (qvm_folder_image_delete (image, &error));
+  g_assert_no_error (error);
+}
+
 static QvmImage *
 get_instance (Fixture       *f,
               QvmImageStore *store,
@@ -458,18 +476,13 @@ repack_archive (Fixture    *f,
 static void
 test_invalid_machine (Fixture *f, gconstpointer data)
 {
-  g_autofree char *folder = g_build_filename (f->root, "build", NULL);
   g_autoptr(QvmImageStore) store = NULL;
-  g_autoptr(QvmFolderImage) image = NULL;
   g_autoptr(QvmImage) instance = NULL;
   g_autoptr(GError) error = NULL;
 
   /* Package a valid image, then swap its machine.json for a bad one with
    * the archive writer the library uses. */
-  image = qvm_folder_image_new_blank (folder, 64 * MIB, f->machine, &error);
-  g_assert_no_error (error);
-  g_assert_true (qvm_mutable_image_package (QVM_MUTABLE_IMAGE (image), f->archive, NULL, &error));
-  g_assert_no_error (error);
+  package_blank (f, 64 * MIB);
 
   if (!repack_archive (f, "printf '{\"version\": 1, \"memory\": -5}' > machine.json", ""))
     return;
@@ -562,17 +575,12 @@ test_new_blank_invalid (Fixture *f, gconstpointer data)
 static void
 test_sparse_layer_instance (Fixture *f, gconstpointer data)
 {
-  g_autofree char *folder = g_build_filename (f->root, "build", NULL);
   g_autoptr(QvmImageStore) store = NULL;
-  g_autoptr(QvmFolderImage) image = NULL;
   g_autoptr(QvmImage) instance = NULL;
   g_autoptr(GError) error = NULL;
   struct stat st;
 
-  image = qvm_folder_image_new_blank (folder, 256 * MIB, f->machine, &error);
-  g_assert_no_error (error);
-  g_assert_true (qvm_mutable_image_package (QVM_MUTABLE_IMAGE (image), f->archive, NULL, &error));
-  g_assert_no_error (error);
+  package_blank (f, 256 * MIB);
   if (!repack_archive (f, "truncate -s 256M layer.qcow2", "--sparse"))
     return;
 
@@ -586,6 +594,101 @@ test_sparse_layer_instance (Fixture *f, gconstpointer data)
   g_assert_cmpuint (st.st_size, ==, 256 * MIB);
   g_assert_cmpuint (st.st_blocks * 512, <=, MIB);
   qvm_image_release (instance);
+}
+
+/* A named pipe (or a folder) as the archive is refused before it is
+ * opened for reading, which would wait for a writer for ever. */
+static void
+test_fifo_archive (Fixture *f, gconstpointer data)
+{
+  g_autofree char *fifo = g_build_filename (f->root, "image.tar.zst.fifo", NULL);
+  g_autofree char *folder = g_build_filename (f->root, "from-fifo", NULL);
+  g_autoptr(QvmImageStore) store = qvm_image_store_new (f->store_folder, NULL);
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autoptr(QvmImage) instance = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) names = NULL;
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  instance = get_instance (f, store, "fifo", fifo, &error);
+  g_assert_null (instance);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, fifo));
+  g_assert_nonnull (strstr (error->message, "an image archive must be a regular file"));
+  g_clear_error (&error);
+
+  instance = get_instance (f, store, "folder", f->root, &error);
+  g_assert_null (instance);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  g_clear_error (&error);
+
+  image = qvm_folder_image_new_from_archive (fifo, folder, NULL, &error);
+  g_assert_null (image);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  g_assert_false (g_file_test (folder, G_FILE_TEST_EXISTS));
+
+  names = list_folder (f->store_folder);
+  g_assert_cmpuint (g_strv_length (names), ==, 1);
+}
+
+/* A load whose only request is cancelled is cancelled too: it ends with
+ * G_IO_ERROR_CANCELLED, leaves nothing behind and is not cached. A load
+ * that another request still waits for goes on. */
+static void
+test_cancelled_load (Fixture *f, gconstpointer data)
+{
+  g_autoptr(QvmImageStore) store = NULL;
+  g_autoptr(GFile) source = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(QvmImage) instance = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *folder = g_build_filename (f->root, "from-archive", NULL);
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_auto(GStrv) names = NULL;
+  GAsyncResult *results[2] = { NULL, NULL };
+
+  package_blank (f, 64 * MIB);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_no_error (error);
+  source = g_file_new_for_path (f->archive);
+
+  g_cancellable_cancel (cancellable);
+  qvm_image_store_instance_async (store, "cancelled", source, cancellable, store_result, &f->result);
+  result = wait_for (&f->result);
+  g_assert_null (qvm_image_store_instance_finish (store, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  /* the load is over when the request's callback runs: nothing is left */
+  names = list_folder (f->store_folder);
+  g_assert_cmpuint (g_strv_length (names), ==, 1);
+  g_assert_cmpstr (names[0], ==, ".qvm-image-store");
+  g_assert_cmpuint (qvm_image_store_collect (store), ==, 0);
+
+  /* one of two requests cancelled: the other gets its instance */
+  g_cancellable_reset (cancellable);
+  qvm_image_store_instance_async (store, "cancelled", source, cancellable, store_result, &results[0]);
+  qvm_image_store_instance_async (store, "cancelled", source, NULL, store_result, &results[1]);
+  g_cancellable_cancel (cancellable);
+  result = wait_for (&results[0]);
+  g_assert_null (qvm_image_store_instance_finish (store, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  result = wait_for (&results[1]);
+  instance = qvm_image_store_instance_finish (store, result, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (instance);
+  g_assert_cmpuint (qvm_image_store_get_n_loads (store), ==, 2);
+  qvm_image_release (instance);
+
+  /* a folder image's extraction as well */
+  image = qvm_folder_image_new_from_archive (f->archive, folder, cancellable, &error);
+  g_assert_null (image);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (g_file_test (folder, G_FILE_TEST_EXISTS));
 }
 
 static void
@@ -929,6 +1032,8 @@ main (int argc, char *argv[])
   ADD ("missing-source", test_missing_source);
   ADD ("invalid-machine", test_invalid_machine);
   ADD ("sparse-layer-instance", test_sparse_layer_instance);
+  ADD ("fifo-archive", test_fifo_archive);
+  ADD ("cancelled-load", test_cancelled_load);
   ADD ("folder-image-from-archive", test_folder_image_from_archive);
   ADD ("new-blank-invalid", test_new_blank_invalid);
   ADD ("store-folder", test_store_folder);

@@ -63,6 +63,21 @@ gboolean qvm_archive_extract (GInputStream           *stream,
                               GCancellable           *cancellable,
                               GError                **error);
 
+/* The same, creating the folder as the entry @name of the folder open as
+ * @parent_fd (shown in messages as @shown), so that nothing is looked up
+ * by path. On success, @folder_fd (if not NULL) takes a descriptor of the
+ * folder that was made. */
+gboolean qvm_archive_extract_at (GInputStream           *stream,
+                                 int                     parent_fd,
+                                 const char             *name,
+                                 const char             *shown,
+                                 const QvmArchiveLimits *limits,
+                                 QvmArchiveMachineFunc   validate_machine,
+                                 GObject               **machine,
+                                 int                    *folder_fd,
+                                 GCancellable           *cancellable,
+                                 GError                **error);
+
 /* Progress of qvm_archive_package(): bytes of data read so far, of
  * @total. Called in the packaging thread. */
 typedef void (*QvmArchiveProgressFunc) (guint64  done,

@@ -690,21 +690,21 @@ extract_entries (Extract        *extract,
 
 static gboolean
 make_folder (Extract    *extract,
-             const char *folder,
+             int         parent_fd,
+             const char *name,
+             const char *shown,
              GError    **error)
 {
-  g_autofree char *parent = g_path_get_dirname (folder);
-
-  extract->folder_name = g_path_get_basename (folder);
-  extract->parent_fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  extract->folder_name = g_strdup (name);
+  extract->parent_fd = fcntl (parent_fd, F_DUPFD_CLOEXEC, 0);
   if (extract->parent_fd < 0)
     {
-      qvm_fs_set_error_from_errno (error, errno, parent, "open");
+      qvm_fs_set_error_from_errno (error, errno, shown, "open the parent folder of");
       return FALSE;
     }
   if (mkdirat (extract->parent_fd, extract->folder_name, 0700) != 0)
     {
-      qvm_fs_set_error_from_errno (error, errno, folder, "create");
+      qvm_fs_set_error_from_errno (error, errno, shown, "create");
       return FALSE;
     }
   extract->folder_created = TRUE;
@@ -712,27 +712,32 @@ make_folder (Extract    *extract,
                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (extract->dir_fd < 0)
     {
-      qvm_fs_set_error_from_errno (error, errno, folder, "open");
+      qvm_fs_set_error_from_errno (error, errno, shown, "open");
       return FALSE;
     }
   return TRUE;
 }
 
 gboolean
-qvm_archive_extract (GInputStream           *stream,
-                     const char             *folder,
-                     const QvmArchiveLimits *limits,
-                     QvmArchiveMachineFunc   validate_machine,
-                     GObject               **machine,
-                     GCancellable           *cancellable,
-                     GError                **error)
+qvm_archive_extract_at (GInputStream           *stream,
+                        int                     parent_fd,
+                        const char             *name,
+                        const char             *shown,
+                        const QvmArchiveLimits *limits,
+                        QvmArchiveMachineFunc   validate_machine,
+                        GObject               **machine,
+                        int                    *folder_fd,
+                        GCancellable           *cancellable,
+                        GError                **error)
 {
   Extract extract = { 0 };
   struct archive *a = NULL;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (G_IS_INPUT_STREAM (stream), FALSE);
-  g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (parent_fd >= 0, FALSE);
+  g_return_val_if_fail (name != NULL && strchr (name, '/') == NULL, FALSE);
+  g_return_val_if_fail (shown != NULL, FALSE);
   g_return_val_if_fail (limits != NULL, FALSE);
   g_return_val_if_fail (validate_machine != NULL, FALSE);
   g_return_val_if_fail (machine != NULL, FALSE);
@@ -747,7 +752,7 @@ qvm_archive_extract (GInputStream           *stream,
   extract.source.cancellable = cancellable;
   extract.source.buffer = g_malloc (READ_BUFFER_SIZE);
 
-  if (!make_folder (&extract, folder, error))
+  if (!make_folder (&extract, parent_fd, name, shown, error))
     goto out;
 
   a = archive_read_new ();
@@ -771,6 +776,8 @@ out:
   if (a != NULL)
     archive_read_free (a);
   entry_clear (&extract.entry);
+  if (ok && folder_fd != NULL)
+    *folder_fd = g_steal_fd (&extract.dir_fd);
   if (extract.dir_fd >= 0)
     close (extract.dir_fd);
   if (!ok && extract.folder_created)
@@ -778,7 +785,7 @@ out:
       g_autoptr(GError) cleanup_error = NULL;
 
       if (!qvm_fs_remove_tree_at (extract.parent_fd, extract.folder_name, &cleanup_error))
-        g_warning ("Cannot remove %s after a failed extraction: %s", folder, cleanup_error->message);
+        g_warning ("Cannot remove %s after a failed extraction: %s", shown, cleanup_error->message);
     }
   if (extract.parent_fd >= 0)
     close (extract.parent_fd);
@@ -790,6 +797,36 @@ out:
     *machine = extract.machine;
   else
     g_clear_object (&extract.machine);
+  return ok;
+}
+
+gboolean
+qvm_archive_extract (GInputStream           *stream,
+                     const char             *folder,
+                     const QvmArchiveLimits *limits,
+                     QvmArchiveMachineFunc   validate_machine,
+                     GObject               **machine,
+                     GCancellable           *cancellable,
+                     GError                **error)
+{
+  g_autofree char *parent = NULL;
+  g_autofree char *name = NULL;
+  gboolean ok;
+  int parent_fd;
+
+  g_return_val_if_fail (folder != NULL, FALSE);
+
+  parent = g_path_get_dirname (folder);
+  name = g_path_get_basename (folder);
+  parent_fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (parent_fd < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, parent, "open");
+      return FALSE;
+    }
+  ok = qvm_archive_extract_at (stream, parent_fd, name, folder, limits, validate_machine,
+                               machine, NULL, cancellable, error);
+  close (parent_fd);
   return ok;
 }
 

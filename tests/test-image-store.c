@@ -691,6 +691,106 @@ test_cancelled_load (Fixture *f, gconstpointer data)
   g_assert_false (g_file_test (folder, G_FILE_TEST_EXISTS));
 }
 
+/* A store folder another user owns or may write to is refused: they
+ * could swap an image's files after the store checked them. */
+static void
+test_store_folder_permissions (Fixture *f, gconstpointer data)
+{
+  g_autoptr(QvmImageStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir (f->store_folder, 0700), ==, 0);
+  g_assert_cmpint (chmod (f->store_folder, 0707), ==, 0);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_null (store);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, f->store_folder));
+  g_assert_nonnull (strstr (error->message, "can be written by other users (mode 0707)"));
+  g_clear_error (&error);
+
+  g_assert_cmpint (chmod (f->store_folder, 0770), ==, 0);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_null (store);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (error->message, "can be written by its group (mode 0770)"));
+  g_clear_error (&error);
+  /* refused before anything was created in it, even the mark */
+  {
+    g_auto(GStrv) names = list_folder (f->store_folder);
+
+    g_assert_cmpuint (g_strv_length (names), ==, 0);
+  }
+
+  g_assert_cmpint (chmod (f->store_folder, 0755), ==, 0);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_no_error (error);
+  g_clear_object (&store);
+
+  if (geteuid () != 0)
+    {
+      g_test_message ("not root: a folder of another user is not tried");
+      return;
+    }
+  g_assert_cmpint (chmod (f->store_folder, 0700), ==, 0);
+  g_assert_cmpint (chown (f->store_folder, 65534, 65534), ==, 0);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_null (store);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "belongs to user 65534, not to this process's user 0"));
+}
+
+/* Another user cannot swap an image's folder in a store folder that is
+ * the caller's alone; were it swapped all the same (here, by the test),
+ * the store makes no instance backed by what took its place. */
+static void
+test_swapped_image_folder (Fixture *f, gconstpointer data)
+{
+  g_autofree char *image_folder = NULL;
+  g_autofree char *moved = g_build_filename (f->root, "moved", NULL);
+  g_autofree char *planted_layer = NULL;
+  g_autofree char *planted_disk = NULL;
+  g_autoptr(QvmImageStore) store = NULL;
+  g_autoptr(QvmImage) instance = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) planted = NULL;
+  g_auto(GStrv) kept = NULL;
+
+  package_blank (f, 64 * MIB);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_no_error (error);
+  instance = get_instance (f, store, "swapped", f->archive, &error);
+  g_assert_no_error (error);
+  image_folder = g_path_get_dirname (qvm_image_get_disk_file (instance));
+  qvm_image_release (instance);
+  g_clear_object (&instance);
+
+  /* the loaded folder moves away; another, with a layer of someone else's
+   * choosing, takes its name */
+  g_assert_cmpint (g_rename (image_folder, moved), ==, 0);
+  g_assert_cmpint (g_mkdir (image_folder, 0700), ==, 0);
+  planted_layer = g_build_filename (image_folder, "layer.qcow2", NULL);
+  planted_disk = g_build_filename (image_folder, "disk.img", NULL);
+  g_assert_true (g_file_set_contents (planted_layer, "planted layer", -1, NULL));
+  g_assert_true (g_file_set_contents (planted_disk, "planted disk", -1, NULL));
+
+  instance = get_instance (f, store, "swapped", f->archive, &error);
+  g_assert_null (instance);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, image_folder));
+  g_assert_nonnull (strstr (error->message, "was moved or replaced after it was loaded"));
+
+  /* no instance in either folder; the planted one is not deleted either */
+  planted = list_folder (image_folder);
+  g_assert_cmpuint (g_strv_length (planted), ==, 2);
+  kept = list_folder (moved);
+  g_assert_cmpuint (g_strv_length (kept), ==, 2);
+  g_assert_cmpuint (qvm_image_store_collect (store), ==, 1);
+  g_assert_true (g_file_test (planted_layer, G_FILE_TEST_IS_REGULAR));
+}
+
 static void
 test_store_folder (Fixture *f, gconstpointer data)
 {
@@ -1034,6 +1134,8 @@ main (int argc, char *argv[])
   ADD ("sparse-layer-instance", test_sparse_layer_instance);
   ADD ("fifo-archive", test_fifo_archive);
   ADD ("cancelled-load", test_cancelled_load);
+  ADD ("store-folder-permissions", test_store_folder_permissions);
+  ADD ("swapped-image-folder", test_swapped_image_folder);
   ADD ("folder-image-from-archive", test_folder_image_from_archive);
   ADD ("new-blank-invalid", test_new_blank_invalid);
   ADD ("store-folder", test_store_folder);

@@ -744,7 +744,9 @@ instance_thread (GTask        *task,
   use = g_new0 (StoreUse, 1);
   use->store = g_object_ref (self);
   use->image = store_image_ref (image);
-  instance = qvm_store_image_new (disk_file, image->machine, store_use_end, use);
+  /* the use holds the image, and so its folder's descriptor, until the
+   * instance is released */
+  instance = qvm_store_image_new (disk_file, image->dir_fd, image->machine, store_use_end, use);
   g_task_return_pointer (task, instance, g_object_unref);
 }
 

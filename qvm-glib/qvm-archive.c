@@ -17,6 +17,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gunixinputstream.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +34,9 @@
  * as holes, so an archive made without sparse entries still extracts to a
  * sparse disk. */
 #define ZERO_CHUNK_SIZE (64 * 1024)
+/* Data is charged by the file system block it lands in: one byte in a
+ * block allocates all of it. */
+#define DATA_BLOCK_SIZE (4 * 1024)
 
 static const guint8 zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
 
@@ -45,6 +49,71 @@ qvm_archive_limits_init (QvmArchiveLimits *limits)
 }
 
 /* ---- reading ---------------------------------------------------------- */
+
+static GInputStream *
+refuse_not_regular (GError     **error,
+                    const char  *shown)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+               _("%s: an image archive must be a regular file"), shown);
+  return NULL;
+}
+
+GInputStream *
+qvm_archive_open (GFile         *source,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  g_autoptr(GFileInfo) info = NULL;
+  g_autofree char *shown = NULL;
+  const char *path = g_file_peek_path (source);
+  struct stat st;
+  int fd;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  if (path == NULL)
+    {
+      /* Not a local file: ask its VFS what it is before reading it. */
+      shown = g_file_get_parse_name (source);
+      info = g_file_query_info (source, G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                G_FILE_QUERY_INFO_NONE, cancellable, error);
+      if (info == NULL)
+        return NULL;
+      if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR)
+        return refuse_not_regular (error, shown);
+      return G_INPUT_STREAM (g_file_read (source, cancellable, error));
+    }
+
+  /* O_NONBLOCK: opening a FIFO for reading would wait for a writer, for
+   * ever; so would reading it. What is not a regular file is refused
+   * before anything is read. */
+  fd = open (path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, path, "open");
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, path, "open");
+      close (fd);
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      close (fd);
+      return refuse_not_regular (error, path);
+    }
+  if (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, path, "open");
+      close (fd);
+      return NULL;
+    }
+  return g_unix_input_stream_new (fd, TRUE);
+}
 
 typedef struct {
   GInputStream *stream;
@@ -123,6 +192,7 @@ typedef struct {
   int fd;                     /* -1 for machine.json, which stays in memory */
   guint64 size;               /* as declared by the tar header */
   guint64 end;                /* end of the last data block seen */
+  guint64 charged_blocks;     /* file system blocks up to the last one charged */
   guint8 *memory;             /* machine.json */
   /* The first bytes, held back until checked. */
   guint8 *prefix;
@@ -140,7 +210,7 @@ typedef struct {
   char *folder_name;
   gboolean folder_created;
   guint seen;                 /* bit per EntryKind */
-  guint64 total_written;
+  guint64 total_charged;      /* bytes of file system blocks written to */
   Entry entry;
   GObject *machine;
   Source source;
@@ -241,8 +311,33 @@ is_all_zero (const guint8 *data, gsize len)
   return len == 0 || (data[0] == 0 && memcmp (data, data + 1, len - 1) == 0);
 }
 
+/* Counts the file system blocks that writing @len bytes at @offset
+ * allocates against the total limit. Writes to an entry only go forward,
+ * so a block is charged once, whatever number of writes touch it. */
+static gboolean
+charge_blocks (Extract *extract,
+               guint64  offset,
+               gsize    len,
+               GError **error)
+{
+  Entry *entry = &extract->entry;
+  guint64 end = offset + len;
+  guint64 first_block = MAX (offset / DATA_BLOCK_SIZE, entry->charged_blocks);
+  guint64 end_block = end / DATA_BLOCK_SIZE + (end % DATA_BLOCK_SIZE != 0);
+  guint64 charge = end_block > first_block ? (end_block - first_block) * DATA_BLOCK_SIZE : 0;
+
+  if (charge > extract->limits->max_total_size - MIN (extract->total_charged,
+                                                        extract->limits->max_total_size))
+    return reject (error, entry->name,
+                   _("the archive's data is over the limit of %" G_GUINT64_FORMAT " bytes"),
+                   extract->limits->max_total_size);
+  extract->total_charged += charge;
+  entry->charged_blocks = MAX (entry->charged_blocks, end_block);
+  return TRUE;
+}
+
 /* Writes @len bytes at @offset, leaving all-zero chunks (aligned on the
- * file) as holes, and counts what it writes against the total limit. */
+ * file) as holes, and charges what it writes against the total limit. */
 static gboolean
 write_sparse (Extract      *extract,
               const guint8 *data,
@@ -275,17 +370,13 @@ write_sparse (Extract      *extract,
           run += chunk;
         }
 
-      if (run > extract->limits->max_total_size - MIN (extract->total_written,
-                                                         extract->limits->max_total_size))
-        return reject (error, entry->name,
-                       _("the archive's data is over the limit of %" G_GUINT64_FORMAT " bytes"),
-                       extract->limits->max_total_size);
+      if (!charge_blocks (extract, offset, run, error))
+        return FALSE;
       if (!qvm_fs_pwrite_all (entry->fd, data, run, offset, error))
         {
           g_prefix_error (error, "%s: ", entry->name);
           return FALSE;
         }
-      extract->total_written += run;
       data += run;
       offset += run;
       len -= run;
@@ -312,7 +403,9 @@ check_prefix (Extract *extract,
     case ENTRY_LAYER:
       return qvm_qcow2_check_layer (entry->prefix, entry->prefix_len, entry->name,
                                     QVM_ARCHIVE_DISK, "raw",
-                                    extract->limits->max_entry_size, error);
+                                    extract->limits->max_entry_size, error) &&
+             qvm_qcow2_check_layer_file_size (entry->prefix, entry->prefix_len, entry->name,
+                                              entry->size, error);
     case ENTRY_MACHINE:
     case N_ENTRIES:
     default:
@@ -597,21 +690,21 @@ extract_entries (Extract        *extract,
 
 static gboolean
 make_folder (Extract    *extract,
-             const char *folder,
+             int         parent_fd,
+             const char *name,
+             const char *shown,
              GError    **error)
 {
-  g_autofree char *parent = g_path_get_dirname (folder);
-
-  extract->folder_name = g_path_get_basename (folder);
-  extract->parent_fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  extract->folder_name = g_strdup (name);
+  extract->parent_fd = fcntl (parent_fd, F_DUPFD_CLOEXEC, 0);
   if (extract->parent_fd < 0)
     {
-      qvm_fs_set_error_from_errno (error, errno, parent, "open");
+      qvm_fs_set_error_from_errno (error, errno, shown, "open the parent folder of");
       return FALSE;
     }
   if (mkdirat (extract->parent_fd, extract->folder_name, 0700) != 0)
     {
-      qvm_fs_set_error_from_errno (error, errno, folder, "create");
+      qvm_fs_set_error_from_errno (error, errno, shown, "create");
       return FALSE;
     }
   extract->folder_created = TRUE;
@@ -619,27 +712,32 @@ make_folder (Extract    *extract,
                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (extract->dir_fd < 0)
     {
-      qvm_fs_set_error_from_errno (error, errno, folder, "open");
+      qvm_fs_set_error_from_errno (error, errno, shown, "open");
       return FALSE;
     }
   return TRUE;
 }
 
 gboolean
-qvm_archive_extract (GInputStream           *stream,
-                     const char             *folder,
-                     const QvmArchiveLimits *limits,
-                     QvmArchiveMachineFunc   validate_machine,
-                     GObject               **machine,
-                     GCancellable           *cancellable,
-                     GError                **error)
+qvm_archive_extract_at (GInputStream           *stream,
+                        int                     parent_fd,
+                        const char             *name,
+                        const char             *shown,
+                        const QvmArchiveLimits *limits,
+                        QvmArchiveMachineFunc   validate_machine,
+                        GObject               **machine,
+                        int                    *folder_fd,
+                        GCancellable           *cancellable,
+                        GError                **error)
 {
   Extract extract = { 0 };
   struct archive *a = NULL;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (G_IS_INPUT_STREAM (stream), FALSE);
-  g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (parent_fd >= 0, FALSE);
+  g_return_val_if_fail (name != NULL && strchr (name, '/') == NULL, FALSE);
+  g_return_val_if_fail (shown != NULL, FALSE);
   g_return_val_if_fail (limits != NULL, FALSE);
   g_return_val_if_fail (validate_machine != NULL, FALSE);
   g_return_val_if_fail (machine != NULL, FALSE);
@@ -654,7 +752,7 @@ qvm_archive_extract (GInputStream           *stream,
   extract.source.cancellable = cancellable;
   extract.source.buffer = g_malloc (READ_BUFFER_SIZE);
 
-  if (!make_folder (&extract, folder, error))
+  if (!make_folder (&extract, parent_fd, name, shown, error))
     goto out;
 
   a = archive_read_new ();
@@ -678,6 +776,8 @@ out:
   if (a != NULL)
     archive_read_free (a);
   entry_clear (&extract.entry);
+  if (ok && folder_fd != NULL)
+    *folder_fd = g_steal_fd (&extract.dir_fd);
   if (extract.dir_fd >= 0)
     close (extract.dir_fd);
   if (!ok && extract.folder_created)
@@ -685,7 +785,7 @@ out:
       g_autoptr(GError) cleanup_error = NULL;
 
       if (!qvm_fs_remove_tree_at (extract.parent_fd, extract.folder_name, &cleanup_error))
-        g_warning ("Cannot remove %s after a failed extraction: %s", folder, cleanup_error->message);
+        g_warning ("Cannot remove %s after a failed extraction: %s", shown, cleanup_error->message);
     }
   if (extract.parent_fd >= 0)
     close (extract.parent_fd);
@@ -697,6 +797,36 @@ out:
     *machine = extract.machine;
   else
     g_clear_object (&extract.machine);
+  return ok;
+}
+
+gboolean
+qvm_archive_extract (GInputStream           *stream,
+                     const char             *folder,
+                     const QvmArchiveLimits *limits,
+                     QvmArchiveMachineFunc   validate_machine,
+                     GObject               **machine,
+                     GCancellable           *cancellable,
+                     GError                **error)
+{
+  g_autofree char *parent = NULL;
+  g_autofree char *name = NULL;
+  gboolean ok;
+  int parent_fd;
+
+  g_return_val_if_fail (folder != NULL, FALSE);
+
+  parent = g_path_get_dirname (folder);
+  name = g_path_get_basename (folder);
+  parent_fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (parent_fd < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, parent, "open");
+      return FALSE;
+    }
+  ok = qvm_archive_extract_at (stream, parent_fd, name, folder, limits, validate_machine,
+                               machine, NULL, cancellable, error);
+  close (parent_fd);
   return ok;
 }
 
@@ -721,35 +851,15 @@ find_data_regions (int      fd,
 
   while (position < size)
     {
-      off_t data = lseek (fd, position, SEEK_DATA);
-      off_t hole;
       Region region;
+      guint64 data_end;
 
-      if (data < 0 && errno == ENXIO)
-        break;
-      if (data < 0 && errno == EINVAL && position == 0)
-        {
-          Region all = { 0, size };
-
-          g_array_append_val (regions, all);
-          break;
-        }
-      if (data < 0)
-        {
-          qvm_fs_set_error_from_errno (error, errno, QVM_ARCHIVE_DISK, "seek");
-          return NULL;
-        }
-      hole = lseek (fd, data, SEEK_HOLE);
-      if (hole < 0)
-        {
-          qvm_fs_set_error_from_errno (error, errno, QVM_ARCHIVE_DISK, "seek");
-          return NULL;
-        }
-      region.offset = data;
-      region.length = MIN ((guint64) hole, size) - data;
+      if (!qvm_fs_next_data (fd, position, size, &region.offset, &data_end, QVM_ARCHIVE_DISK, error))
+        return NULL;
+      region.length = data_end - region.offset;
       if (region.length > 0)
         g_array_append_val (regions, region);
-      position = hole;
+      position = data_end;
     }
 
   return g_steal_pointer (&regions);

@@ -42,6 +42,11 @@ typedef enum {
 } Filter;
 
 typedef struct {
+  guint64 offset;
+  guint64 length;
+} TestRegion;
+
+typedef struct {
   const char *name;
   mode_t type;               /* 0: regular */
   const char *link;          /* symlink or hard link target */
@@ -51,6 +56,9 @@ typedef struct {
   gsize data_len;
   guint64 data_offset;       /* sparse: one data region at this offset */
   gboolean sparse;
+  /* sparse with many regions: data holds the whole file, holes as zeros */
+  const TestRegion *regions;
+  gsize n_regions;
 } TestEntry;
 
 typedef struct {
@@ -167,7 +175,13 @@ write_archive (Fixture         *f,
         {
           archive_entry_set_filetype (ae, AE_IFREG);
           archive_entry_set_size (ae, size);
-          if (e->sparse)
+          if (e->regions != NULL)
+            {
+              for (gsize r = 0; r < e->n_regions; r++)
+                archive_entry_sparse_add_entry (ae, e->regions[r].offset, e->regions[r].length);
+              archive_entry_sparse_add_entry (ae, size, 0);
+            }
+          else if (e->sparse)
             {
               archive_entry_sparse_add_entry (ae, e->data_offset, e->data_len);
               if (e->data_offset + e->data_len < size)
@@ -551,6 +565,41 @@ test_refuse_total_limit (Fixture *f, gconstpointer data)
   /* each entry is within its limit, the data written is not */
   f->limits.max_total_size = 2 * MIB;
   refuse_with_entry (f, &e, 2, "disk.img", "the archive's data is over the limit of 2097152 bytes");
+}
+
+/* One byte of data in each 4 KiB block allocates the whole block: the
+ * limit charges blocks, not bytes (1024 bytes here allocate 4 MiB; the
+ * layer's three header clusters take 192 KiB of the 512 KiB). */
+static void
+test_refuse_total_limit_blocks (Fixture *f, gconstpointer data)
+{
+  const gsize size = 4 * MIB, stride = 4096, n = size / stride;
+  g_autofree guint8 *disk = g_malloc0 (size);
+  g_autofree TestRegion *regions = g_new (TestRegion, n);
+  TestEntry e = { .name = "disk.img", .size = size, .data = disk, .data_len = size };
+
+  for (gsize i = 0; i < n; i++)
+    {
+      disk[i * stride + 7] = 0xa5;
+      regions[i] = (TestRegion) { i * stride + 7, 1 };
+    }
+  e.regions = regions;
+  e.n_regions = n;
+  f->limits.max_total_size = 512 * 1024;
+  refuse_with_entry (f, &e, 2, "disk.img", "the archive's data is over the limit of 524288 bytes");
+}
+
+/* A valid header followed by a hole far larger than its virtual disk
+ * could need: every copy of that layer would pay for the hole. */
+static void
+test_refuse_layer_hole (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) layer = valid_layer (8 * MIB);
+  TestEntry e = { .name = "layer.qcow2", .size = GIB, .sparse = TRUE,
+                  .data = g_bytes_get_data (layer, NULL), .data_len = g_bytes_get_size (layer) };
+
+  refuse_with_entry (f, &e, 1, "layer.qcow2",
+                     "the file of 1073741824 bytes is larger than a qcow2 file of virtual size 8388608 can need");
 }
 
 static void
@@ -951,6 +1000,8 @@ main (int argc, char *argv[])
   ADD ("refuse/entry-limit", test_refuse_entry_limit);
   ADD ("refuse/layer-virtual-size", test_refuse_layer_virtual_size);
   ADD ("refuse/total-limit", test_refuse_total_limit);
+  ADD ("refuse/total-limit-blocks", test_refuse_total_limit_blocks);
+  ADD ("refuse/layer-hole", test_refuse_layer_hole);
   ADD ("refuse/big-machine", test_refuse_big_machine);
   ADD ("refuse/invalid-machine", test_refuse_invalid_machine);
   ADD ("refuse/layer-backing-file", test_refuse_layer_backing_file);

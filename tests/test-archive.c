@@ -20,20 +20,13 @@
 #include "qvm.h"
 #include "qvm-archive-private.h"
 #include "qvm-qcow2-private.h"
+#include "testutil.h"
 
 #define MIB (G_GUINT64_CONSTANT (1) << 20)
 #define GIB (G_GUINT64_CONSTANT (1) << 30)
 #define PIB (G_GUINT64_CONSTANT (1) << 50)
 
 #define MACHINE_JSON "{\"uuid\": \"52a5c0f4-7d3e-4a9b-9a43-1f2b3c4d5e6f\", \"memory\": 512}"
-
-static gboolean
-have_program (const char *name)
-{
-  g_autofree char *path = g_find_program_in_path (name);
-
-  return path != NULL;
-}
 
 typedef enum {
   FILTER_ZSTD,
@@ -215,27 +208,6 @@ write_archive (Fixture         *f,
   return g_steal_pointer (&path);
 }
 
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
-static char **
-list_folder (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  g_autoptr(GPtrArray) names = g_ptr_array_new ();
-  const char *name;
-
-  g_assert_nonnull (dir);
-  while ((name = g_dir_read_name (dir)) != NULL)
-    g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, compare_names);
-  g_ptr_array_add (names, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
-}
-
 static gboolean
 extract_file (Fixture     *f,
               const char  *archive,
@@ -260,7 +232,7 @@ assert_refused (Fixture    *f,
                 const char *rule)
 {
   g_autofree char *folder = g_build_filename (f->parent, "image", NULL);
-  g_auto(GStrv) before = list_folder (f->parent);
+  g_auto(GStrv) before = testutil_list_folder (f->parent);
   g_auto(GStrv) after = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GObject) machine = NULL;
@@ -273,7 +245,7 @@ assert_refused (Fixture    *f,
   g_assert_nonnull (strstr (error->message, rule));
   g_assert_null (machine);
 
-  after = list_folder (f->parent);
+  after = testutil_list_folder (f->parent);
   g_assert_true (g_strv_equal ((const char *const *) before, (const char *const *) after));
   g_assert_false (g_file_test (folder, G_FILE_TEST_EXISTS));
 }
@@ -324,7 +296,7 @@ test_valid (Fixture *f, gconstpointer data)
   g_assert_cmpmem (g_bytes_get_data (g_object_get_data (machine, "json"), NULL), strlen (MACHINE_JSON),
                    MACHINE_JSON, strlen (MACHINE_JSON));
 
-  names = list_folder (folder);
+  names = testutil_list_folder (folder);
   g_assert_cmpuint (g_strv_length (names), ==, 2);
   g_assert_cmpstr (names[0], ==, "disk.img");
   g_assert_cmpstr (names[1], ==, "layer.qcow2");
@@ -731,7 +703,7 @@ test_refuse_zstd_not_tar (Fixture *f, gconstpointer data)
   const char *argv[] = { "zstd", "-q", "-f", text, "-o", path, NULL };
   int status;
 
-  if (!have_program ("zstd"))
+  if (!testutil_have_program ("zstd"))
     {
       g_test_skip ("zstd is not installed");
       return;
@@ -914,7 +886,7 @@ test_package_round_trip (Fixture *f, gconstpointer data)
   close (fd);
 
   /* GNU tar, as upstream extracted them, lists the same three entries */
-  if (have_program ("tar") && have_program ("zstd"))
+  if (testutil_have_program ("tar") && testutil_have_program ("zstd"))
     {
       const char *argv[] = { "tar", "--zstd", "-tf", target, NULL };
       g_autofree char *out = NULL;
@@ -953,7 +925,7 @@ test_package_missing_disk (Fixture *f, gconstpointer data)
 
   g_assert_false (qvm_archive_package (f->parent, json, target, NULL, NULL, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-  names = list_folder (f->archives);
+  names = testutil_list_folder (f->archives);
   g_assert_cmpuint (g_strv_length (names), ==, 0);
 }
 
@@ -970,7 +942,7 @@ test_package_odd_size (Fixture *f, gconstpointer data)
   g_assert_false (qvm_archive_package (f->parent, json, target, NULL, NULL, NULL, &error));
   g_assert_error (error, QVM_ERROR, QVM_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, "is not a multiple of 512 bytes"));
-  names = list_folder (f->archives);
+  names = testutil_list_folder (f->archives);
   g_assert_cmpuint (g_strv_length (names), ==, 0);
 }
 

@@ -26,14 +26,6 @@ static const guint64 offsets[] = {
   0, 4096 * 100 + 17, 100 * MIB, GIB - 300000, GIB + 12345, 2 * GIB + 7 * MIB, DISK_SIZE - CHUNK,
 };
 
-static gboolean
-have_program (const char *name)
-{
-  g_autofree char *path = g_find_program_in_path (name);
-
-  return path != NULL;
-}
-
 typedef struct {
   char *root;
   char *store_folder;
@@ -234,19 +226,6 @@ assert_known_bytes (const char *disk)
   close (fd);
 }
 
-static char **
-list_folder (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
-  const char *name;
-
-  g_assert_nonnull (dir);
-  while ((name = g_dir_read_name (dir)) != NULL)
-    g_strv_builder_add (names, name);
-  return g_strv_builder_end (names);
-}
-
 static void
 test_round_trip (Fixture *f, gconstpointer data)
 {
@@ -279,7 +258,7 @@ test_round_trip (Fixture *f, gconstpointer data)
   assert_known_bytes (disk);
 
   /* QEMU reads the same bytes through the instance */
-  if (have_program ("qemu-img"))
+  if (testutil_have_program ("qemu-img"))
     {
       g_autofree char *original = g_build_filename (f->root, "original.img", NULL);
       g_autofree guint8 *chunk = g_malloc (CHUNK);
@@ -414,7 +393,7 @@ test_failed_load_not_cached (Fixture *f, gconstpointer data)
   g_assert_cmpuint (qvm_image_store_get_n_loads (store), ==, 1);
 
   /* nothing left on disk but the store's mark */
-  names = list_folder (f->store_folder);
+  names = testutil_list_folder (f->store_folder);
   g_assert_cmpuint (g_strv_length (names), ==, 1);
   g_assert_cmpstr (names[0], ==, ".qvm-image-store");
 
@@ -451,7 +430,7 @@ repack_archive (Fixture    *f,
   g_autoptr(GError) error = NULL;
   int status;
 
-  if (!have_program ("zstd"))
+  if (!testutil_have_program ("zstd"))
     {
       g_test_skip ("zstd is not installed");
       return FALSE;
@@ -629,7 +608,7 @@ test_fifo_archive (Fixture *f, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
   g_assert_false (g_file_test (folder, G_FILE_TEST_EXISTS));
 
-  names = list_folder (f->store_folder);
+  names = testutil_list_folder (f->store_folder);
   g_assert_cmpuint (g_strv_length (names), ==, 1);
 }
 
@@ -663,7 +642,7 @@ test_cancelled_load (Fixture *f, gconstpointer data)
   g_clear_error (&error);
   g_clear_object (&result);
   /* the load is over when the request's callback runs: nothing is left */
-  names = list_folder (f->store_folder);
+  names = testutil_list_folder (f->store_folder);
   g_assert_cmpuint (g_strv_length (names), ==, 1);
   g_assert_cmpstr (names[0], ==, ".qvm-image-store");
   g_assert_cmpuint (qvm_image_store_collect (store), ==, 0);
@@ -718,7 +697,7 @@ test_store_folder_permissions (Fixture *f, gconstpointer data)
   g_clear_error (&error);
   /* refused before anything was created in it, even the mark */
   {
-    g_auto(GStrv) names = list_folder (f->store_folder);
+    g_auto(GStrv) names = testutil_list_folder (f->store_folder);
 
     g_assert_cmpuint (g_strv_length (names), ==, 0);
   }
@@ -784,9 +763,9 @@ test_swapped_image_folder (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "was moved or replaced after it was loaded"));
 
   /* no instance in either folder; the planted one is not deleted either */
-  planted = list_folder (image_folder);
+  planted = testutil_list_folder (image_folder);
   g_assert_cmpuint (g_strv_length (planted), ==, 2);
-  kept = list_folder (moved);
+  kept = testutil_list_folder (moved);
   g_assert_cmpuint (g_strv_length (kept), ==, 2);
   g_assert_cmpuint (qvm_image_store_collect (store), ==, 1);
   g_assert_true (g_file_test (planted_layer, G_FILE_TEST_IS_REGULAR));
@@ -813,7 +792,7 @@ test_store_folder (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpstr (qvm_image_store_get_folder (store), ==, f->store_folder);
   g_assert_false (g_file_test (leftover, G_FILE_TEST_EXISTS));
-  names = list_folder (f->store_folder);
+  names = testutil_list_folder (f->store_folder);
   g_assert_cmpuint (g_strv_length (names), ==, 1);
 
   second = qvm_image_store_new (f->store_folder, &error);
@@ -867,7 +846,7 @@ test_limits (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_prefix (error->message, "disk.img: "));
   g_assert_nonnull (strstr (error->message, "the archive's data is over the limit of 1048576 bytes"));
 
-  names = list_folder (f->store_folder);
+  names = testutil_list_folder (f->store_folder);
   g_assert_cmpuint (g_strv_length (names), ==, 1);
 }
 

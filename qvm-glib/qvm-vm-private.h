@@ -134,9 +134,9 @@ struct _QvmVirtualMachine
   GQueue             stderr_tail;       /* of char * */
   guint              readers_open;
   GCancellable      *readers_cancellable;
-  GTask             *readers_waiter;
+  QvmWaitQueue       readers_queue;     /* woken when a reader ends */
 
-  GList             *done_waiters;      /* of GTask *, for wait_done() */
+  QvmWaitQueue       done_queue;        /* woken when the machine is done */
 };
 
 /* ---- qvm-virtual-machine.c ---- */

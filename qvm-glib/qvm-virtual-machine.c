@@ -508,6 +508,7 @@ qvm_virtual_machine_init (QvmVirtualMachine *self)
   self->qmp_watch_cancellable = g_cancellable_new ();
   g_queue_init (&self->stderr_tail);
   qvm_wait_queue_init (&self->done_queue);
+  self->handshake_timeout_ms = QVM_VM_HANDSHAKE_TIMEOUT_MS;
   qvm_wait_queue_init (&self->readers_queue);
 
   env = g_getenv ("QVM_QEMU");

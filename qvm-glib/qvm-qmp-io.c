@@ -18,6 +18,7 @@
 #include <gio/gunixfdmessage.h>
 #include <gio/gunixsocketaddress.h>
 
+#include "qvm-coroutine-gio-private.h"
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
 #include "qvm-qmp-fd-private.h"
@@ -72,24 +73,6 @@ qvm_qmp_io_unref (QvmQmpIo *io)
 /* Reads at most @size bytes, waiting for some. Returns the number read,
  * 0 at end of stream, -1 on error (G_IO_ERROR_CANCELLED included). Only in a
  * coroutine. */
-typedef struct {
-  GInputStream *input;
-  void         *buffer;
-  gsize         size;
-  GCancellable *cancellable;
-} ReadStart;
-
-static void
-start_read (gpointer            data,
-            GAsyncReadyCallback callback,
-            gpointer            callback_data)
-{
-  ReadStart *start = data;
-
-  g_input_stream_read_async (start->input, start->buffer, start->size, G_PRIORITY_DEFAULT,
-                             start->cancellable, callback, callback_data);
-}
-
 gssize
 qvm_qmp_io_read (QvmQmpIo      *io,
                  char          *buffer,
@@ -99,10 +82,7 @@ qvm_qmp_io_read (QvmQmpIo      *io,
 {
   if (io->socket == NULL)
     {
-      ReadStart start = { io->input, buffer, size, cancellable };
-      g_autoptr(GAsyncResult) result = qvm_coroutine_await (start_read, &start);
-
-      return g_input_stream_read_finish (io->input, result, error);
+      return qvm_await_input_stream_read (io->input, buffer, size, cancellable, error);
     }
 
   for (;;)
@@ -176,26 +156,6 @@ io_write_failed (QvmQmpIo *io,
     }
 }
 
-typedef struct {
-  GOutputStream *output;
-  GBytes        *bytes;
-  GCancellable  *cancellable;
-} WriteStart;
-
-static void
-start_write (gpointer            data,
-             GAsyncReadyCallback callback,
-             gpointer            callback_data)
-{
-  WriteStart *start = data;
-
-  g_output_stream_write_all_async (start->output,
-                                   g_bytes_get_data (start->bytes, NULL),
-                                   g_bytes_get_size (start->bytes),
-                                   G_PRIORITY_DEFAULT, start->cancellable,
-                                   callback, callback_data);
-}
-
 /* The writer: runs only while there is output the socket did not take at
  * once (or, for streams that are not sockets, any output at all). */
 void
@@ -228,13 +188,12 @@ qvm_qmp_writer_main (gpointer data)
           /* The bytes are taken out: execute_async() may append while the
            * write is in flight. */
           g_autoptr(GBytes) bytes = g_byte_array_free_to_bytes (io->out);
-          WriteStart start = { io->output, bytes, io->cancellable };
-          g_autoptr(GAsyncResult) result = NULL;
 
           io->out = g_byte_array_new ();
           io->out_done = 0;
-          result = qvm_coroutine_await (start_write, &start);
-          if (!g_output_stream_write_all_finish (io->output, result, NULL, &error))
+          if (!qvm_await_output_stream_write_all (io->output, g_bytes_get_data (bytes, NULL),
+                                                  g_bytes_get_size (bytes), NULL,
+                                                  io->cancellable, &error))
             {
               if (io->closing)
                 break;

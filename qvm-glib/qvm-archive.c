@@ -1,4 +1,5 @@
-/* qvm-archive.c: image archives (image.tar.zst), read and written
+/* qvm-archive.c: image archives (image.tar.zst), read (written in
+ * qvm-archive-package.c)
  *
  * Copyright 2026 The qvm-glib authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -17,6 +18,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gunixinputstream.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +35,9 @@
  * as holes, so an archive made without sparse entries still extracts to a
  * sparse disk. */
 #define ZERO_CHUNK_SIZE (64 * 1024)
+/* Data is charged by the file system block it lands in: one byte in a
+ * block allocates all of it. */
+#define DATA_BLOCK_SIZE (4 * 1024)
 
 static const guint8 zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
 
@@ -45,6 +50,71 @@ qvm_archive_limits_init (QvmArchiveLimits *limits)
 }
 
 /* ---- reading ---------------------------------------------------------- */
+
+static GInputStream *
+refuse_not_regular (GError     **error,
+                    const char  *shown)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+               _("%s: an image archive must be a regular file"), shown);
+  return NULL;
+}
+
+GInputStream *
+qvm_archive_open (GFile         *source,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  g_autoptr(GFileInfo) info = NULL;
+  g_autofree char *shown = NULL;
+  const char *path = g_file_peek_path (source);
+  struct stat st;
+  int fd;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  if (path == NULL)
+    {
+      /* Not a local file: ask its VFS what it is before reading it. */
+      shown = g_file_get_parse_name (source);
+      info = g_file_query_info (source, G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                G_FILE_QUERY_INFO_NONE, cancellable, error);
+      if (info == NULL)
+        return NULL;
+      if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR)
+        return refuse_not_regular (error, shown);
+      return G_INPUT_STREAM (g_file_read (source, cancellable, error));
+    }
+
+  /* O_NONBLOCK: opening a FIFO for reading would wait for a writer, for
+   * ever; so would reading it. What is not a regular file is refused
+   * before anything is read. */
+  fd = open (path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, path, "open");
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, path, "open");
+      close (fd);
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      close (fd);
+      return refuse_not_regular (error, path);
+    }
+  if (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, path, "open");
+      close (fd);
+      return NULL;
+    }
+  return g_unix_input_stream_new (fd, TRUE);
+}
 
 typedef struct {
   GInputStream *stream;
@@ -123,6 +193,7 @@ typedef struct {
   int fd;                     /* -1 for machine.json, which stays in memory */
   guint64 size;               /* as declared by the tar header */
   guint64 end;                /* end of the last data block seen */
+  guint64 charged_blocks;     /* file system blocks up to the last one charged */
   guint8 *memory;             /* machine.json */
   /* The first bytes, held back until checked. */
   guint8 *prefix;
@@ -140,7 +211,7 @@ typedef struct {
   char *folder_name;
   gboolean folder_created;
   guint seen;                 /* bit per EntryKind */
-  guint64 total_written;
+  guint64 total_charged;      /* bytes of file system blocks written to */
   Entry entry;
   GObject *machine;
   Source source;
@@ -241,8 +312,33 @@ is_all_zero (const guint8 *data, gsize len)
   return len == 0 || (data[0] == 0 && memcmp (data, data + 1, len - 1) == 0);
 }
 
+/* Counts the file system blocks that writing @len bytes at @offset
+ * allocates against the total limit. Writes to an entry only go forward,
+ * so a block is charged once, whatever number of writes touch it. */
+static gboolean
+charge_blocks (Extract *extract,
+               guint64  offset,
+               gsize    len,
+               GError **error)
+{
+  Entry *entry = &extract->entry;
+  guint64 end = offset + len;
+  guint64 first_block = MAX (offset / DATA_BLOCK_SIZE, entry->charged_blocks);
+  guint64 end_block = end / DATA_BLOCK_SIZE + (end % DATA_BLOCK_SIZE != 0);
+  guint64 charge = end_block > first_block ? (end_block - first_block) * DATA_BLOCK_SIZE : 0;
+
+  if (charge > extract->limits->max_total_size - MIN (extract->total_charged,
+                                                        extract->limits->max_total_size))
+    return reject (error, entry->name,
+                   _("the archive's data is over the limit of %" G_GUINT64_FORMAT " bytes"),
+                   extract->limits->max_total_size);
+  extract->total_charged += charge;
+  entry->charged_blocks = MAX (entry->charged_blocks, end_block);
+  return TRUE;
+}
+
 /* Writes @len bytes at @offset, leaving all-zero chunks (aligned on the
- * file) as holes, and counts what it writes against the total limit. */
+ * file) as holes, and charges what it writes against the total limit. */
 static gboolean
 write_sparse (Extract      *extract,
               const guint8 *data,
@@ -275,17 +371,13 @@ write_sparse (Extract      *extract,
           run += chunk;
         }
 
-      if (run > extract->limits->max_total_size - MIN (extract->total_written,
-                                                         extract->limits->max_total_size))
-        return reject (error, entry->name,
-                       _("the archive's data is over the limit of %" G_GUINT64_FORMAT " bytes"),
-                       extract->limits->max_total_size);
+      if (!charge_blocks (extract, offset, run, error))
+        return FALSE;
       if (!qvm_fs_pwrite_all (entry->fd, data, run, offset, error))
         {
           g_prefix_error (error, "%s: ", entry->name);
           return FALSE;
         }
-      extract->total_written += run;
       data += run;
       offset += run;
       len -= run;
@@ -312,7 +404,9 @@ check_prefix (Extract *extract,
     case ENTRY_LAYER:
       return qvm_qcow2_check_layer (entry->prefix, entry->prefix_len, entry->name,
                                     QVM_ARCHIVE_DISK, "raw",
-                                    extract->limits->max_entry_size, error);
+                                    extract->limits->max_entry_size, error) &&
+             qvm_qcow2_check_layer_file_size (entry->prefix, entry->prefix_len, entry->name,
+                                              entry->size, error);
     case ENTRY_MACHINE:
     case N_ENTRIES:
     default:
@@ -597,21 +691,21 @@ extract_entries (Extract        *extract,
 
 static gboolean
 make_folder (Extract    *extract,
-             const char *folder,
+             int         parent_fd,
+             const char *name,
+             const char *shown,
              GError    **error)
 {
-  g_autofree char *parent = g_path_get_dirname (folder);
-
-  extract->folder_name = g_path_get_basename (folder);
-  extract->parent_fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  extract->folder_name = g_strdup (name);
+  extract->parent_fd = fcntl (parent_fd, F_DUPFD_CLOEXEC, 0);
   if (extract->parent_fd < 0)
     {
-      qvm_fs_set_error_from_errno (error, errno, parent, "open");
+      qvm_fs_set_error_from_errno (error, errno, shown, "open the parent folder of");
       return FALSE;
     }
   if (mkdirat (extract->parent_fd, extract->folder_name, 0700) != 0)
     {
-      qvm_fs_set_error_from_errno (error, errno, folder, "create");
+      qvm_fs_set_error_from_errno (error, errno, shown, "create");
       return FALSE;
     }
   extract->folder_created = TRUE;
@@ -619,27 +713,32 @@ make_folder (Extract    *extract,
                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (extract->dir_fd < 0)
     {
-      qvm_fs_set_error_from_errno (error, errno, folder, "open");
+      qvm_fs_set_error_from_errno (error, errno, shown, "open");
       return FALSE;
     }
   return TRUE;
 }
 
 gboolean
-qvm_archive_extract (GInputStream           *stream,
-                     const char             *folder,
-                     const QvmArchiveLimits *limits,
-                     QvmArchiveMachineFunc   validate_machine,
-                     GObject               **machine,
-                     GCancellable           *cancellable,
-                     GError                **error)
+qvm_archive_extract_at (GInputStream           *stream,
+                        int                     parent_fd,
+                        const char             *name,
+                        const char             *shown,
+                        const QvmArchiveLimits *limits,
+                        QvmArchiveMachineFunc   validate_machine,
+                        GObject               **machine,
+                        int                    *folder_fd,
+                        GCancellable           *cancellable,
+                        GError                **error)
 {
   Extract extract = { 0 };
   struct archive *a = NULL;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (G_IS_INPUT_STREAM (stream), FALSE);
-  g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (parent_fd >= 0, FALSE);
+  g_return_val_if_fail (name != NULL && strchr (name, '/') == NULL, FALSE);
+  g_return_val_if_fail (shown != NULL, FALSE);
   g_return_val_if_fail (limits != NULL, FALSE);
   g_return_val_if_fail (validate_machine != NULL, FALSE);
   g_return_val_if_fail (machine != NULL, FALSE);
@@ -654,7 +753,7 @@ qvm_archive_extract (GInputStream           *stream,
   extract.source.cancellable = cancellable;
   extract.source.buffer = g_malloc (READ_BUFFER_SIZE);
 
-  if (!make_folder (&extract, folder, error))
+  if (!make_folder (&extract, parent_fd, name, shown, error))
     goto out;
 
   a = archive_read_new ();
@@ -678,6 +777,8 @@ out:
   if (a != NULL)
     archive_read_free (a);
   entry_clear (&extract.entry);
+  if (ok && folder_fd != NULL)
+    *folder_fd = g_steal_fd (&extract.dir_fd);
   if (extract.dir_fd >= 0)
     close (extract.dir_fd);
   if (!ok && extract.folder_created)
@@ -685,7 +786,7 @@ out:
       g_autoptr(GError) cleanup_error = NULL;
 
       if (!qvm_fs_remove_tree_at (extract.parent_fd, extract.folder_name, &cleanup_error))
-        g_warning ("Cannot remove %s after a failed extraction: %s", folder, cleanup_error->message);
+        g_warning ("Cannot remove %s after a failed extraction: %s", shown, cleanup_error->message);
     }
   if (extract.parent_fd >= 0)
     close (extract.parent_fd);
@@ -700,460 +801,32 @@ out:
   return ok;
 }
 
-/* ---- writing ---------------------------------------------------------- */
-
-#define PACKAGE_CHUNK (1024 * 1024)
-
-typedef struct {
-  guint64 offset;
-  guint64 length;
-} Region;
-
-/* The data regions of @fd, from SEEK_DATA/SEEK_HOLE; the whole file when
- * the file system cannot tell. */
-static GArray *
-find_data_regions (int      fd,
-                   guint64  size,
-                   GError **error)
-{
-  g_autoptr(GArray) regions = g_array_new (FALSE, FALSE, sizeof (Region));
-  guint64 position = 0;
-
-  while (position < size)
-    {
-      off_t data = lseek (fd, position, SEEK_DATA);
-      off_t hole;
-      Region region;
-
-      if (data < 0 && errno == ENXIO)
-        break;
-      if (data < 0 && errno == EINVAL && position == 0)
-        {
-          Region all = { 0, size };
-
-          g_array_append_val (regions, all);
-          break;
-        }
-      if (data < 0)
-        {
-          qvm_fs_set_error_from_errno (error, errno, QVM_ARCHIVE_DISK, "seek");
-          return NULL;
-        }
-      hole = lseek (fd, data, SEEK_HOLE);
-      if (hole < 0)
-        {
-          qvm_fs_set_error_from_errno (error, errno, QVM_ARCHIVE_DISK, "seek");
-          return NULL;
-        }
-      region.offset = data;
-      region.length = MIN ((guint64) hole, size) - data;
-      if (region.length > 0)
-        g_array_append_val (regions, region);
-      position = hole;
-    }
-
-  return g_steal_pointer (&regions);
-}
-
-/* The tar stream from libarchive is compressed here with libzstd rather
- * than with libarchive's zstd filter, which cannot turn on zstd's frame
- * checksum: with it, a damaged archive is detected when it is read. */
-typedef struct {
-  ZSTD_CCtx *cctx;
-  int fd;
-  guint8 *out;
-  gsize out_size;
-  GError *error;
-} Compressor;
-
-static gboolean
-compressor_flush (Compressor     *compressor,
-                  ZSTD_inBuffer  *in,
-                  ZSTD_EndDirective mode)
-{
-  for (;;)
-    {
-      ZSTD_outBuffer out = { compressor->out, compressor->out_size, 0 };
-      size_t remaining = ZSTD_compressStream2 (compressor->cctx, &out, in, mode);
-
-      if (ZSTD_isError (remaining))
-        {
-          g_set_error (&compressor->error, QVM_ERROR, QVM_ERROR_FAILED, _("cannot compress: %s"),
-                       ZSTD_getErrorName (remaining));
-          return FALSE;
-        }
-      if (out.pos > 0)
-        {
-          ssize_t n;
-          gsize written = 0;
-
-          while (written < out.pos)
-            {
-              n = write (compressor->fd, compressor->out + written, out.pos - written);
-              if (n < 0 && errno == EINTR)
-                continue;
-              if (n <= 0)
-                {
-                  qvm_fs_set_error_from_errno (&compressor->error, n < 0 ? errno : EIO, NULL, "write");
-                  return FALSE;
-                }
-              written += n;
-            }
-        }
-      if (mode == ZSTD_e_end ? remaining == 0 : in->pos == in->size)
-        return TRUE;
-    }
-}
-
-static la_ssize_t
-compressor_write (struct archive *a,
-                  void           *data,
-                  const void     *buffer,
-                  size_t          length)
-{
-  Compressor *compressor = data;
-  ZSTD_inBuffer in = { buffer, length, 0 };
-
-  if (!compressor_flush (compressor, &in, ZSTD_e_continue))
-    {
-      archive_set_error (a, EIO, "%s", compressor->error->message);
-      return -1;
-    }
-  return length;
-}
-
-static int
-compressor_close (struct archive *a,
-                  void           *data)
-{
-  Compressor *compressor = data;
-  ZSTD_inBuffer in = { NULL, 0, 0 };
-
-  if (compressor->error != NULL)
-    return ARCHIVE_FATAL;
-  if (!compressor_flush (compressor, &in, ZSTD_e_end))
-    {
-      archive_set_error (a, EIO, "%s", compressor->error->message);
-      return ARCHIVE_FATAL;
-    }
-  return ARCHIVE_OK;
-}
-
-static void
-compressor_init (Compressor *compressor,
-                 int         fd)
-{
-  compressor->cctx = ZSTD_createCCtx ();
-  compressor->fd = fd;
-  compressor->out_size = ZSTD_CStreamOutSize ();
-  compressor->out = g_malloc (compressor->out_size);
-  /* Level 3 is the zstd command's default, as upstream used. */
-  ZSTD_CCtx_setParameter (compressor->cctx, ZSTD_c_compressionLevel, 3);
-  ZSTD_CCtx_setParameter (compressor->cctx, ZSTD_c_checksumFlag, 1);
-  /* Worker threads compress while this thread reads the disk; a libzstd
-   * built without threads refuses and compresses here. */
-  if (ZSTD_isError (ZSTD_CCtx_setParameter (compressor->cctx, ZSTD_c_nbWorkers,
-                                            (int) g_get_num_processors ())))
-    g_debug ("libzstd has no worker threads; compressing in one thread");
-}
-
-static void
-compressor_clear (Compressor *compressor)
-{
-  g_clear_pointer (&compressor->cctx, ZSTD_freeCCtx);
-  g_clear_pointer (&compressor->out, g_free);
-  g_clear_error (&compressor->error);
-}
-
-typedef struct {
-  struct archive *archive;
-  Compressor compressor;
-  QvmArchiveProgressFunc progress;
-  gpointer progress_data;
-  GCancellable *cancellable;
-  guint64 done;
-  guint64 total;
-} Package;
-
-static gboolean
-package_error (Package    *package,
-               const char *what,
-               GError    **error)
-{
-  if (package->compressor.error != NULL)
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&package->compressor.error), "%s: ", what);
-      return FALSE;
-    }
-  g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED, _("%s: cannot write the archive: %s"),
-               what, archive_error_string (package->archive) ?
-               archive_error_string (package->archive) : _("unknown error"));
-  return FALSE;
-}
-
-static struct archive_entry *
-new_entry (const char *name,
-           guint64     size)
-{
-  struct archive_entry *ae = archive_entry_new ();
-
-  archive_entry_set_pathname (ae, name);
-  archive_entry_set_filetype (ae, AE_IFREG);
-  archive_entry_set_perm (ae, 0644);
-  archive_entry_set_size (ae, size);
-  archive_entry_set_mtime (ae, g_get_real_time () / G_USEC_PER_SEC, 0);
-  return ae;
-}
-
-static gboolean
-write_bytes (Package      *package,
-             const char   *name,
-             const guint8 *data,
-             gsize         len,
-             gboolean      count,
-             GError      **error)
-{
-  gboolean first = TRUE;
-
-  /* an empty write still lets the pax writer emit a sparse map */
-  while (len > 0 || first)
-    {
-      first = FALSE;
-      if (len == 0)
-        {
-          if (archive_write_data (package->archive, data, 0) < 0)
-            return package_error (package, name, error);
-          break;
-        }
-      la_ssize_t n = archive_write_data (package->archive, data, MIN (len, PACKAGE_CHUNK));
-
-      if (n <= 0)
-        return package_error (package, name, error);
-      data += n;
-      len -= n;
-      if (count)
-        {
-          package->done += n;
-          if (package->progress != NULL)
-            package->progress (package->done, package->total, package->progress_data);
-        }
-    }
-  return TRUE;
-}
-
-static gboolean
-write_memory_entry (Package    *package,
-                    const char *name,
-                    GBytes     *bytes,
-                    GError    **error)
-{
-  struct archive_entry *ae = new_entry (name, g_bytes_get_size (bytes));
-  int r = archive_write_header (package->archive, ae);
-
-  archive_entry_free (ae);
-  if (r != ARCHIVE_OK)
-    return package_error (package, name, error);
-  return write_bytes (package, name, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), TRUE, error);
-}
-
-static gboolean
-write_disk_entry (Package *package,
-                  int      fd,
-                  guint64  size,
-                  GArray  *regions,
-                  GError **error)
-{
-  static const guint8 zeros[PACKAGE_CHUNK];
-  g_autofree guint8 *buffer = g_malloc (PACKAGE_CHUNK);
-  struct archive_entry *ae = new_entry (QVM_ARCHIVE_DISK, size);
-  guint64 position = 0;
-  int r;
-
-  for (guint i = 0; i < regions->len; i++)
-    {
-      Region *region = &g_array_index (regions, Region, i);
-
-      archive_entry_sparse_add_entry (ae, region->offset, region->length);
-    }
-  /* GNU sparse maps end with the file's size, so that readers see the
-   * trailing hole (and a file without data is still a sparse one). */
-  if (regions->len == 0 ||
-      g_array_index (regions, Region, regions->len - 1).offset +
-      g_array_index (regions, Region, regions->len - 1).length < size)
-    archive_entry_sparse_add_entry (ae, size, 0);
-
-  r = archive_write_header (package->archive, ae);
-  archive_entry_free (ae);
-  if (r != ARCHIVE_OK)
-    return package_error (package, QVM_ARCHIVE_DISK, error);
-
-  for (guint i = 0; i < regions->len; i++)
-    {
-      Region *region = &g_array_index (regions, Region, i);
-      guint64 end = region->offset + region->length;
-
-      /* The pax writer wants the holes too, but only counts them. */
-      while (position < region->offset)
-        {
-          gsize len = MIN (region->offset - position, PACKAGE_CHUNK);
-
-          if (!write_bytes (package, QVM_ARCHIVE_DISK, zeros, len, FALSE, error))
-            return FALSE;
-          position += len;
-        }
-
-      while (position < end)
-        {
-          gsize len = MIN (end - position, PACKAGE_CHUNK);
-          ssize_t n = pread (fd, buffer, len, position);
-
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n <= 0)
-            {
-              qvm_fs_set_error_from_errno (error, n < 0 ? errno : EIO, QVM_ARCHIVE_DISK, "read");
-              return FALSE;
-            }
-          if (g_cancellable_set_error_if_cancelled (package->cancellable, error))
-            return FALSE;
-          if (!write_bytes (package, QVM_ARCHIVE_DISK, buffer, n, TRUE, error))
-            return FALSE;
-          position += n;
-        }
-    }
-
-  /* The trailing hole too: the pax writer emits the sparse map on the
-   * first write, which a disk without data would otherwise never make. */
-  do
-    {
-      gsize len = MIN (size - position, PACKAGE_CHUNK);
-
-      if (!write_bytes (package, QVM_ARCHIVE_DISK, zeros, len, FALSE, error))
-        return FALSE;
-      position += len;
-    }
-  while (position < size);
-
-  return TRUE;
-}
-
 gboolean
-qvm_archive_package (const char             *folder,
-                     GBytes                 *machine_json,
-                     const char             *target,
-                     QvmArchiveProgressFunc  progress,
-                     gpointer                progress_data,
+qvm_archive_extract (GInputStream           *stream,
+                     const char             *folder,
+                     const QvmArchiveLimits *limits,
+                     QvmArchiveMachineFunc   validate_machine,
+                     GObject               **machine,
                      GCancellable           *cancellable,
                      GError                **error)
 {
-  g_autofree char *disk_path = g_build_filename (folder, QVM_ARCHIVE_DISK, NULL);
-  g_autofree char *temp_path = g_strdup_printf ("%s.XXXXXX", target);
-  g_autoptr(GArray) regions = NULL;
-  g_autoptr(GBytes) layer = NULL;
-  Package package = { 0 };
-  struct stat st;
-  int disk_fd = -1, out_fd = -1;
-  gboolean temp_created = FALSE;
-  gboolean ok = FALSE;
+  g_autofree char *parent = NULL;
+  g_autofree char *name = NULL;
+  gboolean ok;
+  int parent_fd;
 
   g_return_val_if_fail (folder != NULL, FALSE);
-  g_return_val_if_fail (machine_json != NULL, FALSE);
-  g_return_val_if_fail (target != NULL, FALSE);
 
-  package.progress = progress;
-  package.progress_data = progress_data;
-  package.cancellable = cancellable;
-
-  disk_fd = open (disk_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (disk_fd < 0 || fstat (disk_fd, &st) != 0)
+  parent = g_path_get_dirname (folder);
+  name = g_path_get_basename (folder);
+  parent_fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (parent_fd < 0)
     {
-      qvm_fs_set_error_from_errno (error, errno, disk_path, "open");
-      goto out;
+      qvm_fs_set_error_from_errno (error, errno, parent, "open");
+      return FALSE;
     }
-  if (!S_ISREG (st.st_mode))
-    {
-      g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED, _("%s: not a regular file"), disk_path);
-      goto out;
-    }
-  /* qcow2 counts the virtual disk in 512-byte sectors */
-  if (st.st_size % 512 != 0)
-    {
-      g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED,
-                   _("%s: the size %" G_GINT64_FORMAT " is not a multiple of 512 bytes"),
-                   disk_path, (gint64) st.st_size);
-      goto out;
-    }
-
-  regions = find_data_regions (disk_fd, st.st_size, error);
-  if (regions == NULL)
-    goto out;
-
-  layer = qvm_qcow2_build_layer (st.st_size, QVM_ARCHIVE_DISK, "raw");
-  package.total = g_bytes_get_size (machine_json) + g_bytes_get_size (layer);
-  for (guint i = 0; i < regions->len; i++)
-    package.total += g_array_index (regions, Region, i).length;
-
-  out_fd = g_mkstemp_full (temp_path, O_WRONLY | O_CLOEXEC, 0644);
-  if (out_fd < 0)
-    {
-      qvm_fs_set_error_from_errno (error, errno, target, "create");
-      goto out;
-    }
-  temp_created = TRUE;
-
-  compressor_init (&package.compressor, out_fd);
-  package.archive = archive_write_new ();
-  if (archive_write_set_format_pax_restricted (package.archive) != ARCHIVE_OK ||
-      archive_write_set_bytes_per_block (package.archive, PACKAGE_CHUNK) != ARCHIVE_OK ||
-      archive_write_set_bytes_in_last_block (package.archive, 1) != ARCHIVE_OK ||
-      archive_write_open (package.archive, &package.compressor, NULL,
-                          compressor_write, compressor_close) != ARCHIVE_OK)
-    {
-      package_error (&package, target, error);
-      goto out;
-    }
-
-  /* The small entries first: a reader validates them before it writes the
-   * disk. */
-  if (!write_memory_entry (&package, QVM_ARCHIVE_MACHINE, machine_json, error) ||
-      !write_memory_entry (&package, QVM_ARCHIVE_LAYER, layer, error) ||
-      !write_disk_entry (&package, disk_fd, st.st_size, regions, error))
-    goto out;
-
-  /* libarchive ignores what the close callback returns: the last
-   * compressed bytes, written there, may have failed unnoticed. */
-  if (archive_write_close (package.archive) != ARCHIVE_OK ||
-      package.compressor.error != NULL)
-    {
-      package_error (&package, target, error);
-      goto out;
-    }
-  /* No fsync(): like tar and zstd, the archive reaches the disk when the
-   * kernel writes it back; a caller that needs it durable syncs it. */
-  if (close (out_fd) != 0)
-    {
-      out_fd = -1;
-      qvm_fs_set_error_from_errno (error, errno, target, "write");
-      goto out;
-    }
-  out_fd = -1;
-  if (rename (temp_path, target) != 0)
-    {
-      qvm_fs_set_error_from_errno (error, errno, target, "rename");
-      goto out;
-    }
-  temp_created = FALSE;
-  ok = TRUE;
-
-out:
-  if (package.archive != NULL)
-    archive_write_free (package.archive);
-  compressor_clear (&package.compressor);
-  if (out_fd >= 0)
-    close (out_fd);
-  if (temp_created)
-    unlink (temp_path);
-  if (disk_fd >= 0)
-    close (disk_fd);
+  ok = qvm_archive_extract_at (stream, parent_fd, name, folder, limits, validate_machine,
+                               machine, NULL, cancellable, error);
+  close (parent_fd);
   return ok;
 }

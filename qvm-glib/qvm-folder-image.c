@@ -541,6 +541,11 @@ qvm_folder_image_new_blank (const char  *folder,
  * [class@Qvm.ImageStore] does; its `layer.qcow2` is dropped, since packaging
  * writes a fresh one. Blocks while extracting.
  *
+ * @archive must be a regular file: a named pipe, a device or a folder is
+ * refused with %G_IO_ERROR_NOT_REGULAR_FILE before it is read. Cancelling
+ * @cancellable ends the extraction at its next read with
+ * %G_IO_ERROR_CANCELLED.
+ *
  * Returns: (transfer full): the image, or %NULL with @error set, to
  *   %QVM_ERROR_MALFORMED_PAYLOAD if the archive is invalid; then @folder
  *   was not created or is removed again

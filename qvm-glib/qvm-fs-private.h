@@ -25,11 +25,23 @@ gboolean qvm_fs_remove_tree_at (int         dirfd,
                                 GError    **error);
 
 /* Copies the whole content of @src_fd into the empty file @dst_fd: a
- * reflink (FICLONE) when the file system offers one, else an in-kernel
- * copy that keeps holes of the source where the kernel can. */
+ * reflink (FICLONE) when the file system offers one, else the data
+ * extents only (SEEK_DATA/SEEK_HOLE), each copied in the kernel where it
+ * can be: the holes of the source stay holes. */
 gboolean qvm_fs_clone_fd (int      src_fd,
                           int      dst_fd,
                           GError **error);
+
+/* The first data extent of @fd at or after @position, below @size:
+ * [@data_start, @data_end), both @size when there is no more data; all of
+ * the rest when the file system cannot tell holes. Errors name @what. */
+gboolean qvm_fs_next_data (int          fd,
+                           guint64      position,
+                           guint64      size,
+                           guint64     *data_start,
+                           guint64     *data_end,
+                           const char  *what,
+                           GError     **error);
 
 /* pwrite() until everything is written or an error occurs. */
 gboolean qvm_fs_pwrite_all (int           fd,

@@ -149,26 +149,62 @@ qvm_fs_remove_tree (const char *path,
 }
 
 gboolean
-qvm_fs_clone_fd (int      src_fd,
-                 int      dst_fd,
-                 GError **error)
+qvm_fs_next_data (int          fd,
+                  guint64      position,
+                  guint64      size,
+                  guint64     *data_start,
+                  guint64     *data_end,
+                  const char  *what,
+                  GError     **error)
 {
-  struct stat st;
-  off_t in_offset = 0, out_offset = 0;
+  off_t data, hole;
 
-  if (ioctl (dst_fd, FICLONE, src_fd) == 0)
-    return TRUE;
-
-  if (fstat (src_fd, &st) != 0)
+  if (position >= size)
     {
-      qvm_fs_set_error_from_errno (error, errno, "layer", "read");
+      *data_start = *data_end = size;
+      return TRUE;
+    }
+  data = lseek (fd, position, SEEK_DATA);
+  if (data < 0 && errno == ENXIO)
+    {
+      *data_start = *data_end = size;
+      return TRUE;
+    }
+  if (data < 0 && errno == EINVAL)
+    {
+      /* a file system that cannot tell: all data */
+      *data_start = position;
+      *data_end = size;
+      return TRUE;
+    }
+  if (data >= 0)
+    hole = lseek (fd, data, SEEK_HOLE);
+  if (data < 0 || hole < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, what, "seek");
       return FALSE;
     }
+  *data_start = MIN ((guint64) data, size);
+  *data_end = MIN ((guint64) hole, size);
+  return TRUE;
+}
 
-  while (in_offset < st.st_size)
+/* Copies @len bytes at @offset of @src_fd to the same offset of @dst_fd:
+ * in the kernel where it can, else through a buffer. */
+static gboolean
+copy_extent (int      src_fd,
+             int      dst_fd,
+             guint64  offset,
+             guint64  len,
+             GError **error)
+{
+  off_t in_offset = offset, out_offset = offset;
+  guint64 end = offset + len;
+
+  while ((guint64) in_offset < end)
     {
       ssize_t n = copy_file_range (src_fd, &in_offset, dst_fd, &out_offset,
-                                   st.st_size - in_offset, 0);
+                                   end - in_offset, 0);
 
       if (n < 0 && errno == EINTR)
         continue;
@@ -176,7 +212,7 @@ qvm_fs_clone_fd (int      src_fd,
         {
           /* Old kernels or odd file systems: a plain copy. */
           char buffer[64 * 1024];
-          ssize_t r = pread (src_fd, buffer, sizeof buffer, in_offset);
+          ssize_t r = pread (src_fd, buffer, MIN (sizeof buffer, end - in_offset), in_offset);
 
           if (r < 0 && errno == EINTR)
             continue;
@@ -197,7 +233,46 @@ qvm_fs_clone_fd (int      src_fd,
           return FALSE;
         }
     }
+  return TRUE;
+}
 
+gboolean
+qvm_fs_clone_fd (int      src_fd,
+                 int      dst_fd,
+                 GError **error)
+{
+  struct stat st;
+  guint64 position = 0;
+
+  if (ioctl (dst_fd, FICLONE, src_fd) == 0)
+    return TRUE;
+
+  if (fstat (src_fd, &st) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, "layer", "read");
+      return FALSE;
+    }
+
+  /* Extent by extent: copy_file_range() over a hole writes zeros (on ext4,
+   * for one), and a layer that is mostly hole must stay so in every copy. */
+  while (position < (guint64) st.st_size)
+    {
+      guint64 data_start, data_end;
+
+      if (!qvm_fs_next_data (src_fd, position, st.st_size, &data_start, &data_end, "layer", error))
+        return FALSE;
+      if (data_end > data_start &&
+          !copy_extent (src_fd, dst_fd, data_start, data_end - data_start, error))
+        return FALSE;
+      position = data_end;
+    }
+
+  /* the trailing hole */
+  if (ftruncate (dst_fd, st.st_size) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, "layer", "resize");
+      return FALSE;
+    }
   return TRUE;
 }
 

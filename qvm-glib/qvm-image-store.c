@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -55,6 +56,13 @@
  * deletes the copy. Images stay loaded while unused, until
  * [method@Qvm.ImageStore.collect].
  *
+ * The store's folder must belong to the caller's user and must not be
+ * writable by its group or by others: whoever else could write to it could
+ * swap an image's files for their own after the store checked them. The
+ * store opens the folder once and makes, opens and deletes everything in it
+ * relative to that descriptor, never by path; an instance is only handed
+ * out if its path still leads to the file the store made.
+ *
  * The store owns its folder: it marks it with a `.qvm-image-store` file
  * locked for the store's lifetime, so that a second store (in this process
  * or another) cannot use it at the same time. Images are not kept across
@@ -73,6 +81,7 @@ struct _QvmImageStore
   GObject parent_instance;
 
   char *folder;
+  int dir_fd;                 /* the folder, as validated; everything is opened from it */
   int lock_fd;
   QvmArchiveLimits limits;
 
@@ -86,12 +95,36 @@ struct _StoreImage
 {
   gatomicrefcount ref_count;
   char *id;
-  char *folder;
+  char *name;                 /* of its folder, in the store's folder */
+  char *folder;               /* the same, as a path */
+  int dir_fd;                 /* its folder, as extracted; set once loaded */
   QvmMachine *machine;        /* set once loaded */
   gboolean loaded;
   guint users;               /* instances and requests waiting for the load */
-  GPtrArray *waiters;         /* GTasks of the requests waiting for the load */
+  GPtrArray *waiters;         /* Waiter: the requests waiting for the load */
+  /* The load is cancelled once every request waiting for it is: this
+   * counts those not cancelled (atomically: the cancelled handlers run in
+   * whatever thread cancels). At zero the load is doomed and no request
+   * may join it any more. */
+  gint live_waiters;
+  GCancellable *load_cancellable;
 };
+
+/* A request waiting for a load, and its handler on the request's
+ * cancellable. */
+typedef struct {
+  GTask *task;
+  gulong cancelled_handler;
+} Waiter;
+
+static void
+waiter_free (gpointer data)
+{
+  Waiter *waiter = data;
+
+  g_object_unref (waiter->task);
+  g_free (waiter);
+}
 
 static StoreImage *
 store_image_ref (StoreImage *image)
@@ -106,21 +139,38 @@ store_image_unref (StoreImage *image)
   if (!g_atomic_ref_count_dec (&image->ref_count))
     return;
   g_free (image->id);
+  g_free (image->name);
   g_free (image->folder);
+  if (image->dir_fd >= 0)
+    close (image->dir_fd);
   g_clear_object (&image->machine);
   g_clear_pointer (&image->waiters, g_ptr_array_unref);
+  g_clear_object (&image->load_cancellable);
   g_free (image);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StoreImage, store_image_unref)
 
-/* Deletes the files of an image no one uses any more. */
+/* Deletes the files of an image no one uses any more, from the store's
+ * folder open as @store_fd. */
 static void
-store_image_delete (StoreImage *image)
+store_image_delete (StoreImage *image,
+                    int         store_fd)
 {
   g_autoptr(GError) error = NULL;
+  struct stat by_name, loaded;
 
-  if (!qvm_fs_remove_tree (image->folder, &error))
+  /* what is there now by that name may not be what was loaded */
+  if (image->dir_fd >= 0 &&
+      fstatat (store_fd, image->name, &by_name, AT_SYMLINK_NOFOLLOW) == 0 &&
+      fstat (image->dir_fd, &loaded) == 0 &&
+      (by_name.st_dev != loaded.st_dev || by_name.st_ino != loaded.st_ino))
+    {
+      g_message ("Image store: not deleting %s, which replaced the folder of the image %s",
+                 image->folder, image->id);
+      return;
+    }
+  if (!qvm_fs_remove_tree_at (store_fd, image->name, &error))
     g_warning ("Cannot delete the image %s: %s", image->id, error->message);
 }
 
@@ -175,12 +225,14 @@ qvm_image_store_finalize (GObject *object)
     {
       g_hash_table_iter_init (&iter, self->images);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &image))
-        store_image_delete (image);
+        store_image_delete (image, self->dir_fd);
       g_hash_table_unref (self->images);
     }
 
   if (self->lock_fd >= 0)
     close (self->lock_fd);
+  if (self->dir_fd >= 0)
+    close (self->dir_fd);
   g_mutex_clear (&self->mutex);
   g_free (self->folder);
 
@@ -271,8 +323,8 @@ qvm_image_store_class_init (QvmImageStoreClass *klass)
    * QvmImageStore:max-data:
    *
    * The most data, in bytes, one archive may write to the store's folder
-   * (holes do not count), in archives loaded from now on. 50 GiB by
-   * default.
+   * (holes do not count; data counts by the 4 KiB block it allocates), in
+   * archives loaded from now on. 50 GiB by default.
    */
   properties[PROP_MAX_DATA] =
     g_param_spec_uint64 ("max-data", NULL, NULL, 0, G_MAXUINT64, QVM_ARCHIVE_DEFAULT_MAX_SIZE,
@@ -284,6 +336,7 @@ qvm_image_store_class_init (QvmImageStoreClass *klass)
 static void
 qvm_image_store_init (QvmImageStore *self)
 {
+  self->dir_fd = -1;
   self->lock_fd = -1;
   g_mutex_init (&self->mutex);
   qvm_archive_limits_init (&self->limits);
@@ -291,53 +344,88 @@ qvm_image_store_init (QvmImageStore *self)
                                         (GDestroyNotify) store_image_unref);
 }
 
-/* Whether the folder holds anything but the store's mark, and the mark. */
-static gboolean
-inspect_folder (const char *folder,
-                gboolean   *has_entries,
+/* The names in the folder open as @dirfd, but the store's mark; and
+ * whether the mark is there. */
+static GPtrArray *
+list_folder_at (int         dirfd,
+                const char *shown,
                 gboolean   *has_mark,
                 GError    **error)
 {
-  g_autoptr(GDir) dir = g_dir_open (folder, 0, error);
-  const char *name;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  struct dirent *entry;
+  DIR *dir;
+  int fd;
 
+  /* a descriptor of its own, so that listing starts at the beginning */
+  fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  dir = fd >= 0 ? fdopendir (fd) : NULL;
   if (dir == NULL)
-    return FALSE;
-  *has_mark = FALSE;
-  *has_entries = FALSE;
-  while ((name = g_dir_read_name (dir)) != NULL)
     {
-      if (strcmp (name, STORE_MARK) == 0)
+      qvm_fs_set_error_from_errno (error, errno, shown, "list");
+      if (fd >= 0)
+        close (fd);
+      return NULL;
+    }
+  *has_mark = FALSE;
+  while ((entry = readdir (dir)) != NULL)
+    {
+      if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+        continue;
+      if (strcmp (entry->d_name, STORE_MARK) == 0)
         *has_mark = TRUE;
       else
-        *has_entries = TRUE;
+        g_ptr_array_add (names, g_strdup (entry->d_name));
     }
-  return TRUE;
+  closedir (dir);
+  return g_steal_pointer (&names);
 }
 
-/* Deletes everything in the folder but the mark: images of an earlier
- * store, which no one can use any more. */
+/* Deletes @names from the folder: images of an earlier store, which no
+ * one can use any more. */
 static gboolean
 remove_leftovers (QvmImageStore *self,
-                  int            dirfd,
+                  GPtrArray     *names,
                   GError       **error)
 {
-  g_autoptr(GDir) dir = g_dir_open (self->folder, 0, error);
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
-
-  if (dir == NULL)
-    return FALSE;
-  while ((name = g_dir_read_name (dir)) != NULL)
-    if (strcmp (name, STORE_MARK) != 0)
-      g_ptr_array_add (names, g_strdup (name));
-
   for (guint i = 0; i < names->len; i++)
     {
       g_message ("Image store %s: deleting %s, left by an earlier store", self->folder,
                  (const char *) names->pdata[i]);
-      if (!qvm_fs_remove_tree_at (dirfd, names->pdata[i], error))
+      if (!qvm_fs_remove_tree_at (self->dir_fd, names->pdata[i], error))
         return FALSE;
+    }
+  return TRUE;
+}
+
+/* The store's folder must be the caller's alone: whoever else may write
+ * to it can swap an image's files for their own after they were checked. */
+static gboolean
+check_folder_owner (QvmImageStore  *self,
+                    GError        **error)
+{
+  struct stat st;
+
+  if (fstat (self->dir_fd, &st) != 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, self->folder, "inspect");
+      return FALSE;
+    }
+  if (st.st_uid != geteuid ())
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   _("The image store folder %s belongs to user %u, not to this process's user %u; "
+                     "refusing to use it"),
+                   self->folder, (guint) st.st_uid, (guint) geteuid ());
+      return FALSE;
+    }
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   _("The image store folder %s can be written by %s (mode %04o); refusing to use it"),
+                   self->folder, (st.st_mode & S_IWOTH) ? _("other users") : _("its group"),
+                   (guint) (st.st_mode & 07777));
+      return FALSE;
     }
   return TRUE;
 }
@@ -348,9 +436,8 @@ qvm_image_store_initable_init (GInitable     *initable,
                                GError       **error)
 {
   QvmImageStore *self = QVM_IMAGE_STORE (initable);
-  gboolean has_mark = FALSE, has_entries = FALSE;
-  gboolean ok;
-  int dirfd;
+  g_autoptr(GPtrArray) names = NULL;
+  gboolean has_mark = FALSE;
 
   if (self->folder == NULL)
     {
@@ -362,32 +449,31 @@ qvm_image_store_initable_init (GInitable     *initable,
       qvm_fs_set_error_from_errno (error, errno, self->folder, "create");
       return FALSE;
     }
-  dirfd = open (self->folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dirfd < 0)
+  /* Checked and used through this descriptor only, never by path again. */
+  self->dir_fd = open (self->folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (self->dir_fd < 0)
     {
       qvm_fs_set_error_from_errno (error, errno, self->folder, "open");
       return FALSE;
     }
+  if (!check_folder_owner (self, error))
+    return FALSE;
 
-  if (!inspect_folder (self->folder, &has_entries, &has_mark, error))
-    {
-      close (dirfd);
-      return FALSE;
-    }
-  if (has_entries && !has_mark)
+  names = list_folder_at (self->dir_fd, self->folder, &has_mark, error);
+  if (names == NULL)
+    return FALSE;
+  if (names->len > 0 && !has_mark)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_EMPTY,
                    _("The folder %s holds files but is not an image store; refusing to use it"),
                    self->folder);
-      close (dirfd);
       return FALSE;
     }
 
-  self->lock_fd = openat (dirfd, STORE_MARK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  self->lock_fd = openat (self->dir_fd, STORE_MARK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (self->lock_fd < 0)
     {
       qvm_fs_set_error_from_errno (error, errno, self->folder, "create the mark of");
-      close (dirfd);
       return FALSE;
     }
   if (flock (self->lock_fd, LOCK_EX | LOCK_NB) != 0)
@@ -397,13 +483,13 @@ qvm_image_store_initable_init (GInitable     *initable,
                      _("The image store %s is in use by another store"), self->folder);
       else
         qvm_fs_set_error_from_errno (error, errno, self->folder, "lock");
-      close (dirfd);
       return FALSE;
     }
 
-  ok = remove_leftovers (self, dirfd, error);
-  close (dirfd);
-  return ok;
+  /* what an earlier store left; listed again now that the lock is held */
+  g_clear_pointer (&names, g_ptr_array_unref);
+  names = list_folder_at (self->dir_fd, self->folder, &has_mark, error);
+  return names != NULL && remove_leftovers (self, names, error);
 }
 
 static void
@@ -423,7 +509,9 @@ qvm_image_store_initable_iface_init (GInitableIface *iface)
  *
  * Returns: (transfer full): the store, or %NULL with @error set: to
  *   %G_IO_ERROR_BUSY if another store uses @folder, to
- *   %G_IO_ERROR_NOT_EMPTY if @folder holds files and was never a store
+ *   %G_IO_ERROR_NOT_EMPTY if @folder holds files and was never a store, to
+ *   %G_IO_ERROR_PERMISSION_DENIED if @folder belongs to another user or
+ *   its group or other users may write to it
  */
 QvmImageStore *
 qvm_image_store_new (const char  *folder,
@@ -539,6 +627,95 @@ qvm_image_store_set_max_data (QvmImageStore *store,
     g_object_notify_by_pspec (G_OBJECT (store), properties[PROP_MAX_DATA]);
 }
 
+/* Whether @path names the file open as @fd: the path an instance is
+ * handed out as must lead to the file made for it, not to one that was
+ * put in its place since. */
+static gboolean
+path_is_fd (const char *path,
+            int         fd)
+{
+  struct stat by_path, by_fd;
+
+  return stat (path, &by_path) == 0 && fstat (fd, &by_fd) == 0 &&
+         by_path.st_dev == by_fd.st_dev && by_path.st_ino == by_fd.st_ino;
+}
+
+/* A new, empty instance file in the image's folder, by a fresh name;
+ * O_EXCL makes a clash (or anything planted) an error. */
+static int
+create_instance_file (StoreImage *image,
+                      char      **name,
+                      GError    **error)
+{
+  int fd = -1;
+
+  for (int attempt = 0; attempt < 8 && fd < 0; attempt++)
+    {
+      g_free (*name);
+      *name = qvm_fs_random_name ("instance-", ".qcow2");
+      fd = openat (image->dir_fd, *name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd < 0 && errno != EEXIST)
+        break;
+    }
+  if (fd < 0)
+    {
+      g_autofree char *path = g_build_filename (image->folder, *name, NULL);
+
+      qvm_fs_set_error_from_errno (error, errno, path, "create");
+    }
+  return fd;
+}
+
+/* Copies the layer of @image, both opened from the folder the load made
+ * (never by path: the folder checked is the folder used); returns the
+ * path of the copy. */
+static char *
+copy_layer (StoreImage  *image,
+            GError     **error)
+{
+  g_autofree char *name = NULL;
+  g_autofree char *disk_file = NULL;
+  int layer_fd, instance_fd;
+  gboolean ok;
+
+  layer_fd = openat (image->dir_fd, QVM_ARCHIVE_LAYER, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (layer_fd < 0)
+    {
+      g_autofree char *layer = g_build_filename (image->folder, QVM_ARCHIVE_LAYER, NULL);
+
+      qvm_fs_set_error_from_errno (error, errno, layer, "open");
+      return NULL;
+    }
+  instance_fd = create_instance_file (image, &name, error);
+  if (instance_fd < 0)
+    {
+      close (layer_fd);
+      return NULL;
+    }
+  disk_file = g_build_filename (image->folder, name, NULL);
+
+  ok = qvm_fs_clone_fd (layer_fd, instance_fd, error);
+  if (ok && !path_is_fd (disk_file, instance_fd))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   _("The image folder %s was moved or replaced after it was loaded; "
+                     "refusing to make an instance there"), image->folder);
+      ok = FALSE;
+    }
+  if (close (instance_fd) != 0 && ok)
+    {
+      qvm_fs_set_error_from_errno (error, errno, disk_file, "write");
+      ok = FALSE;
+    }
+  close (layer_fd);
+  if (!ok)
+    {
+      unlinkat (image->dir_fd, name, 0);
+      return NULL;
+    }
+  return g_steal_pointer (&disk_file);
+}
+
 /* Creates an instance of a loaded image: a copy of its layer, in its
  * folder, since the layer names its backing file relative to itself. */
 static void
@@ -549,58 +726,28 @@ instance_thread (GTask        *task,
 {
   QvmImageStore *self = source_object;
   StoreImage *image = task_data;
-  g_autofree char *layer = g_build_filename (image->folder, QVM_ARCHIVE_LAYER, NULL);
   g_autofree char *disk_file = NULL;
   GError *error = NULL;
   QvmImage *instance;
   StoreUse *use;
-  int layer_fd, instance_fd = -1;
 
-  layer_fd = open (layer, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (layer_fd < 0)
+  disk_file = copy_layer (image, &error);
+  if (disk_file == NULL)
     {
-      qvm_fs_set_error_from_errno (&error, errno, layer, "open");
-      goto failed;
+      g_mutex_lock (&self->mutex);
+      image->users--;
+      g_mutex_unlock (&self->mutex);
+      g_task_return_error (task, error);
+      return;
     }
-  /* a fresh name; O_EXCL makes a clash (or anything planted) an error */
-  for (int attempt = 0; attempt < 8 && instance_fd < 0; attempt++)
-    {
-      g_autofree char *name = qvm_fs_random_name ("instance-", ".qcow2");
-
-      g_free (disk_file);
-      disk_file = g_build_filename (image->folder, name, NULL);
-      instance_fd = open (disk_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-      if (instance_fd < 0 && errno != EEXIST)
-        break;
-    }
-  if (instance_fd < 0)
-    {
-      qvm_fs_set_error_from_errno (&error, errno, disk_file, "create");
-      close (layer_fd);
-      goto failed;
-    }
-  if (!qvm_fs_clone_fd (layer_fd, instance_fd, &error) || close (instance_fd) != 0)
-    {
-      if (error == NULL)
-        qvm_fs_set_error_from_errno (&error, errno, disk_file, "write");
-      close (layer_fd);
-      g_unlink (disk_file);
-      goto failed;
-    }
-  close (layer_fd);
 
   use = g_new0 (StoreUse, 1);
   use->store = g_object_ref (self);
   use->image = store_image_ref (image);
-  instance = qvm_store_image_new (disk_file, image->machine, store_use_end, use);
+  /* the use holds the image, and so its folder's descriptor, until the
+   * instance is released */
+  instance = qvm_store_image_new (disk_file, image->dir_fd, image->machine, store_use_end, use);
   g_task_return_pointer (task, instance, g_object_unref);
-  return;
-
-failed:
-  g_mutex_lock (&self->mutex);
-  image->users--;
-  g_mutex_unlock (&self->mutex);
-  g_task_return_error (task, error);
 }
 
 /* Runs the request @task for a loaded image in a worker thread. */
@@ -623,19 +770,34 @@ start_instance (GTask      *task,
 
 typedef struct {
   GFile *source;
-  char *folder;
+  int store_fd;               /* the store's (the load holds a ref on the store) */
+  char *name;                 /* of the image's folder */
+  char *folder;               /* the same, as a path, for messages */
   QvmArchiveLimits limits;
+  GCancellable *cancellable;  /* the image's load_cancellable */
+  int folder_fd;              /* the folder extracted, once loaded */
 } LoadData;
 
 static void
 load_data_free (LoadData *data)
 {
   g_object_unref (data->source);
+  if (data->folder_fd >= 0)
+    close (data->folder_fd);
+  g_free (data->name);
   g_free (data->folder);
+  g_object_unref (data->cancellable);
   g_free (data);
 }
 
-/* Not cancellable: the load goes on for every request that waits for it. */
+static GObject *
+machine_from_json (GBytes  *json,
+                   GError **error)
+{
+  return G_OBJECT (qvm_machine_new_from_bytes (json, error));
+}
+
+/* Cancelled only when every request that waits for it is. */
 static void
 load_thread (GTask        *task,
              gpointer      source_object,
@@ -643,11 +805,15 @@ load_thread (GTask        *task,
              GCancellable *cancellable)
 {
   LoadData *data = task_data;
+  g_autoptr(GInputStream) stream = NULL;
   GError *error = NULL;
-  QvmMachine *machine;
+  GObject *machine = NULL;
 
-  machine = qvm_image_extract_archive (data->source, data->folder, &data->limits, NULL, &error);
-  if (machine == NULL)
+  stream = qvm_archive_open (data->source, data->cancellable, &error);
+  if (stream == NULL ||
+      !qvm_archive_extract_at (stream, data->store_fd, data->name, data->folder, &data->limits,
+                               machine_from_json, &machine, &data->folder_fd,
+                               data->cancellable, &error))
     {
       g_task_return_error (task, error);
       return;
@@ -673,6 +839,9 @@ load_done (GObject      *source_object,
   waiters = g_steal_pointer (&image->waiters);
   if (machine != NULL)
     {
+      LoadData *data = g_task_get_task_data (G_TASK (result));
+
+      image->dir_fd = g_steal_fd (&data->folder_fd);
       image->machine = machine;
       image->loaded = TRUE;
     }
@@ -690,13 +859,108 @@ load_done (GObject      *source_object,
 
   for (guint i = 0; i < waiters->len; i++)
     {
-      GTask *waiter = waiters->pdata[i];
+      Waiter *w = waiters->pdata[i];
+      GTask *waiter = w->task;
+
+      if (w->cancelled_handler != 0)
+        g_cancellable_disconnect (g_task_get_cancellable (waiter), w->cancelled_handler);
 
       if (machine != NULL)
         start_instance (waiter, image);
       else
         g_task_return_error (waiter, g_error_copy (error));
     }
+}
+
+/* Counts one more request waiting for @image's load, unless every one
+ * so far was cancelled (then the load is cancelled, or about to be).
+ * Under the store's mutex. */
+static gboolean
+join_load (StoreImage *image)
+{
+  for (;;)
+    {
+      gint live = g_atomic_int_get (&image->live_waiters);
+
+      if (live == 0)
+        return FALSE;
+      if (g_atomic_int_compare_and_exchange (&image->live_waiters, live, live + 1))
+        return TRUE;
+    }
+}
+
+/* In the thread that cancels a waiting request: the last one cancels the
+ * load, which ends at its next read and removes what it wrote. */
+static void
+waiter_cancelled (GCancellable *cancellable,
+                  gpointer      data)
+{
+  StoreImage *image = data;
+
+  if (g_atomic_int_dec_and_test (&image->live_waiters))
+    g_cancellable_cancel (image->load_cancellable);
+}
+
+/* Under the store's mutex. The handler takes no lock, so that connecting
+ * to a cancellable that is cancelled already (which runs it at once) is
+ * safe here; load_done() disconnects it. */
+static void
+add_waiter (StoreImage *image,
+            GTask      *task)
+{
+  Waiter *waiter = g_new0 (Waiter, 1);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  waiter->task = g_object_ref (task);
+  g_ptr_array_add (image->waiters, waiter);
+  if (cancellable != NULL)
+    waiter->cancelled_handler = g_cancellable_connect (cancellable, G_CALLBACK (waiter_cancelled),
+                                                       store_image_ref (image),
+                                                       (GDestroyNotify) store_image_unref);
+}
+
+/* A new, loading image for @image_id, in the table. Under the mutex. */
+static StoreImage *
+new_store_image (QvmImageStore *store,
+                 const char    *image_id)
+{
+  g_autofree char *name = qvm_fs_random_name ("image-", "");
+  StoreImage *image = g_new0 (StoreImage, 1);
+
+  g_atomic_ref_count_init (&image->ref_count);
+  image->id = g_strdup (image_id);
+  image->name = g_steal_pointer (&name);
+  image->folder = g_build_filename (store->folder, image->name, NULL);
+  image->dir_fd = -1;
+  image->waiters = g_ptr_array_new_with_free_func (waiter_free);
+  /* the request that starts the load; join_load() counts the others */
+  image->live_waiters = 1;
+  image->load_cancellable = g_cancellable_new ();
+  g_hash_table_insert (store->images, image->id, image);
+  store->n_loads++;
+  return image;
+}
+
+/* The task that loads @image from @source. Under the mutex. */
+static GTask *
+new_load (QvmImageStore *store,
+          StoreImage    *image,
+          GFile         *source)
+{
+  LoadData *data = g_new0 (LoadData, 1);
+  GTask *load;
+
+  data->source = g_object_ref (source);
+  data->store_fd = store->dir_fd;
+  data->name = g_strdup (image->name);
+  data->folder = g_strdup (image->folder);
+  data->folder_fd = -1;
+  data->limits = store->limits;
+  data->cancellable = g_object_ref (image->load_cancellable);
+  load = g_task_new (store, NULL, load_done, store_image_ref (image));
+  g_task_set_source_tag (load, load_thread);
+  g_task_set_task_data (load, data, (GDestroyNotify) load_data_free);
+  return load;
 }
 
 /**
@@ -715,9 +979,15 @@ load_done (GObject      *source_object,
  * context of the caller.
  *
  * The caller decides what @image_id means and must make sure that one id
- * always names the same archive. Cancelling @cancellable ends this request,
- * at the latest when the load it waits for is done; the load itself goes on
- * for the other requests and stays cached.
+ * always names the same archive. Cancelling @cancellable ends this request
+ * with %G_IO_ERROR_CANCELLED, at the latest when the load it waits for is
+ * done. The load goes on while another request waits for it (and then
+ * stays loaded); once every request waiting for it is cancelled, the load
+ * is cancelled too, between two reads of @source, and leaves nothing on
+ * disk.
+ *
+ * @source must be a regular file: a named pipe, a device or a folder is
+ * refused with %G_IO_ERROR_NOT_REGULAR_FILE before it is read.
  */
 void
 qvm_image_store_instance_async (QvmImageStore       *store,
@@ -741,29 +1011,20 @@ qvm_image_store_instance_async (QvmImageStore       *store,
 
   g_mutex_lock (&store->mutex);
   image = g_hash_table_lookup (store->images, image_id);
+  if (image != NULL && !image->loaded && !join_load (image))
+    {
+      /* its load is being cancelled: this request loads anew */
+      g_hash_table_remove (store->images, image_id);
+      image = NULL;
+    }
   if (image == NULL)
     {
-      g_autofree char *name = qvm_fs_random_name ("image-", "");
-      LoadData *data = g_new0 (LoadData, 1);
-
-      image = g_new0 (StoreImage, 1);
-      g_atomic_ref_count_init (&image->ref_count);
-      image->id = g_strdup (image_id);
-      image->folder = g_build_filename (store->folder, name, NULL);
-      image->waiters = g_ptr_array_new_with_free_func (g_object_unref);
-      g_hash_table_insert (store->images, image->id, image);
-      store->n_loads++;
-
-      data->source = g_object_ref (source);
-      data->folder = g_strdup (image->folder);
-      data->limits = store->limits;
-      load = g_task_new (store, NULL, load_done, store_image_ref (image));
-      g_task_set_source_tag (load, load_thread);
-      g_task_set_task_data (load, data, (GDestroyNotify) load_data_free);
+      image = new_store_image (store, image_id);
+      load = new_load (store, image, source);
     }
   image->users++;
   if (!image->loaded)
-    g_ptr_array_add (image->waiters, g_object_ref (task));
+    add_waiter (image, task);
   store_image_ref (image);
   g_mutex_unlock (&store->mutex);
 
@@ -829,7 +1090,7 @@ qvm_image_store_collect (QvmImageStore *store)
   g_mutex_unlock (&store->mutex);
 
   for (guint i = 0; i < unused->len; i++)
-    store_image_delete (unused->pdata[i]);
+    store_image_delete (unused->pdata[i], store->dir_fd);
   return unused->len;
 }
 

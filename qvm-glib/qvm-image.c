@@ -220,11 +220,11 @@ qvm_image_extract_archive (GFile                  *source,
                            GCancellable           *cancellable,
                            GError                **error)
 {
-  g_autoptr(GFileInputStream) stream = g_file_read (source, cancellable, error);
+  g_autoptr(GInputStream) stream = qvm_archive_open (source, cancellable, error);
   GObject *machine = NULL;
 
   if (stream == NULL ||
-      !qvm_archive_extract (G_INPUT_STREAM (stream), folder, limits, machine_from_json,
+      !qvm_archive_extract (stream, folder, limits, machine_from_json,
                             &machine, cancellable, error))
     return NULL;
   return QVM_MACHINE (machine);

@@ -71,6 +71,22 @@ gboolean qvm_qcow2_check_layer (const guint8 *data,
                                 guint64       max_virtual_size,
                                 GError      **error);
 
+/* The largest file an image with @header can legitimately be: its header
+ * cluster, the L1, L2 and refcount tables and blocks for a fully written
+ * virtual disk, every data cluster, and a few clusters of leeway. Internal
+ * snapshots, which a layer has no use for, are not counted. */
+guint64 qvm_qcow2_max_file_size (const QvmQcow2Header *header);
+
+/* Parses the header and checks that a file of @file_size bytes is no
+ * larger than qvm_qcow2_max_file_size(): a layer cannot legitimately hold
+ * more, and whatever it holds beyond is a hole that copies of it (or the
+ * data it hides) would pay for. */
+gboolean qvm_qcow2_check_layer_file_size (const guint8 *data,
+                                          gsize         len,
+                                          const char   *name,
+                                          guint64       file_size,
+                                          GError      **error);
+
 /* A complete, empty qcow2 version 3 file of @virtual_size bytes whose
  * backing file is @backing_file with format @backing_format: header,
  * refcount table and block, L1 table; 64 KiB clusters. */

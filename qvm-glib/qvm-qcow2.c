@@ -350,6 +350,69 @@ qvm_qcow2_check_layer (const guint8 *data,
   return TRUE;
 }
 
+static guint64
+div_round_up (guint64 a,
+              guint64 b)
+{
+  return a / b + (a % b != 0);
+}
+
+/* Leeway, in clusters, for what a sound image may hold besides its tables
+ * and data: header extensions past the first cluster, a refcount table
+ * that QEMU grew and left behind, a cluster or two leaked on a crash. */
+#define FILE_SIZE_SLACK_CLUSTERS 8
+
+guint64
+qvm_qcow2_max_file_size (const QvmQcow2Header *header)
+{
+  guint64 cluster_size = G_GUINT64_CONSTANT (1) << header->cluster_bits;
+  /* an extended L2 entry takes 16 bytes, a plain one 8 */
+  guint64 l2_entry = (header->incompatible_features & QVM_QCOW2_INCOMPAT_EXTENDED_L2) ? 16 : 8;
+  guint64 data_clusters = div_round_up (header->virtual_size, cluster_size);
+  guint64 l2_tables = div_round_up (data_clusters, cluster_size / l2_entry);
+  guint64 l1_clusters = div_round_up (l2_tables * 8, cluster_size);
+  guint64 refcounts_per_block = cluster_size * 8 >> header->refcount_order;
+  guint64 fixed = 1 + l1_clusters + l2_tables + data_clusters + FILE_SIZE_SLACK_CLUSTERS;
+  guint64 total = fixed;
+
+  /* the refcount blocks and table count themselves too: a few rounds
+   * reach the fixed point, since each block covers thousands of clusters */
+  for (int round = 0; round < 4; round++)
+    {
+      guint64 blocks = div_round_up (total, refcounts_per_block);
+
+      total = fixed + blocks + div_round_up (blocks * 8, cluster_size);
+    }
+
+  if (total > G_MAXUINT64 >> header->cluster_bits)
+    return G_MAXUINT64;
+  return total << header->cluster_bits;
+}
+
+gboolean
+qvm_qcow2_check_layer_file_size (const guint8 *data,
+                                 gsize         len,
+                                 const char   *name,
+                                 guint64       file_size,
+                                 GError      **error)
+{
+  g_auto(QvmQcow2Header) header = { 0 };
+  guint64 max_size;
+
+  if (!qvm_qcow2_parse_header (data, len, name, &header, error))
+    return FALSE;
+  max_size = qvm_qcow2_max_file_size (&header);
+  if (file_size > max_size)
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD,
+                   _("%s: the file of %" G_GUINT64_FORMAT " bytes is larger than a qcow2 file of "
+                     "virtual size %" G_GUINT64_FORMAT " can need (%" G_GUINT64_FORMAT " bytes)"),
+                   name, file_size, header.virtual_size, max_size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* The writer: cluster 0 holds the header, its extensions and the backing
  * file name; cluster 1 the refcount table; cluster 2 the refcount block
  * (16-bit refcounts); clusters 3… the L1 table, all zero (nothing allocated,

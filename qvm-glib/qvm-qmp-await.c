@@ -16,6 +16,7 @@
 
 typedef struct {
   GIOStream    *stream;
+  guint         timeout_ms;
   GCancellable *cancellable;
 } NewCall;
 
@@ -26,15 +27,18 @@ new_begin (gpointer            data,
 {
   NewCall *call = data;
 
-  qvm_qmp_client_new_async (call->stream, call->cancellable, callback, callback_data);
+  g_async_initable_new_async (QVM_TYPE_QMP_CLIENT, G_PRIORITY_DEFAULT, call->cancellable,
+                              callback, callback_data,
+                              "stream", call->stream, "timeout", call->timeout_ms, NULL);
 }
 
 QvmQmpClient *
 qvm_qmp_client_await_new (GIOStream     *stream,
+                          guint          timeout_ms,
                           GCancellable  *cancellable,
                           GError       **error)
 {
-  NewCall call = { stream, cancellable };
+  NewCall call = { stream, timeout_ms, cancellable };
   g_autoptr(GAsyncResult) result = NULL;
 
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);

@@ -22,8 +22,10 @@ guint qvm_qmp_client_get_pending_count (QvmQmpClient *client);
 /* Typed awaits for coroutine code (see qvm-coroutine-gio-private.h),
  * in qvm-qmp-await.c. */
 
-/* qvm_qmp_client_new_async() (transfer full). */
+/* qvm_qmp_client_new_async() with the client's timeout set to
+ * @timeout_ms (0: none), which bounds the handshake too (transfer full). */
 QvmQmpClient *qvm_qmp_client_await_new     (GIOStream     *stream,
+                                            guint          timeout_ms,
                                             GCancellable  *cancellable,
                                             GError       **error);
 

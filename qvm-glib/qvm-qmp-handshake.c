@@ -369,7 +369,7 @@ connect_body (GTask        *task,
       return;
     }
 
-  client = qvm_qmp_client_await_new (G_IO_STREAM (connection), cancellable, &error);
+  client = qvm_qmp_client_await_new (G_IO_STREAM (connection), 0, cancellable, &error);
   if (client == NULL)
     {
       qvm_task_return_error (task, g_steal_pointer (&error));

@@ -18,10 +18,13 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (QvmStoreImage, qvm_store_image, QVM, STORE_IMAGE, GObject)
 
 /* Wraps @disk_file, a fresh copy of a layer, as an image with @machine
- * (referenced). Releasing the instance, or dropping it unreleased, deletes
- * @disk_file and then calls @released with @data, exactly once: that is
- * where the store counts one user less and drops what @data holds. */
+ * (referenced). @folder_fd is the folder @disk_file was made in, which
+ * must stay open until @released is called. Releasing the instance, or
+ * dropping it unreleased, deletes the file from @folder_fd (not by path)
+ * and then calls @released with @data, exactly once: that is where the
+ * store counts one user less and drops what @data holds. */
 QvmImage *qvm_store_image_new (const char     *disk_file,
+                               int             folder_fd,
                                QvmMachine     *machine,
                                GDestroyNotify  released,
                                gpointer        data);

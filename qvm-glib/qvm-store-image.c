@@ -10,10 +10,12 @@
  * may then collect the loaded image.
  */
 
+#define _GNU_SOURCE
 #include "config.h"
 
 #include <errno.h>
-#include <glib/gstdio.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
@@ -24,6 +26,8 @@ struct _QvmStoreImage
   GObject parent_instance;
 
   char *disk_file;
+  int folder_fd;                  /* the folder of disk_file (borrowed, until released) */
+  char *name;                     /* disk_file's, in that folder */
   QvmMachine *machine;
   gboolean in_use;                /* acquired, not released yet */
   gboolean released;
@@ -52,7 +56,8 @@ qvm_store_image_release (QvmImage *image)
 
   self->in_use = FALSE;
   self->released = TRUE;
-  if (g_unlink (self->disk_file) != 0)
+  /* from the folder the store made it in, whatever its path leads to now */
+  if (unlinkat (self->folder_fd, self->name, 0) != 0)
     g_warning ("Cannot delete the image instance %s: %s", self->disk_file, g_strerror (errno));
   self->released_func (g_steal_pointer (&self->released_data));
 
@@ -78,6 +83,7 @@ qvm_store_image_finalize (GObject *object)
 
   g_clear_object (&self->machine);
   g_free (self->disk_file);
+  g_free (self->name);
 
   G_OBJECT_CLASS (qvm_store_image_parent_class)->finalize (object);
 }
@@ -180,6 +186,7 @@ qvm_store_image_iface_init (QvmImageInterface *iface)
 
 QvmImage *
 qvm_store_image_new (const char     *disk_file,
+                     int             folder_fd,
                      QvmMachine     *machine,
                      GDestroyNotify  released,
                      gpointer        data)
@@ -187,11 +194,14 @@ qvm_store_image_new (const char     *disk_file,
   QvmStoreImage *self;
 
   g_return_val_if_fail (disk_file != NULL, NULL);
+  g_return_val_if_fail (folder_fd >= 0, NULL);
   g_return_val_if_fail (QVM_IS_MACHINE (machine), NULL);
   g_return_val_if_fail (released != NULL, NULL);
 
   self = g_object_new (QVM_TYPE_STORE_IMAGE, NULL);
   self->disk_file = g_strdup (disk_file);
+  self->folder_fd = folder_fd;
+  self->name = g_path_get_basename (disk_file);
   self->machine = g_object_ref (machine);
   self->released_func = released;
   self->released_data = data;

@@ -175,7 +175,8 @@ qvm_virtual_machine_finalize (GObject *object)
   QvmVirtualMachine *self = QVM_VIRTUAL_MACHINE (object);
 
   g_assert (self->start_task == NULL);
-  g_assert (self->done_waiters == NULL);
+  qvm_wait_queue_clear (&self->done_queue);
+  qvm_wait_queue_clear (&self->readers_queue);
 
   g_free (self->id);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -506,6 +507,9 @@ qvm_virtual_machine_init (QvmVirtualMachine *self)
   self->readers_cancellable = g_cancellable_new ();
   self->qmp_watch_cancellable = g_cancellable_new ();
   g_queue_init (&self->stderr_tail);
+  qvm_wait_queue_init (&self->done_queue);
+  self->handshake_timeout_ms = QVM_VM_HANDSHAKE_TIMEOUT_MS;
+  qvm_wait_queue_init (&self->readers_queue);
 
   env = g_getenv ("QVM_QEMU");
   self->qemu_binary = g_strdup (env != NULL && *env != '\0' ? env : "qemu-system-x86_64");

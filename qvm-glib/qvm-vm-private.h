@@ -26,6 +26,10 @@
 
 G_BEGIN_DECLS
 
+/* How long QEMU has to greet on QMP and accept its capabilities: it does
+ * so in well under a second, even under TCG on a busy machine. */
+#define QVM_VM_HANDSHAKE_TIMEOUT_MS 30000
+
 /* One life cycle, one field: where the machine is. The public
  * QvmVmState is derived from it (qvm_vm_phase_to_state()). Changed only by
  * qvm_vm_set_phase(), which refuses what the transition table does not
@@ -104,6 +108,7 @@ struct _QvmVirtualMachine
 
   char              *qemu_binary;
   char              *accel;
+  guint              handshake_timeout_ms;  /* QVM_VM_HANDSHAKE_TIMEOUT_MS */
 
   /* The life cycle (qvm-vm-phase.c). */
   QvmVmPhase         phase;
@@ -134,9 +139,9 @@ struct _QvmVirtualMachine
   GQueue             stderr_tail;       /* of char * */
   guint              readers_open;
   GCancellable      *readers_cancellable;
-  GTask             *readers_waiter;
+  QvmWaitQueue       readers_queue;     /* woken when a reader ends */
 
-  GList             *done_waiters;      /* of GTask *, for wait_done() */
+  QvmWaitQueue       done_queue;        /* woken when the machine is done */
 };
 
 /* ---- qvm-virtual-machine.c ---- */

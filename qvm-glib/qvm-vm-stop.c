@@ -282,7 +282,6 @@ finish_done (gpointer data)
   DoneData *done = data;
   QvmVirtualMachine *self = done->vm;
   g_autoptr(GObject) keep_alive = g_object_ref (G_OBJECT (self));
-  GList *waiters;
 
   g_assert (self->phase == QVM_VM_PHASE_RELEASING);
 
@@ -351,70 +350,12 @@ finish_done (gpointer data)
                                  _("The virtual machine shut down before it started"));
     }
 
-  waiters = g_steal_pointer (&self->done_waiters);
-  for (GList *l = waiters; l != NULL; l = l->next)
-    {
-      g_autoptr(GTask) task = l->data;
-      GSource *timeout = g_task_get_task_data (task);
-
-      if (timeout != NULL)
-        g_source_destroy (timeout);
-      g_task_return_boolean (task, TRUE);
-    }
-  g_list_free (waiters);
+  qvm_wait_queue_wake_all (&self->done_queue);
 
   return G_SOURCE_REMOVE;
 }
 
 /* ---- Waiting for things, from coroutines ----------------------------------- */
-
-typedef struct {
-  QvmVirtualMachine *vm;
-  guint              timeout_ms;
-} WaitDone;
-
-static gboolean
-wait_done_timed_out (gpointer data)
-{
-  GTask *task = data;
-  QvmVirtualMachine *self = g_task_get_source_object (task);
-  GList *link = g_list_find (self->done_waiters, task);
-
-  if (link != NULL)
-    {
-      self->done_waiters = g_list_delete_link (self->done_waiters, link);
-      g_task_return_boolean (task, FALSE);
-      g_object_unref (task);
-    }
-  return G_SOURCE_REMOVE;
-}
-
-static void
-wait_done_start (gpointer            start_data,
-                 GAsyncReadyCallback callback,
-                 gpointer            callback_data)
-{
-  WaitDone *wait = start_data;
-  g_autoptr(GTask) task = g_task_new (wait->vm, NULL, callback, callback_data);
-
-  if (wait->vm->phase == QVM_VM_PHASE_DONE)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-
-  if (wait->timeout_ms > 0)
-    {
-      g_autoptr(GSource) timeout = g_timeout_source_new (wait->timeout_ms);
-
-      g_source_set_callback (timeout, wait_done_timed_out, task, NULL);
-      g_source_set_static_name (timeout, "[qvm] virtual machine shutdown timeout");
-      g_source_attach (timeout, g_task_get_context (task));
-      g_task_set_task_data (task, g_source_ref (timeout), (GDestroyNotify) g_source_unref);
-    }
-
-  wait->vm->done_waiters = g_list_prepend (wait->vm->done_waiters, g_steal_pointer (&task));
-}
 
 /* Waits until "done" was emitted (TRUE) or @timeout_ms passed (FALSE);
  * 0 waits as long as it takes. */
@@ -422,61 +363,32 @@ static gboolean
 wait_done (QvmVirtualMachine *self,
            guint              timeout_ms)
 {
-  WaitDone wait = { self, timeout_ms };
-  g_autoptr(GAsyncResult) result = qvm_coroutine_await (wait_done_start, &wait);
-
-  return g_task_propagate_boolean (G_TASK (result), NULL);
-}
-
-static gboolean
-readers_grace_over (gpointer data)
-{
-  QvmVirtualMachine *self = data;
-
-  /* Whatever is still unread is lost; the readers stop. */
-  g_cancellable_cancel (self->readers_cancellable);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-wait_readers_start (gpointer            start_data,
-                    GAsyncReadyCallback callback,
-                    gpointer            callback_data)
-{
-  QvmVirtualMachine *self = start_data;
-  g_autoptr(GTask) task = g_task_new (self, NULL, callback, callback_data);
-
-  if (self->readers_open == 0)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-
-  self->readers_waiter = g_steal_pointer (&task);
+  while (self->phase != QVM_VM_PHASE_DONE)
+    if (!qvm_wait_queue_wait (&self->done_queue, timeout_ms > 0 ? (int) timeout_ms : -1,
+                              NULL, NULL))
+      return FALSE;
+  return TRUE;
 }
 
 void
 qvm_vm_readers_finished (QvmVirtualMachine *self)
 {
-  if (self->readers_waiter != NULL)
-    {
-      g_autoptr(GTask) task = g_steal_pointer (&self->readers_waiter);
-      qvm_task_return_boolean (task, TRUE);
-    }
+  qvm_wait_queue_wake_all (&self->readers_queue);
 }
 
-/* Waits until QEMU's stdout and stderr reached their end, at most
- * OUTPUT_GRACE_MS. */
+/* Waits until QEMU's stdout and stderr reached their end; after
+ * OUTPUT_GRACE_MS whatever is still unread is lost: the readers stop. */
 static void
 wait_readers (QvmVirtualMachine *self)
 {
-  g_autoptr(GSource) grace = g_timeout_source_new (OUTPUT_GRACE_MS);
-  g_autoptr(GAsyncResult) result = NULL;
+  int timeout_ms = OUTPUT_GRACE_MS;
 
-  g_source_set_callback (grace, readers_grace_over, self, NULL);
-  g_source_attach (grace, self->context);
-  result = qvm_coroutine_await (wait_readers_start, self);
-  g_source_destroy (grace);
+  while (self->readers_open > 0)
+    if (!qvm_wait_queue_wait (&self->readers_queue, timeout_ms, NULL, NULL))
+      {
+        g_cancellable_cancel (self->readers_cancellable);
+        timeout_ms = -1;
+      }
 }
 
 /* ---- Teardown ---------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #   dies-at-once   SIGKILLs itself before the greeting
 #   refuses        complains on stderr and exits with status 3, no QMP
 #   dies-on-cont   SIGKILLs itself when told to run the guest
+#   never-greets   keeps QMP open and says nothing
 #   guest-failed   on cont: KVM's internal-error lines on stderr, STOP, and
 #                  waits for ever in internal-error
 #   closes-qmp     on cont: closes the QMP socket and waits for ever
@@ -102,6 +103,9 @@ def main():
         sys.exit(3)
 
     sock = socket.socket(fileno=3)
+    if MODE == 'never-greets':
+        while True:
+            signal.pause()
     send(sock, {'QMP': {'version': {'qemu': {'major': 7, 'minor': 2, 'micro': 0},
                                     'package': 'fake'},
                         'capabilities': []}})

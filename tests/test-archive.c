@@ -20,6 +20,7 @@
 #include "qvm.h"
 #include "qvm-archive-private.h"
 #include "qvm-qcow2-private.h"
+#include "testutil.h"
 
 #define MIB (G_GUINT64_CONSTANT (1) << 20)
 #define GIB (G_GUINT64_CONSTANT (1) << 30)
@@ -27,19 +28,16 @@
 
 #define MACHINE_JSON "{\"uuid\": \"52a5c0f4-7d3e-4a9b-9a43-1f2b3c4d5e6f\", \"memory\": 512}"
 
-static gboolean
-have_program (const char *name)
-{
-  g_autofree char *path = g_find_program_in_path (name);
-
-  return path != NULL;
-}
-
 typedef enum {
   FILTER_ZSTD,
   FILTER_GZIP,
   FILTER_NONE,
 } Filter;
+
+typedef struct {
+  guint64 offset;
+  guint64 length;
+} TestRegion;
 
 typedef struct {
   const char *name;
@@ -51,6 +49,9 @@ typedef struct {
   gsize data_len;
   guint64 data_offset;       /* sparse: one data region at this offset */
   gboolean sparse;
+  /* sparse with many regions: data holds the whole file, holes as zeros */
+  const TestRegion *regions;
+  gsize n_regions;
 } TestEntry;
 
 typedef struct {
@@ -167,7 +168,13 @@ write_archive (Fixture         *f,
         {
           archive_entry_set_filetype (ae, AE_IFREG);
           archive_entry_set_size (ae, size);
-          if (e->sparse)
+          if (e->regions != NULL)
+            {
+              for (gsize r = 0; r < e->n_regions; r++)
+                archive_entry_sparse_add_entry (ae, e->regions[r].offset, e->regions[r].length);
+              archive_entry_sparse_add_entry (ae, size, 0);
+            }
+          else if (e->sparse)
             {
               archive_entry_sparse_add_entry (ae, e->data_offset, e->data_len);
               if (e->data_offset + e->data_len < size)
@@ -201,27 +208,6 @@ write_archive (Fixture         *f,
   return g_steal_pointer (&path);
 }
 
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
-static char **
-list_folder (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  g_autoptr(GPtrArray) names = g_ptr_array_new ();
-  const char *name;
-
-  g_assert_nonnull (dir);
-  while ((name = g_dir_read_name (dir)) != NULL)
-    g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, compare_names);
-  g_ptr_array_add (names, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
-}
-
 static gboolean
 extract_file (Fixture     *f,
               const char  *archive,
@@ -246,7 +232,7 @@ assert_refused (Fixture    *f,
                 const char *rule)
 {
   g_autofree char *folder = g_build_filename (f->parent, "image", NULL);
-  g_auto(GStrv) before = list_folder (f->parent);
+  g_auto(GStrv) before = testutil_list_folder (f->parent);
   g_auto(GStrv) after = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GObject) machine = NULL;
@@ -259,7 +245,7 @@ assert_refused (Fixture    *f,
   g_assert_nonnull (strstr (error->message, rule));
   g_assert_null (machine);
 
-  after = list_folder (f->parent);
+  after = testutil_list_folder (f->parent);
   g_assert_true (g_strv_equal ((const char *const *) before, (const char *const *) after));
   g_assert_false (g_file_test (folder, G_FILE_TEST_EXISTS));
 }
@@ -310,7 +296,7 @@ test_valid (Fixture *f, gconstpointer data)
   g_assert_cmpmem (g_bytes_get_data (g_object_get_data (machine, "json"), NULL), strlen (MACHINE_JSON),
                    MACHINE_JSON, strlen (MACHINE_JSON));
 
-  names = list_folder (folder);
+  names = testutil_list_folder (folder);
   g_assert_cmpuint (g_strv_length (names), ==, 2);
   g_assert_cmpstr (names[0], ==, "disk.img");
   g_assert_cmpstr (names[1], ==, "layer.qcow2");
@@ -553,6 +539,41 @@ test_refuse_total_limit (Fixture *f, gconstpointer data)
   refuse_with_entry (f, &e, 2, "disk.img", "the archive's data is over the limit of 2097152 bytes");
 }
 
+/* One byte of data in each 4 KiB block allocates the whole block: the
+ * limit charges blocks, not bytes (1024 bytes here allocate 4 MiB; the
+ * layer's three header clusters take 192 KiB of the 512 KiB). */
+static void
+test_refuse_total_limit_blocks (Fixture *f, gconstpointer data)
+{
+  const gsize size = 4 * MIB, stride = 4096, n = size / stride;
+  g_autofree guint8 *disk = g_malloc0 (size);
+  g_autofree TestRegion *regions = g_new (TestRegion, n);
+  TestEntry e = { .name = "disk.img", .size = size, .data = disk, .data_len = size };
+
+  for (gsize i = 0; i < n; i++)
+    {
+      disk[i * stride + 7] = 0xa5;
+      regions[i] = (TestRegion) { i * stride + 7, 1 };
+    }
+  e.regions = regions;
+  e.n_regions = n;
+  f->limits.max_total_size = 512 * 1024;
+  refuse_with_entry (f, &e, 2, "disk.img", "the archive's data is over the limit of 524288 bytes");
+}
+
+/* A valid header followed by a hole far larger than its virtual disk
+ * could need: every copy of that layer would pay for the hole. */
+static void
+test_refuse_layer_hole (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) layer = valid_layer (8 * MIB);
+  TestEntry e = { .name = "layer.qcow2", .size = GIB, .sparse = TRUE,
+                  .data = g_bytes_get_data (layer, NULL), .data_len = g_bytes_get_size (layer) };
+
+  refuse_with_entry (f, &e, 1, "layer.qcow2",
+                     "the file of 1073741824 bytes is larger than a qcow2 file of virtual size 8388608 can need");
+}
+
 static void
 test_refuse_big_machine (Fixture *f, gconstpointer data)
 {
@@ -682,7 +703,7 @@ test_refuse_zstd_not_tar (Fixture *f, gconstpointer data)
   const char *argv[] = { "zstd", "-q", "-f", text, "-o", path, NULL };
   int status;
 
-  if (!have_program ("zstd"))
+  if (!testutil_have_program ("zstd"))
     {
       g_test_skip ("zstd is not installed");
       return;
@@ -865,7 +886,7 @@ test_package_round_trip (Fixture *f, gconstpointer data)
   close (fd);
 
   /* GNU tar, as upstream extracted them, lists the same three entries */
-  if (have_program ("tar") && have_program ("zstd"))
+  if (testutil_have_program ("tar") && testutil_have_program ("zstd"))
     {
       const char *argv[] = { "tar", "--zstd", "-tf", target, NULL };
       g_autofree char *out = NULL;
@@ -904,7 +925,7 @@ test_package_missing_disk (Fixture *f, gconstpointer data)
 
   g_assert_false (qvm_archive_package (f->parent, json, target, NULL, NULL, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-  names = list_folder (f->archives);
+  names = testutil_list_folder (f->archives);
   g_assert_cmpuint (g_strv_length (names), ==, 0);
 }
 
@@ -921,7 +942,7 @@ test_package_odd_size (Fixture *f, gconstpointer data)
   g_assert_false (qvm_archive_package (f->parent, json, target, NULL, NULL, NULL, &error));
   g_assert_error (error, QVM_ERROR, QVM_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, "is not a multiple of 512 bytes"));
-  names = list_folder (f->archives);
+  names = testutil_list_folder (f->archives);
   g_assert_cmpuint (g_strv_length (names), ==, 0);
 }
 
@@ -951,6 +972,8 @@ main (int argc, char *argv[])
   ADD ("refuse/entry-limit", test_refuse_entry_limit);
   ADD ("refuse/layer-virtual-size", test_refuse_layer_virtual_size);
   ADD ("refuse/total-limit", test_refuse_total_limit);
+  ADD ("refuse/total-limit-blocks", test_refuse_total_limit_blocks);
+  ADD ("refuse/layer-hole", test_refuse_layer_hole);
   ADD ("refuse/big-machine", test_refuse_big_machine);
   ADD ("refuse/invalid-machine", test_refuse_invalid_machine);
   ADD ("refuse/layer-backing-file", test_refuse_layer_backing_file);

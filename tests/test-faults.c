@@ -26,6 +26,7 @@
 #include <glib/gstdio.h>
 
 #include "qvm.h"
+#include "qvm-vm-private.h"
 #include "testutil.h"
 
 #define TIMEOUT_S 60
@@ -188,6 +189,22 @@ test_kill_during_cont (Fixture       *fixture,
 {
   /* Speaks QMP like QEMU and dies when told to run the guest. */
   start_fake_that_dies (fixture, "dies-on-cont");
+}
+
+/* Issue 17 item 11: a QEMU that never greets ends the start with a
+ * timeout, not a hang; the machine kills it and leaves nothing. */
+static void
+test_never_greets (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  fixture->vm->handshake_timeout_ms = 200;
+  testutil_use_fake_qemu (fixture->vm, fixture->folder, "never-greets");
+  testutil_start_vm (fixture->vm, TIMEOUT_S, &fixture->start_error);
+  g_test_message ("start error: %s", fixture->start_error ? fixture->start_error->message : "none");
+  g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (fixture->start_error->message, "200 ms"));
+  assert_ended_cleanly (fixture);
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_FAILED);
 }
 
 static void
@@ -690,6 +707,7 @@ main (int argc, char *argv[])
 
   ADD ("sigkill/before-greeting", test_kill_before_greeting);
   ADD ("sigkill/during-cont", test_kill_during_cont);
+  ADD ("qmp/never-greets", test_never_greets);
   ADD ("sigkill/during-screenshot", test_kill_during_screenshot);
   ADD ("sigkill/during-shutdown", test_kill_during_shutdown);
   ADD ("sigstop", test_sigstop);

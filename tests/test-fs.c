@@ -1,4 +1,5 @@
-/* test-fs.c: the file system helpers (qvm-fs-private.h): tree removal
+/* test-fs.c: the file system helpers (qvm-fs-private.h): tree removal,
+ * sparse copies
  *
  * Copyright 2026 The qvm-glib authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -9,6 +10,7 @@
 #include <linux/fs.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -192,6 +194,65 @@ test_error_names_path (Fixture *f, gconstpointer data)
   g_assert_true (g_file_test (f->stuck, G_FILE_TEST_EXISTS));
 }
 
+/* A file of 64 MiB with data in three places, two of them unaligned: the
+ * copy has the same bytes and size and about as little data; where the
+ * file system makes a reflink, that holds trivially. */
+static void
+test_clone_keeps_holes (Fixture *f, gconstpointer data)
+{
+  static const struct { guint64 offset; const char *text; } pieces[] = {
+    { 0, "start" }, { 5 * 1024 * 1024 + 123, "middle" }, { 40 * 1024 * 1024 - 3, "across a block" },
+  };
+  const guint64 size = 64 * 1024 * 1024;
+  g_autofree char *src_path = g_build_filename (f->root, "src", NULL);
+  g_autofree char *dst_path = g_build_filename (f->root, "dst", NULL);
+  g_autoptr(GError) error = NULL;
+  guint64 position = 0, start, end;
+  guint extents = 0;
+  struct stat st;
+  int src, dst;
+
+  src = open (src_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  g_assert_cmpint (src, >=, 0);
+  for (gsize i = 0; i < G_N_ELEMENTS (pieces); i++)
+    g_assert_true (qvm_fs_pwrite_all (src, pieces[i].text, strlen (pieces[i].text), pieces[i].offset, &error));
+  g_assert_cmpint (ftruncate (src, size), ==, 0);
+
+  /* the extents as qvm_fs_next_data() sees them: data, then only holes */
+  while (position < size)
+    {
+      g_assert_true (qvm_fs_next_data (src, position, size, &start, &end, "src", &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (start, >=, position);
+      g_assert_cmpuint (end, >=, start);
+      if (end > start)
+        extents++;
+      position = end;
+    }
+  g_assert_cmpuint (extents, >=, 1);
+  g_assert_cmpuint (start, ==, size);
+
+  dst = open (dst_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  g_assert_cmpint (dst, >=, 0);
+  g_assert_true (qvm_fs_clone_fd (src, dst, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (fstat (dst, &st), ==, 0);
+  g_test_message ("copy: %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " allocated, %u extents",
+                  (gint64) st.st_size, (gint64) st.st_blocks * 512, extents);
+  g_assert_cmpuint (st.st_size, ==, size);
+  g_assert_cmpuint (st.st_blocks * 512, <=, 1024 * 1024);
+  for (gsize i = 0; i < G_N_ELEMENTS (pieces); i++)
+    {
+      char buffer[32] = { 0 };
+      gsize len = strlen (pieces[i].text);
+
+      g_assert_cmpint (pread (dst, buffer, len, pieces[i].offset), ==, (gssize) len);
+      g_assert_cmpmem (buffer, len, pieces[i].text, len);
+    }
+  close (src);
+  close (dst);
+}
+
 #define ADD(path, func) \
   g_test_add ("/fs/remove-tree/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -204,6 +265,7 @@ main (int argc, char *argv[])
   ADD ("missing", test_missing);
   ADD ("tree-and-links", test_tree_and_links);
   ADD ("error-names-path", test_error_names_path);
+  g_test_add ("/fs/clone-keeps-holes", Fixture, NULL, fixture_setup, test_clone_keeps_holes, fixture_teardown);
 
   return g_test_run ();
 }

@@ -26,14 +26,6 @@ static const guint64 offsets[] = {
   0, 4096 * 100 + 17, 100 * MIB, GIB - 300000, GIB + 12345, 2 * GIB + 7 * MIB, DISK_SIZE - CHUNK,
 };
 
-static gboolean
-have_program (const char *name)
-{
-  g_autofree char *path = g_find_program_in_path (name);
-
-  return path != NULL;
-}
-
 typedef struct {
   char *root;
   char *store_folder;
@@ -172,6 +164,24 @@ make_archive (Fixture *f)
   g_assert_null (qvm_image_get_disk_file (QVM_IMAGE (image)));
 }
 
+/* A blank image of @size bytes packaged to f->archive: an archive that
+ * loads fast. */
+static void
+package_blank (Fixture *f,
+               guint64  size)
+{
+  g_autofree char *folder = g_build_filename (f->root, "build", NULL);
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+
+  image = qvm_folder_image_new_blank (folder, size, f->machine, &error);
+  g_assert_no_error (error);
+  g_assert_true (qvm_mutable_image_package (QVM_MUTABLE_IMAGE (image), f->archive, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (qvm_folder_image_delete (image, &error));
+  g_assert_no_error (error);
+}
+
 static QvmImage *
 get_instance (Fixture       *f,
               QvmImageStore *store,
@@ -216,19 +226,6 @@ assert_known_bytes (const char *disk)
   close (fd);
 }
 
-static char **
-list_folder (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
-  const char *name;
-
-  g_assert_nonnull (dir);
-  while ((name = g_dir_read_name (dir)) != NULL)
-    g_strv_builder_add (names, name);
-  return g_strv_builder_end (names);
-}
-
 static void
 test_round_trip (Fixture *f, gconstpointer data)
 {
@@ -261,7 +258,7 @@ test_round_trip (Fixture *f, gconstpointer data)
   assert_known_bytes (disk);
 
   /* QEMU reads the same bytes through the instance */
-  if (have_program ("qemu-img"))
+  if (testutil_have_program ("qemu-img"))
     {
       g_autofree char *original = g_build_filename (f->root, "original.img", NULL);
       g_autofree guint8 *chunk = g_malloc (CHUNK);
@@ -396,7 +393,7 @@ test_failed_load_not_cached (Fixture *f, gconstpointer data)
   g_assert_cmpuint (qvm_image_store_get_n_loads (store), ==, 1);
 
   /* nothing left on disk but the store's mark */
-  names = list_folder (f->store_folder);
+  names = testutil_list_folder (f->store_folder);
   g_assert_cmpuint (g_strv_length (names), ==, 1);
   g_assert_cmpstr (names[0], ==, ".qvm-image-store");
 
@@ -420,50 +417,55 @@ test_missing_source (Fixture *f, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
 }
 
+/* Extracts f->archive with tar, runs @change in its folder and packs it
+ * again with tar's @tar_options; FALSE (the test skipped) without zstd. */
+static gboolean
+repack_archive (Fixture    *f,
+                const char *change,
+                const char *tar_options)
+{
+  g_autofree char *tar_dir = g_build_filename (f->root, "tar", NULL);
+  g_autofree char *command = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  if (!testutil_have_program ("zstd"))
+    {
+      g_test_skip ("zstd is not installed");
+      return FALSE;
+    }
+  g_assert_cmpint (g_mkdir (tar_dir, 0700), ==, 0);
+  command = g_strdup_printf ("cd '%s' && tar --zstd -xf '%s' && %s && "
+                             "tar --zstd %s -cf '%s' machine.json layer.qcow2 disk.img && cd / && rm -rf '%s'",
+                             tar_dir, f->archive, change, tar_options, f->archive, tar_dir);
+  {
+    const char *argv[] = { "sh", "-c", command, NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                 NULL, &err, &status, &error));
+  }
+  g_assert_no_error (error);
+  g_test_message ("tar: %s", err);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  return TRUE;
+}
+
 /* machine.json is validated by QvmMachine: its JSON paths reach the
  * caller, after the entry name. */
 static void
 test_invalid_machine (Fixture *f, gconstpointer data)
 {
-  g_autofree char *folder = g_build_filename (f->root, "build", NULL);
   g_autoptr(QvmImageStore) store = NULL;
-  g_autoptr(QvmFolderImage) image = NULL;
   g_autoptr(QvmImage) instance = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *tar_dir = NULL;
 
   /* Package a valid image, then swap its machine.json for a bad one with
    * the archive writer the library uses. */
-  image = qvm_folder_image_new_blank (folder, 64 * MIB, f->machine, &error);
-  g_assert_no_error (error);
-  g_assert_true (qvm_mutable_image_package (QVM_MUTABLE_IMAGE (image), f->archive, NULL, &error));
-  g_assert_no_error (error);
+  package_blank (f, 64 * MIB);
 
-  tar_dir = g_build_filename (f->root, "tar", NULL);
-  g_assert_cmpint (g_mkdir (tar_dir, 0700), ==, 0);
-  {
-    g_autofree char *command = g_strdup_printf (
-      "cd '%s' && tar --zstd -xf '%s' && printf '{\"version\": 1, \"memory\": -5}' > machine.json && "
-      "tar --zstd -cf '%s' machine.json layer.qcow2 disk.img", tar_dir, f->archive, f->archive);
-    int status;
-
-    if (!have_program ("zstd"))
-      {
-        g_test_skip ("zstd is not installed");
-        return;
-      }
-    {
-    const char *argv[] = { "sh", "-c", command, NULL };
-
-    g_autofree char *err = NULL;
-
-    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                                 NULL, &err, &status, &error));
-    g_assert_no_error (error);
-    g_test_message ("tar: %s", err);
-    g_assert_true (g_spawn_check_wait_status (status, NULL));
-    }
-  }
+  if (!repack_archive (f, "printf '{\"version\": 1, \"memory\": -5}' > machine.json", ""))
+    return;
 
   store = qvm_image_store_new (f->store_folder, &error);
   g_assert_no_error (error);
@@ -546,6 +548,229 @@ test_new_blank_invalid (Fixture *f, gconstpointer data)
 
 /* A store deletes what an earlier (crashed) store left, refuses a folder
  * another store uses, and refuses a folder that was never a store. */
+/* A layer that is a valid header followed by a hole as large as its
+ * virtual disk passes every check; its instances must keep the hole
+ * rather than write it as data (where the folder has no reflinks, as on
+ * ext4 or tmpfs). */
+static void
+test_sparse_layer_instance (Fixture *f, gconstpointer data)
+{
+  g_autoptr(QvmImageStore) store = NULL;
+  g_autoptr(QvmImage) instance = NULL;
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+
+  package_blank (f, 256 * MIB);
+  if (!repack_archive (f, "truncate -s 256M layer.qcow2", "--sparse"))
+    return;
+
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_no_error (error);
+  instance = get_instance (f, store, "sparse-layer", f->archive, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (qvm_image_get_disk_file (instance), &st), ==, 0);
+  g_test_message ("instance: %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " allocated",
+                  (gint64) st.st_size, (gint64) st.st_blocks * 512);
+  g_assert_cmpuint (st.st_size, ==, 256 * MIB);
+  g_assert_cmpuint (st.st_blocks * 512, <=, MIB);
+  qvm_image_release (instance);
+}
+
+/* A named pipe (or a folder) as the archive is refused before it is
+ * opened for reading, which would wait for a writer for ever. */
+static void
+test_fifo_archive (Fixture *f, gconstpointer data)
+{
+  g_autofree char *fifo = g_build_filename (f->root, "image.tar.zst.fifo", NULL);
+  g_autofree char *folder = g_build_filename (f->root, "from-fifo", NULL);
+  g_autoptr(QvmImageStore) store = qvm_image_store_new (f->store_folder, NULL);
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autoptr(QvmImage) instance = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) names = NULL;
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  instance = get_instance (f, store, "fifo", fifo, &error);
+  g_assert_null (instance);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, fifo));
+  g_assert_nonnull (strstr (error->message, "an image archive must be a regular file"));
+  g_clear_error (&error);
+
+  instance = get_instance (f, store, "folder", f->root, &error);
+  g_assert_null (instance);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  g_clear_error (&error);
+
+  image = qvm_folder_image_new_from_archive (fifo, folder, NULL, &error);
+  g_assert_null (image);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  g_assert_false (g_file_test (folder, G_FILE_TEST_EXISTS));
+
+  names = testutil_list_folder (f->store_folder);
+  g_assert_cmpuint (g_strv_length (names), ==, 1);
+}
+
+/* A load whose only request is cancelled is cancelled too: it ends with
+ * G_IO_ERROR_CANCELLED, leaves nothing behind and is not cached. A load
+ * that another request still waits for goes on. */
+static void
+test_cancelled_load (Fixture *f, gconstpointer data)
+{
+  g_autoptr(QvmImageStore) store = NULL;
+  g_autoptr(GFile) source = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(QvmImage) instance = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *folder = g_build_filename (f->root, "from-archive", NULL);
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_auto(GStrv) names = NULL;
+  GAsyncResult *results[2] = { NULL, NULL };
+
+  package_blank (f, 64 * MIB);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_no_error (error);
+  source = g_file_new_for_path (f->archive);
+
+  g_cancellable_cancel (cancellable);
+  qvm_image_store_instance_async (store, "cancelled", source, cancellable, store_result, &f->result);
+  result = wait_for (&f->result);
+  g_assert_null (qvm_image_store_instance_finish (store, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  /* the load is over when the request's callback runs: nothing is left */
+  names = testutil_list_folder (f->store_folder);
+  g_assert_cmpuint (g_strv_length (names), ==, 1);
+  g_assert_cmpstr (names[0], ==, ".qvm-image-store");
+  g_assert_cmpuint (qvm_image_store_collect (store), ==, 0);
+
+  /* one of two requests cancelled: the other gets its instance */
+  g_cancellable_reset (cancellable);
+  qvm_image_store_instance_async (store, "cancelled", source, cancellable, store_result, &results[0]);
+  qvm_image_store_instance_async (store, "cancelled", source, NULL, store_result, &results[1]);
+  g_cancellable_cancel (cancellable);
+  result = wait_for (&results[0]);
+  g_assert_null (qvm_image_store_instance_finish (store, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  result = wait_for (&results[1]);
+  instance = qvm_image_store_instance_finish (store, result, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (instance);
+  g_assert_cmpuint (qvm_image_store_get_n_loads (store), ==, 2);
+  qvm_image_release (instance);
+
+  /* a folder image's extraction as well */
+  image = qvm_folder_image_new_from_archive (f->archive, folder, cancellable, &error);
+  g_assert_null (image);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (g_file_test (folder, G_FILE_TEST_EXISTS));
+}
+
+/* A store folder another user owns or may write to is refused: they
+ * could swap an image's files after the store checked them. */
+static void
+test_store_folder_permissions (Fixture *f, gconstpointer data)
+{
+  g_autoptr(QvmImageStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir (f->store_folder, 0700), ==, 0);
+  g_assert_cmpint (chmod (f->store_folder, 0707), ==, 0);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_null (store);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, f->store_folder));
+  g_assert_nonnull (strstr (error->message, "can be written by other users (mode 0707)"));
+  g_clear_error (&error);
+
+  g_assert_cmpint (chmod (f->store_folder, 0770), ==, 0);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_null (store);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (error->message, "can be written by its group (mode 0770)"));
+  g_clear_error (&error);
+  /* refused before anything was created in it, even the mark */
+  {
+    g_auto(GStrv) names = testutil_list_folder (f->store_folder);
+
+    g_assert_cmpuint (g_strv_length (names), ==, 0);
+  }
+
+  g_assert_cmpint (chmod (f->store_folder, 0755), ==, 0);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_no_error (error);
+  g_clear_object (&store);
+
+  if (geteuid () != 0)
+    {
+      g_test_message ("not root: a folder of another user is not tried");
+      return;
+    }
+  g_assert_cmpint (chmod (f->store_folder, 0700), ==, 0);
+  g_assert_cmpint (chown (f->store_folder, 65534, 65534), ==, 0);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_null (store);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "belongs to user 65534, not to this process's user 0"));
+}
+
+/* Another user cannot swap an image's folder in a store folder that is
+ * the caller's alone; were it swapped all the same (here, by the test),
+ * the store makes no instance backed by what took its place. */
+static void
+test_swapped_image_folder (Fixture *f, gconstpointer data)
+{
+  g_autofree char *image_folder = NULL;
+  g_autofree char *moved = g_build_filename (f->root, "moved", NULL);
+  g_autofree char *planted_layer = NULL;
+  g_autofree char *planted_disk = NULL;
+  g_autoptr(QvmImageStore) store = NULL;
+  g_autoptr(QvmImage) instance = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) planted = NULL;
+  g_auto(GStrv) kept = NULL;
+
+  package_blank (f, 64 * MIB);
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_no_error (error);
+  instance = get_instance (f, store, "swapped", f->archive, &error);
+  g_assert_no_error (error);
+  image_folder = g_path_get_dirname (qvm_image_get_disk_file (instance));
+  qvm_image_release (instance);
+  g_clear_object (&instance);
+
+  /* the loaded folder moves away; another, with a layer of someone else's
+   * choosing, takes its name */
+  g_assert_cmpint (g_rename (image_folder, moved), ==, 0);
+  g_assert_cmpint (g_mkdir (image_folder, 0700), ==, 0);
+  planted_layer = g_build_filename (image_folder, "layer.qcow2", NULL);
+  planted_disk = g_build_filename (image_folder, "disk.img", NULL);
+  g_assert_true (g_file_set_contents (planted_layer, "planted layer", -1, NULL));
+  g_assert_true (g_file_set_contents (planted_disk, "planted disk", -1, NULL));
+
+  instance = get_instance (f, store, "swapped", f->archive, &error);
+  g_assert_null (instance);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, image_folder));
+  g_assert_nonnull (strstr (error->message, "was moved or replaced after it was loaded"));
+
+  /* no instance in either folder; the planted one is not deleted either */
+  planted = testutil_list_folder (image_folder);
+  g_assert_cmpuint (g_strv_length (planted), ==, 2);
+  kept = testutil_list_folder (moved);
+  g_assert_cmpuint (g_strv_length (kept), ==, 2);
+  g_assert_cmpuint (qvm_image_store_collect (store), ==, 1);
+  g_assert_true (g_file_test (planted_layer, G_FILE_TEST_IS_REGULAR));
+}
+
 static void
 test_store_folder (Fixture *f, gconstpointer data)
 {
@@ -567,7 +792,7 @@ test_store_folder (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpstr (qvm_image_store_get_folder (store), ==, f->store_folder);
   g_assert_false (g_file_test (leftover, G_FILE_TEST_EXISTS));
-  names = list_folder (f->store_folder);
+  names = testutil_list_folder (f->store_folder);
   g_assert_cmpuint (g_strv_length (names), ==, 1);
 
   second = qvm_image_store_new (f->store_folder, &error);
@@ -621,7 +846,7 @@ test_limits (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_prefix (error->message, "disk.img: "));
   g_assert_nonnull (strstr (error->message, "the archive's data is over the limit of 1048576 bytes"));
 
-  names = list_folder (f->store_folder);
+  names = testutil_list_folder (f->store_folder);
   g_assert_cmpuint (g_strv_length (names), ==, 1);
 }
 
@@ -880,6 +1105,11 @@ main (int argc, char *argv[])
   ADD ("failed-load-not-cached", test_failed_load_not_cached);
   ADD ("missing-source", test_missing_source);
   ADD ("invalid-machine", test_invalid_machine);
+  ADD ("sparse-layer-instance", test_sparse_layer_instance);
+  ADD ("fifo-archive", test_fifo_archive);
+  ADD ("cancelled-load", test_cancelled_load);
+  ADD ("store-folder-permissions", test_store_folder_permissions);
+  ADD ("swapped-image-folder", test_swapped_image_folder);
   ADD ("folder-image-from-archive", test_folder_image_from_archive);
   ADD ("new-blank-invalid", test_new_blank_invalid);
   ADD ("store-folder", test_store_folder);

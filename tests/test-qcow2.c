@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "qvm.h"
 #include "qvm-qcow2-private.h"
@@ -203,6 +204,80 @@ test_qemu_img_layer_accepted (void)
   g_assert_nonnull (strstr (error->message, "over the limit"));
 
   g_assert_cmpint (g_unlink (layer_path), ==, 0);
+  g_assert_cmpint (g_rmdir (folder), ==, 0);
+}
+
+/* A fully allocated image, as qemu-img lays it out, is within the bound
+ * the header implies; one byte more is not. */
+static void
+assert_full_image_within_bound (const char *folder,
+                                const char *options,
+                                const char *size)
+{
+  g_autofree char *path = g_build_filename (folder, "full.qcow2", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(QvmQcow2Header) header = { 0 };
+  struct stat st;
+  gsize len;
+  int status;
+  const char *argv[] = { "qemu-img", "create", "-f", "qcow2", "-o", options, path, size, NULL };
+
+  out = run_qemu_img (argv, &status);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_true (g_file_get_contents (path, &contents, &len, &error));
+  g_assert_no_error (error);
+  len = MIN (len, QVM_QCOW2_HEADER_WINDOW);
+  g_assert_true (qvm_qcow2_parse_header ((const guint8 *) contents, len, "full.qcow2", &header, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s: %" G_GINT64_FORMAT " bytes, bound %" G_GUINT64_FORMAT, options,
+                  (gint64) st.st_size, qvm_qcow2_max_file_size (&header));
+  g_assert_cmpuint (st.st_size, >=, header.virtual_size);
+  g_assert_true (qvm_qcow2_check_layer_file_size ((const guint8 *) contents, len, "full.qcow2",
+                                                  st.st_size, &error));
+  g_assert_no_error (error);
+  g_assert_false (qvm_qcow2_check_layer_file_size ((const guint8 *) contents, len, "full.qcow2",
+                                                   qvm_qcow2_max_file_size (&header) + 1, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+  g_assert_nonnull (strstr (error->message, "is larger than a qcow2 file of virtual size"));
+  g_assert_cmpint (g_unlink (path), ==, 0);
+}
+
+static void
+test_file_size_bound (void)
+{
+  g_autoptr(GBytes) layer = qvm_qcow2_build_layer (8 * GIB, "disk.img", "raw");
+  g_autofree char *qemu_img = g_find_program_in_path ("qemu-img");
+  g_autofree char *folder = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (layer, &len);
+
+  /* the empty layer, as written, and with its whole virtual size behind it */
+  g_assert_true (qvm_qcow2_check_layer_file_size (data, len, "layer.qcow2", len, &error));
+  g_assert_true (qvm_qcow2_check_layer_file_size (data, len, "layer.qcow2", 8 * GIB + len, &error));
+  g_assert_no_error (error);
+  /* a huge hole behind a small header is not */
+  g_assert_false (qvm_qcow2_check_layer_file_size (data, len, "layer.qcow2", 9 * GIB, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+  g_test_message ("rejected: %s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, "layer.qcow2: the file of 9663676416 bytes"));
+  g_clear_error (&error);
+
+  if (qemu_img == NULL)
+    {
+      g_test_skip ("qemu-img is not installed");
+      return;
+    }
+  folder = g_dir_make_tmp ("qvm-qcow2-XXXXXX", &error);
+  g_assert_no_error (error);
+  assert_full_image_within_bound (folder, "preallocation=full", "24M");
+  assert_full_image_within_bound (folder, "preallocation=full,cluster_size=512", "8M");
+  assert_full_image_within_bound (folder, "preallocation=full,cluster_size=512,refcount_bits=64", "8M");
+  assert_full_image_within_bound (folder, "preallocation=full,extended_l2=on,cluster_size=16k", "8M");
+  assert_full_image_within_bound (folder, "preallocation=full,cluster_size=2M", "9M");
   g_assert_cmpint (g_rmdir (folder), ==, 0);
 }
 
@@ -469,6 +544,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/qcow2/build-large", test_build_large);
   g_test_add_func ("/qcow2/qemu-img-accepts-layer", test_qemu_img_accepts_layer);
   g_test_add_func ("/qcow2/qemu-img-layer-accepted", test_qemu_img_layer_accepted);
+  g_test_add_func ("/qcow2/file-size-bound", test_file_size_bound);
   g_test_add_func ("/qcow2/reject/not-qcow2", test_reject_not_qcow2);
   g_test_add_func ("/qcow2/reject/version", test_reject_version);
   g_test_add_func ("/qcow2/reject/feature-bits", test_reject_feature_bits);

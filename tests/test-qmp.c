@@ -372,6 +372,33 @@ test_cancel (Fixture       *fixture,
 
 /* QEMU listening on a socket path. Waiting for the path to appear is fine
  * in a test; a VM uses the socket pair. */
+/* Whether a unix socket bound to @path listens: /proc/net/unix marks
+ * listening sockets with __SO_ACCEPTCON (flags 00010000). */
+static gboolean
+socket_listens (const char *path)
+{
+  g_autofree char *table = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents ("/proc/net/unix", &table, NULL, NULL))
+    return FALSE;
+  lines = g_strsplit (table, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit_set (g_strstrip (lines[i]), " ", -1);
+      g_autoptr(GPtrArray) words = g_ptr_array_new ();
+
+      for (guint j = 0; fields[j] != NULL; j++)
+        if (*fields[j] != '\0')
+          g_ptr_array_add (words, fields[j]);
+      /* Num RefCount Protocol Flags Type St Inode Path */
+      if (words->len >= 8 && g_str_equal (words->pdata[7], path) &&
+          g_str_equal (words->pdata[3], "00010000"))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static char *
 start_qemu_on_path (Fixture *fixture)
 {
@@ -385,9 +412,10 @@ start_qemu_on_path (Fixture *fixture)
   chardev = g_strdup_printf ("socket,id=qmp,path=%s,server=on,wait=off", path);
   fixture->qemu = start_qemu (chardev, -1);
 
-  for (int i = 0; i < 1000 && !g_file_test (path, G_FILE_TEST_EXISTS); i++)
+  /* The file appears at bind(), before QEMU listens: wait for listen(). */
+  for (int i = 0; i < 1000 && !socket_listens (path); i++)
     g_usleep (10 * 1000);
-  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_true (socket_listens (path));
   return path;
 }
 

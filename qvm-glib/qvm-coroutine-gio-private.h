@@ -59,11 +59,13 @@ gssize   qvm_await_socket_receive          (GSocket        *socket,
 
 /* A GSocket that one coroutine at a time reads in a loop (a protocol's
  * reader). Unlike qvm_coroutine_wait_socket(), whose GSource comes and goes
- * with each wait, the watch keeps one source in the poll set for its whole
- * life: adding and removing a descriptor each wake the main context (two
- * eventfd writes and one more poll per message). Its source is attached at
- * the first wait, to the waiting coroutine's context, and stops polling
- * while nobody waits, so pending bytes cannot make the main loop spin. */
+ * with each wait (and, like any source that may not recurse, has its
+ * descriptor taken out of the poll set while it dispatches), the watch keeps
+ * one source and its descriptor in the poll set: each removal and addition
+ * wakes the main context, two eventfd writes and one more poll per message.
+ * Its source is attached at the first wait, to the waiting coroutine's
+ * context, and stops polling while nobody waits, so pending bytes cannot
+ * make the main loop spin. */
 typedef struct _QvmSocketWatch QvmSocketWatch;
 
 /* Watches @socket (a reference) for input. */

@@ -6,8 +6,10 @@
  * The instance struct, the I/O state its coroutines share, and the
  * functions one file calls in another:
  *
- *  - qvm-qmp-client.c: dispatching replies and events, commands, closing,
- *    properties and signals;
+ *  - qvm-qmp-client.c: the reader's dispatching of what QEMU sends, events,
+ *    closing, properties and signals;
+ *  - qvm-qmp-calls.c: commands, their table of calls, replies matched to
+ *    them, the blocking execute();
  *  - qvm-qmp-io.c: the socket's reader and writer (QvmQmpIo);
  *  - qvm-qmp-handshake.c: the greeting, capabilities, construction and
  *    connecting to a socket path;
@@ -116,6 +118,18 @@ gssize    qvm_qmp_io_send_chunk   (QvmQmpIo      *io,
 /* The coroutine bodies; @data is the QvmQmpIo (a reference). */
 void      qvm_qmp_writer_main     (gpointer       data);
 void      qvm_qmp_reader_main     (gpointer       data);
+
+/* In qvm-qmp-calls.c: frees a QvmQmpCall (the calls table's destroy
+ * function); ends the call a reply answers (FALSE, with @error, when the
+ * reply breaks the protocol); the blocking calls' hold on the client's
+ * context. */
+void      qvm_qmp_call_free              (gpointer        data);
+gboolean  qvm_qmp_client_dispatch_reply  (QvmQmpClient   *self,
+                                          QvmQmpMessage  *message,
+                                          GError        **error);
+gboolean  qvm_qmp_client_acquire_context (QvmQmpClient   *client,
+                                          GError        **error);
+void      qvm_qmp_client_release_context (QvmQmpClient   *client);
 
 void      qvm_qmp_client_shut_down    (QvmQmpClient *self,
                                        GError       *reason,

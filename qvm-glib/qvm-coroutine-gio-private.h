@@ -62,7 +62,7 @@ gssize   qvm_await_socket_receive          (GSocket        *socket,
  * with each wait (and, like any source that may not recurse, has its
  * descriptor taken out of the poll set while it dispatches), the watch keeps
  * one source and its descriptor in the poll set: each removal and addition
- * wakes the main context, two eventfd writes and one more poll per message.
+ * wakes the main context (two eventfd writes and a read per message).
  * Its source is attached at the first wait, to the waiting coroutine's
  * context, and stops polling while nobody waits, so pending bytes cannot
  * make the main loop spin. */

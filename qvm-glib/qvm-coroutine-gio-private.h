@@ -49,8 +49,8 @@ gboolean qvm_await_output_stream_write_all (GOutputStream  *stream,
 
 /* g_socket_receive() on @socket's non-blocking descriptor, waiting with
  * qvm_coroutine_wait_socket() while nothing is there: the bytes read, 0 at
- * the end, -1 on error. No thread and no GTask per call: the fast path for a
- * GSocket that is read in a loop. */
+ * the end, -1 on error. No thread and no GTask per call; a GSocket read in
+ * a loop is better served by a QvmSocketWatch (below). */
 gssize   qvm_await_socket_receive          (GSocket        *socket,
                                             void           *buffer,
                                             gsize           count,

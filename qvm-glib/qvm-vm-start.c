@@ -624,7 +624,8 @@ qvm_vm_on_qmp_closed (QvmQmpClient *client,
  * qvm_virtual_machine_start:
  * @vm: a virtual machine
  *
- * Starts @vm like the seed's `Start`: failures arrive through
+ * Starts @vm like the seed's `Start` and returns at once, without waiting
+ * for anything: failures arrive through
  * [signal@Qvm.VirtualMachine::done] and
  * [method@Qvm.VirtualMachine.get_error]. Use
  * [method@Qvm.VirtualMachine.start_async] to know when the guest runs.

@@ -18,6 +18,7 @@
 #include <gio/gunixfdmessage.h>
 #include <gio/gunixsocketaddress.h>
 
+#include "qvm-coroutine-gio-private.h"
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
 #include "qvm-qmp-fd-private.h"
@@ -78,23 +79,6 @@ store_greeting (QvmQmpClient   *self,
   return TRUE;
 }
 
-typedef struct {
-  QvmQmpClient *client;
-  JsonObject   *arguments;
-  GCancellable *cancellable;
-} CapabilitiesStart;
-
-static void
-start_capabilities (gpointer            data,
-                    GAsyncReadyCallback callback,
-                    gpointer            callback_data)
-{
-  CapabilitiesStart *start = data;
-
-  qvm_qmp_client_execute_async (start->client, "qmp_capabilities", start->arguments,
-                                start->cancellable, callback, callback_data);
-}
-
 static gboolean
 negotiate_capabilities (QvmQmpClient  *self,
                         GCancellable  *cancellable,
@@ -102,9 +86,7 @@ negotiate_capabilities (QvmQmpClient  *self,
 {
   g_autoptr(JsonObject) arguments = json_object_new ();
   g_autoptr(JsonArray) enable = json_array_new ();
-  g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(JsonNode) reply = NULL;
-  CapabilitiesStart start = { self, arguments, cancellable };
 
   /* Out-of-band execution only changes something for commands sent with
    * "exec-oob", which this client does not; enabling it is what QEMU's
@@ -113,8 +95,7 @@ negotiate_capabilities (QvmQmpClient  *self,
     json_array_add_string_element (enable, "oob");
   json_object_set_array_member (arguments, "enable", g_steal_pointer (&enable));
 
-  result = qvm_coroutine_await (start_capabilities, &start);
-  reply = qvm_qmp_client_execute_finish (self, result, error);
+  reply = qvm_qmp_client_await_execute (self, "qmp_capabilities", arguments, cancellable, error);
   return reply != NULL;
 }
 
@@ -364,38 +345,6 @@ qvm_qmp_client_new (GIOStream     *stream,
   return qvm_qmp_client_new_finish (result, error);
 }
 
-typedef struct {
-  GSocketClient  *socket_client;
-  GSocketAddress *address;
-  GCancellable   *cancellable;
-} ConnectStart;
-
-static void
-start_connect (gpointer            data,
-               GAsyncReadyCallback callback,
-               gpointer            callback_data)
-{
-  ConnectStart *start = data;
-
-  g_socket_client_connect_async (start->socket_client, G_SOCKET_CONNECTABLE (start->address),
-                                 start->cancellable, callback, callback_data);
-}
-
-typedef struct {
-  GIOStream    *stream;
-  GCancellable *cancellable;
-} NewStart;
-
-static void
-start_new (gpointer            data,
-           GAsyncReadyCallback callback,
-           gpointer            callback_data)
-{
-  NewStart *start = data;
-
-  qvm_qmp_client_new_async (start->stream, start->cancellable, callback, callback_data);
-}
-
 static void
 connect_co (GTask        *task,
             gpointer      source_object,
@@ -406,15 +355,11 @@ connect_co (GTask        *task,
   g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
   g_autoptr(GSocketAddress) address = g_unix_socket_address_new (path);
   g_autoptr(GSocketConnection) connection = NULL;
-  g_autoptr(GAsyncResult) connected = NULL;
-  g_autoptr(GAsyncResult) made = NULL;
   g_autoptr(GError) error = NULL;
-  ConnectStart connect_start = { socket_client, address, cancellable };
-  NewStart new_start = { NULL, cancellable };
   QvmQmpClient *client;
 
-  connected = qvm_coroutine_await (start_connect, &connect_start);
-  connection = g_socket_client_connect_finish (socket_client, connected, &error);
+  connection = qvm_await_socket_client_connect (socket_client, G_SOCKET_CONNECTABLE (address),
+                                                cancellable, &error);
   if (connection == NULL)
     {
       /* Translators: the first %s is a file name, the second the reason. */
@@ -423,9 +368,7 @@ connect_co (GTask        *task,
       return;
     }
 
-  new_start.stream = G_IO_STREAM (connection);
-  made = qvm_coroutine_await (start_new, &new_start);
-  client = qvm_qmp_client_new_finish (made, &error);
+  client = qvm_qmp_client_await_new (G_IO_STREAM (connection), 0, cancellable, &error);
   if (client == NULL)
     {
       qvm_task_return_error (task, g_steal_pointer (&error));

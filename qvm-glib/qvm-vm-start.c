@@ -611,6 +611,10 @@ qvm_vm_on_qmp_closed (QvmQmpClient *client,
   QvmVirtualMachine *self = user_data;
   QmpClosed *closed;
 
+  /* Every event QEMU sent came before this: the teardown may go on. */
+  g_clear_signal_handler (&self->qmp_closed_handler, client);
+  qvm_wait_queue_wake_all (&self->qmp_closed_queue);
+
   if (!qvm_vm_qemu_running (self) || qvm_vm_phase_is_ending (self->phase))
     return;
 

@@ -606,6 +606,7 @@ qvm_qmp_client_execute_finish (QvmQmpClient  *client,
 {
   g_return_val_if_fail (QVM_IS_QMP_CLIENT (client), NULL);
   g_return_val_if_fail (g_task_is_valid (result, client), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, qvm_qmp_client_execute_async), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -750,6 +751,7 @@ qvm_qmp_client_close_finish (QvmQmpClient  *client,
 {
   g_return_val_if_fail (QVM_IS_QMP_CLIENT (client), FALSE);
   g_return_val_if_fail (g_task_is_valid (result, client), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, qvm_qmp_client_close_async), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }

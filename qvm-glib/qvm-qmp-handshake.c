@@ -242,6 +242,7 @@ qvm_qmp_client_init_finish (GAsyncInitable  *initable,
                             GError         **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, initable), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, qvm_qmp_client_init_async), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -421,6 +422,7 @@ qvm_qmp_client_connect_finish (GAsyncResult  *result,
                                GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, qvm_qmp_client_connect_async), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -1075,6 +1075,61 @@ test_dispose_closes (void)
   qmp_test_drain ();
 }
 
+/* Each _finish() takes only the results of its own _async(): another
+ * operation's result is a programmer error, refused with a critical. */
+static void
+on_result_kept (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  GAsyncResult **out = data;
+
+  *out = g_object_ref (result);
+}
+
+static void
+test_finish_checks_tag (void)
+{
+  Peer *peer;
+  g_autoptr(QvmQmpClient) client = start_client (script_never_answers, &peer, NULL);
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  g_autoptr(GAsyncResult) executed = NULL;
+  g_autoptr(GAsyncResult) closed = NULL;
+  g_autoptr(GTask) foreign = g_task_new (NULL, NULL, NULL, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_cancellable_cancel (cancelled);
+  qvm_qmp_client_execute_async (client, "query-status", NULL, cancelled, on_result_kept, &executed);
+  qvm_qmp_client_close_async (client, NULL, on_result_kept, &closed);
+  while (executed == NULL || closed == NULL)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*g_async_result_is_tagged*");
+  g_assert_null (qvm_qmp_client_execute_finish (client, closed, &error));
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*g_async_result_is_tagged*");
+  g_assert_false (qvm_qmp_client_close_finish (client, executed, &error));
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*g_async_result_is_tagged*");
+  g_assert_false (g_async_initable_init_finish (G_ASYNC_INITABLE (client), closed, &error));
+  g_test_assert_expected_messages ();
+  /* A task of nobody's, as the socket-path constructor's are. */
+  g_task_set_source_tag (foreign, test_finish_checks_tag);
+  g_task_return_boolean (foreign, TRUE);
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*g_async_result_is_tagged*");
+  g_assert_null (qvm_qmp_client_connect_finish (G_ASYNC_RESULT (foreign), &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+
+  /* The right pairs still work. */
+  g_assert_null (qvm_qmp_client_execute_finish (client, executed, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_true (qvm_qmp_client_close_finish (client, closed, NULL));
+
+  peer_finish (peer);
+  qmp_test_drain ();
+}
+
 /* ---- Flow control ------------------------------------------------------ */
 
 #define BACKLOG_COMMANDS 100
@@ -1273,6 +1328,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/qmp-fake/events", test_events);
   g_test_add_func ("/qmp-fake/close", test_close);
   g_test_add_func ("/qmp-fake/dispose-closes", test_dispose_closes);
+  g_test_add_func ("/qmp-fake/finish-checks-tag", test_finish_checks_tag);
   g_test_add_func ("/qmp-fake/backpressure", test_backpressure);
   g_test_add_func ("/qmp-fake/generic-stream", test_generic_stream);
   g_test_add_func ("/qmp-fake/blocking", test_blocking);

@@ -324,7 +324,7 @@ client_end_of_stream (QvmQmpClient *self)
 }
 
 void
-qvm_qmp_reader_main (gpointer data)
+qvm_qmp_reader_co (gpointer data)
 {
   QvmQmpIo *io = data;
   g_autofree char *buffer = g_malloc (READ_CHUNK_SIZE);

@@ -139,10 +139,10 @@ handshake (QvmQmpClient  *self,
 }
 
 static void
-init_body (GTask        *task,
-           gpointer      source_object,
-           gpointer      task_data,
-           GCancellable *cancellable)
+init_co (GTask        *task,
+         gpointer      source_object,
+         gpointer      task_data,
+         GCancellable *cancellable)
 {
   QvmQmpClient *self = source_object;
   g_autoptr(GError) error = NULL;
@@ -230,10 +230,10 @@ qvm_qmp_client_init_async (GAsyncInitable      *initable,
   self->io = qvm_qmp_io_new (self->stream);
   self->io->client = self;
   /* Created here, on the caller's stack, so they are bound to its context. */
-  self->io->reader = qvm_coroutine_new (qvm_qmp_reader_main, qvm_qmp_io_ref (self->io), 0);
-  self->io->writer = qvm_coroutine_new (qvm_qmp_writer_main, qvm_qmp_io_ref (self->io), 0);
+  self->io->reader = qvm_coroutine_new (qvm_qmp_reader_co, qvm_qmp_io_ref (self->io), 0);
+  self->io->writer = qvm_coroutine_new (qvm_qmp_writer_co, qvm_qmp_io_ref (self->io), 0);
 
-  qvm_coroutine_run_task (task, init_body);
+  qvm_coroutine_run_task (task, init_co);
 }
 
 static gboolean
@@ -347,10 +347,10 @@ qvm_qmp_client_new (GIOStream     *stream,
 }
 
 static void
-connect_body (GTask        *task,
-              gpointer      source_object,
-              gpointer      task_data,
-              GCancellable *cancellable)
+connect_co (GTask        *task,
+            gpointer      source_object,
+            gpointer      task_data,
+            GCancellable *cancellable)
 {
   const char *path = task_data;
   g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
@@ -405,7 +405,7 @@ qvm_qmp_client_connect_async (const char          *socket_path,
   g_task_set_source_tag (task, qvm_qmp_client_connect_async);
   g_task_set_name (task, "[qvm] QMP connect");
   g_task_set_task_data (task, g_strdup (socket_path), g_free);
-  qvm_coroutine_run_task (task, connect_body);
+  qvm_coroutine_run_task (task, connect_co);
 }
 
 /**

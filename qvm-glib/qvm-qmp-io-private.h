@@ -116,8 +116,8 @@ void      qvm_qmp_io_kick_writer  (QvmQmpIo      *io);
 gssize    qvm_qmp_io_send_chunk   (QvmQmpIo      *io,
                                    GError       **error);
 /* The coroutine bodies; @data is the QvmQmpIo (a reference). */
-void      qvm_qmp_writer_main     (gpointer       data);
-void      qvm_qmp_reader_main     (gpointer       data);
+void      qvm_qmp_writer_co     (gpointer       data);
+void      qvm_qmp_reader_co     (gpointer       data);
 
 /* In qvm-qmp-calls.c: frees a QvmQmpCall (the calls table's destroy
  * function); ends the call a reply answers (FALSE, with @error, when the

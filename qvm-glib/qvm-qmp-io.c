@@ -147,7 +147,7 @@ io_write_failed (QvmQmpIo *io,
 /* The writer: runs only while there is output the socket did not take at
  * once (or, for streams that are not sockets, any output at all). */
 void
-qvm_qmp_writer_main (gpointer data)
+qvm_qmp_writer_co (gpointer data)
 {
   QvmQmpIo *io = data;
 

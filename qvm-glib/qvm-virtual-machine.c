@@ -177,6 +177,7 @@ qvm_virtual_machine_finalize (GObject *object)
   g_assert (self->start_task == NULL);
   qvm_wait_queue_clear (&self->done_queue);
   qvm_wait_queue_clear (&self->readers_queue);
+  qvm_wait_queue_clear (&self->qmp_closed_queue);
 
   g_free (self->id);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -510,6 +511,7 @@ qvm_virtual_machine_init (QvmVirtualMachine *self)
   qvm_wait_queue_init (&self->done_queue);
   self->handshake_timeout_ms = QVM_VM_HANDSHAKE_TIMEOUT_MS;
   qvm_wait_queue_init (&self->readers_queue);
+  qvm_wait_queue_init (&self->qmp_closed_queue);
 
   env = g_getenv ("QVM_QEMU");
   self->qemu_binary = g_strdup (env != NULL && *env != '\0' ? env : "qemu-system-x86_64");

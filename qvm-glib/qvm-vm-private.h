@@ -131,7 +131,8 @@ struct _QvmVirtualMachine
   GSocketConnection *qmp_connection;
   QvmQmpClient      *qmp;
   gulong             qmp_event_handler;
-  gulong             qmp_closed_handler;
+  gulong             qmp_closed_handler;  /* 0 once "closed" was handled */
+  QvmWaitQueue       qmp_closed_queue;    /* woken then */
   GCancellable      *qmp_watch_cancellable;
 
   JsonObject        *shutdown_event;    /* the data of QMP's SHUTDOWN, once seen */

@@ -611,6 +611,10 @@ qvm_vm_on_qmp_closed (QvmQmpClient *client,
   QvmVirtualMachine *self = user_data;
   QmpClosed *closed;
 
+  /* Every event QEMU sent came before this: the teardown may go on. */
+  g_clear_signal_handler (&self->qmp_closed_handler, client);
+  qvm_wait_queue_wake_all (&self->qmp_closed_queue);
+
   if (!qvm_vm_qemu_running (self) || qvm_vm_phase_is_ending (self->phase))
     return;
 
@@ -624,7 +628,8 @@ qvm_vm_on_qmp_closed (QvmQmpClient *client,
  * qvm_virtual_machine_start:
  * @vm: a virtual machine
  *
- * Starts @vm like the seed's `Start`: failures arrive through
+ * Starts @vm like the seed's `Start` and returns at once, without waiting
+ * for anything: failures arrive through
  * [signal@Qvm.VirtualMachine::done] and
  * [method@Qvm.VirtualMachine.get_error]. Use
  * [method@Qvm.VirtualMachine.start_async] to know when the guest runs.

@@ -391,6 +391,17 @@ wait_readers (QvmVirtualMachine *self)
       }
 }
 
+/* QEMU's last QMP events (its SHUTDOWN) explain its exit, and the reader
+ * dispatches them before the end of the connection: wait for that end, at
+ * most OUTPUT_GRACE_MS. */
+static void
+wait_qmp_closed (QvmVirtualMachine *self)
+{
+  while (self->qmp != NULL && self->qmp_closed_handler != 0)
+    if (!qvm_wait_queue_wait (&self->qmp_closed_queue, OUTPUT_GRACE_MS, NULL, NULL))
+      break;
+}
+
 /* ---- Teardown ---------------------------------------------------------------- */
 
 /* Started once: right after QEMU is spawned, or when the machine ends
@@ -415,6 +426,7 @@ teardown_co (gpointer data)
       if (!qvm_vm_phase_is_ending (self->phase))
         qvm_vm_set_phase (self, QVM_VM_PHASE_STOPPING);
       wait_readers (self);
+      wait_qmp_closed (self);
     }
 
   decide_outcome (self, exit_phase, &done->reason, &done->error);

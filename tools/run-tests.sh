@@ -69,7 +69,7 @@ for leg in $legs; do
     sanitize)
       configure "$build-sanitize" -Db_sanitize=address,undefined \
         -Db_lundef=false -Dintrospection=false -Dguest_tests=disabled $(coroutine_option gthread)
-      ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+      ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       LSAN_OPTIONS=suppressions="$top/tests/lsan.supp" \
         run_leg sanitize "$build-sanitize" --suite unit --suite qemu "$@"

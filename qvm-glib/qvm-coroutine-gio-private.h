@@ -96,10 +96,9 @@ GSocketConnection *
                                             GCancellable       *cancellable,
                                             GError            **error);
 
-/* g_subprocess_launcher_spawnv(), run on the main stack: a child inherits
- * the signal mask of the thread that forks it, and the threads of the
- * gthread backend block every signal (the child would then ignore SIGTERM).
- * (transfer full) */
+/* g_subprocess_launcher_spawnv() through qvm_spawn_tied_async(): the
+ * child dies with this process, starts with no signal blocked, and
+ * @launcher gets a child set-up function of the library's. (transfer full) */
 GSubprocess *
          qvm_await_subprocess_spawnv       (GSubprocessLauncher *launcher,
                                             const char * const  *argv,

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include "qvm-coroutine-gio-private.h"
+#include "qvm-spawn-private.h"
 
 typedef struct {
   gpointer      stream;
@@ -412,14 +413,8 @@ subprocess_spawnv_begin (gpointer            data,
                          gpointer            callback_data)
 {
   SpawnCall *call = data;
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, callback_data);
-  GError *error = NULL;
-  GSubprocess *process = g_subprocess_launcher_spawnv (call->launcher, call->argv, &error);
 
-  if (process != NULL)
-    g_task_return_pointer (task, process, g_object_unref);
-  else
-    g_task_return_error (task, error);
+  qvm_spawn_tied_async (call->launcher, call->argv, callback, callback_data);
 }
 
 GSubprocess *
@@ -435,7 +430,7 @@ qvm_await_subprocess_spawnv (GSubprocessLauncher  *launcher,
   g_return_val_if_fail (qvm_coroutine_self () != NULL, NULL);
 
   result = qvm_coroutine_await (subprocess_spawnv_begin, &call);
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return qvm_spawn_tied_finish (result, error);
 }
 
 static gboolean subprocess_wait_checked (GSubprocess   *subprocess,

@@ -61,6 +61,7 @@ struct _QvmUserNetwork
 
   char *folder;
   char *private_folder;
+  int private_folder_lock; /* holds its owner mark: see qvm-owned-folder.c */
   char *socket_path;
   char *helper;
 

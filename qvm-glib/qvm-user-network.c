@@ -9,12 +9,15 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
 
 #include "qvm-error.h"
+#include "qvm-fs-private.h"
 #include "qvm-i18n-private.h"
+#include "qvm-owned-folder-private.h"
 #include "qvm-qemu-argv-private.h"
 #include "qvm-request-headers-private.h"
 #include "qvm-user-network.h"
@@ -95,6 +98,9 @@
 #define ACCEPT_BATCH 8
 
 #define LISTEN_BACKLOG 32
+
+/* The start of the name of each network's private folder in its folder. */
+#define PRIVATE_FOLDER_PREFIX "qvm-net-"
 
 static void qvm_user_network_initable_iface_init (GInitableIface *iface);
 static void qvm_user_network_network_iface_init (QvmNetworkInterface *iface);
@@ -353,7 +359,7 @@ static gboolean
 create_private_folder (QvmUserNetwork  *self,
                        GError         **error)
 {
-  g_autofree char *template = g_build_filename (self->folder, "qvm-net-XXXXXX", NULL);
+  g_autofree char *template = g_build_filename (self->folder, PRIVATE_FOLDER_PREFIX "XXXXXX", NULL);
   g_autofree char *socket_path = g_build_filename (template, QVM_USER_NETWORK_SOCKET_NAME, NULL);
   struct sockaddr_un address;
 
@@ -367,17 +373,15 @@ create_private_folder (QvmUserNetwork  *self,
       return FALSE;
     }
 
-  if (g_mkdtemp_full (template, 0700) == NULL)
+  /* Those of networks whose owner died without cleaning up go first. */
+  qvm_owned_folder_sweep (self->folder, PRIVATE_FOLDER_PREFIX);
+  self->private_folder = qvm_owned_folder_make (self->folder, PRIVATE_FOLDER_PREFIX,
+                                                &self->private_folder_lock, error);
+  if (self->private_folder == NULL)
     {
-      int saved_errno = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   _("Cannot create a private folder for a network in “%s”: %s"),
-                   self->folder, g_strerror (saved_errno));
+      g_prefix_error (error, _("Cannot create a private folder for a network: "));
       return FALSE;
     }
-
-  self->private_folder = g_steal_pointer (&template);
   self->socket_path = g_build_filename (self->private_folder,
                                         QVM_USER_NETWORK_SOCKET_NAME, NULL);
   return TRUE;
@@ -416,9 +420,19 @@ remove_private_folder (QvmUserNetwork *self)
   if (self->socket_path != NULL && g_unlink (self->socket_path) != 0 && errno != ENOENT)
     g_debug ("Could not remove %s: %s", self->socket_path, g_strerror (errno));
 
-  if (self->private_folder != NULL && g_rmdir (self->private_folder) != 0 && errno != ENOENT)
-    g_message ("Could not remove the network folder %s: %s",
-               self->private_folder, g_strerror (errno));
+  if (self->private_folder != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!qvm_fs_remove_tree (self->private_folder, &error))
+        g_message ("Could not remove the network folder: %s", error->message);
+    }
+  /* Only once the folder is gone: a sweeper may take an unlocked one. */
+  if (self->private_folder_lock >= 0)
+    {
+      close (self->private_folder_lock);
+      self->private_folder_lock = -1;
+    }
 
   g_clear_pointer (&self->socket_path, g_free);
   g_clear_pointer (&self->private_folder, g_free);
@@ -548,6 +562,8 @@ qvm_user_network_finalize (GObject *object)
 {
   QvmUserNetwork *self = QVM_USER_NETWORK (object);
 
+  if (self->private_folder_lock >= 0)
+    close (self->private_folder_lock);
   g_clear_pointer (&self->folder, g_free);
   g_clear_pointer (&self->helper, g_free);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -731,6 +747,7 @@ qvm_user_network_class_init (QvmUserNetworkClass *klass)
 static void
 qvm_user_network_init (QvmUserNetwork *self)
 {
+  self->private_folder_lock = -1;
   self->connections = g_atomic_rc_box_new0 (ConnectionCount);
   self->cancellable = g_cancellable_new ();
   self->local_address = g_inet_socket_address_new_from_string (METADATA_ADDRESS, METADATA_PORT);

@@ -179,6 +179,8 @@ qvm_virtual_machine_finalize (GObject *object)
   qvm_wait_queue_clear (&self->readers_queue);
   qvm_wait_queue_clear (&self->qmp_closed_queue);
 
+  if (self->socket_folder_lock >= 0)
+    close (self->socket_folder_lock);
   g_free (self->id);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_object (&self->options);
@@ -501,6 +503,8 @@ qvm_virtual_machine_init (QvmVirtualMachine *self)
 {
   static gint counter;
   const char *env;
+
+  self->socket_folder_lock = -1;
 
   self->id = g_strdup_printf ("vm%d-%04x", g_atomic_int_add (&counter, 1) + 1,
                               g_random_int_range (0, 0x10000));

@@ -26,6 +26,9 @@
 
 G_BEGIN_DECLS
 
+/* The start of the name of each machine's socket folder in its parent. */
+#define QVM_VM_SOCKET_FOLDER_PREFIX "qvm-"
+
 /* How long QEMU has to greet on QMP and accept its capabilities: it does
  * so in well under a second, even under TCG on a busy machine. */
 #define QVM_VM_HANDSHAKE_TIMEOUT_MS 30000
@@ -127,6 +130,7 @@ struct _QvmVirtualMachine
   GError            *end_error;
 
   char              *socket_folder;     /* the machine's own, under socket_parent */
+  int                socket_folder_lock; /* holds its owner mark: see qvm-owned-folder.c */
   GSubprocess       *qemu;
   GSocketConnection *qmp_connection;
   QvmQmpClient      *qmp;

@@ -28,6 +28,7 @@
 #include "qvm-coroutine-private.h"
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
+#include "qvm-owned-folder-private.h"
 #include "qvm-qemu-argv-private.h"
 #include "qvm-qmp-client-private.h"
 #include "qvm-vm-private.h"
@@ -228,23 +229,18 @@ start_reader (QvmVirtualMachine *self,
 
 /* ---- Start ------------------------------------------------------------------ */
 
+/* The machine's own folder for QEMU's sockets, after removing those of
+ * machines whose owner died without cleaning up. */
 static gboolean
 make_socket_folder (QvmVirtualMachine  *self,
                     GError            **error)
 {
-  g_autofree char *template = g_build_filename (self->socket_parent, "qvm-XXXXXX", NULL);
-
-  if (g_mkdtemp_full (template, 0700) == NULL)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   _("Cannot make a socket folder in “%s”: %s"),
-                   self->socket_parent, g_strerror (saved_errno));
-      return FALSE;
-    }
-
-  self->socket_folder = g_steal_pointer (&template);
-  return TRUE;
+  qvm_owned_folder_sweep (self->socket_parent, QVM_VM_SOCKET_FOLDER_PREFIX);
+  self->socket_folder = qvm_owned_folder_make (self->socket_parent, QVM_VM_SOCKET_FOLDER_PREFIX,
+                                               &self->socket_folder_lock, error);
+  if (self->socket_folder == NULL)
+    g_prefix_error (error, _("Cannot make a socket folder: "));
+  return self->socket_folder != NULL;
 }
 
 static char *

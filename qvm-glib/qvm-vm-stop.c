@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <unistd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,12 @@ finish_done (gpointer data)
 
       if (!qvm_fs_remove_tree (self->socket_folder, &error))
         g_warning ("%s: %s", self->id, error->message);
+    }
+  /* Only once the folder is gone: a sweeper may take an unlocked one. */
+  if (self->socket_folder_lock >= 0)
+    {
+      close (self->socket_folder_lock);
+      self->socket_folder_lock = -1;
     }
 
   g_object_freeze_notify (G_OBJECT (self));

@@ -6,10 +6,13 @@
 
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
 #include "qvm.h"
+#include "qvm-owned-folder-private.h"
+#include "testutil.h"
 
 static const char valid_machine[] =
   "{\"version\": 1, \"uuid\": \"0f8fad5b-d9cb-469f-a165-70867728950e\", \"memory\": 512,"
@@ -369,6 +372,44 @@ test_tool_run_bad_image (Fixture       *fixture,
   g_unlink (bad);
 }
 
+/* A qvm killed without cleaning up leaves its temporary folder (the
+ * extracted image, QEMU's sockets): the next run removes it, and only
+ * it, even when that run fails on its own image. */
+static void
+test_tool_run_sweeps_leftovers (Fixture       *fixture,
+                                gconstpointer  data)
+{
+  g_autofree char *tmp = g_build_filename (fixture->folder, "tmp", NULL);
+  g_autofree char *abandoned = g_build_filename (tmp, "qvm-run-aaaaaa", NULL);
+  g_autofree char *abandoned_mark = g_build_filename (abandoned, QVM_OWNED_FOLDER_MARK, NULL);
+  g_autofree char *abandoned_disk = g_build_filename (abandoned, "instance.qcow2", NULL);
+  g_autofree char *unmarked = g_build_filename (tmp, "qvm-run-bbbbbb", NULL);
+  g_autofree char *live = NULL;
+  g_auto(Result) missing = { 0 };
+  int live_lock = -1;
+
+  g_assert_cmpint (g_mkdir (tmp, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir (abandoned, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (abandoned_mark, "", 0, NULL));
+  g_assert_true (g_file_set_contents (abandoned_disk, "QFI\xfb", -1, NULL));
+  g_assert_cmpint (g_mkdir (unmarked, 0700), ==, 0);
+  live = qvm_owned_folder_make (tmp, "qvm-run-", &live_lock, NULL);
+  g_assert_nonnull (live);
+
+  g_setenv ("TMPDIR", tmp, TRUE);
+  run_qvm (fixture, &missing, "run", "--accel", "tcg", "missing.tar.zst", NULL);
+  g_unsetenv ("TMPDIR");
+  g_assert_cmpint (missing.status, ==, 3);
+
+  g_assert_false (g_file_test (abandoned, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (unmarked, G_FILE_TEST_IS_DIR));
+  g_assert_true (g_file_test (live, G_FILE_TEST_IS_DIR));
+  g_assert_cmpuint (testutil_count_entries (tmp), ==, 2); /* nor its own */
+
+  close (live_lock);
+  testutil_remove_tree (tmp);
+}
+
 static void
 test_tool_run_usage (Fixture       *fixture,
                      gconstpointer  data)
@@ -478,6 +519,7 @@ main (int argc, char *argv[])
   ADD ("/qvm-tool/usage", test_tool_usage);
   ADD ("/qvm-tool/run/bad-image", test_tool_run_bad_image);
   ADD ("/qvm-tool/run/usage", test_tool_run_usage);
+  ADD ("/qvm-tool/run/sweeps-leftovers", test_tool_run_sweeps_leftovers);
   ADD ("/qvm-tool/build/usage", test_tool_build_usage);
 #undef ADD
 

@@ -4,11 +4,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#define _GNU_SOURCE /* nftw */
 #include "config.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -19,6 +17,8 @@
 #include <glib-unix.h>
 
 #include "qvm-boot.h"
+#include "qvm-fs-private.h"
+#include "qvm-owned-folder-private.h"
 #include "qvm-tool.h"
 
 /* On a terminal, a status line (elapsed time, spinner, state) stays under
@@ -50,22 +50,13 @@ qvm_boot_say (QvmBoot    *boot,
   g_print ("[%6.1fs] %s\n", elapsed_s, text);
 }
 
-static int
-remove_entry (const char        *path,
-              const struct stat *st,
-              int                type,
-              struct FTW        *ftw)
-{
-  if (g_remove (path) != 0)
-    g_printerr ("qvm: %s: %s\n", path, g_strerror (errno));
-  return 0;
-}
-
 static void
 remove_tree (const char *folder)
 {
-  if (folder != NULL && g_file_test (folder, G_FILE_TEST_EXISTS))
-    nftw (folder, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  g_autoptr(GError) error = NULL;
+
+  if (folder != NULL && !qvm_fs_remove_tree (folder, &error))
+    g_printerr ("qvm: %s\n", error->message);
 }
 
 void
@@ -538,11 +529,14 @@ qvm_boot_begin (QvmBoot        *boot,
                 const char     *image_argument)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *template = g_strdup_printf ("qvm-%s-XXXXXX", command);
+  g_autofree char *prefix = g_strdup_printf ("qvm-%s-", command);
 
   if (!make_outbox (boot, options))
     return FALSE;
-  boot->temporary = g_dir_make_tmp (template, &error);
+  /* What a qvm killed without cleaning up left (its image, its QEMU's
+   * sockets) goes first; this run's folder is marked the same way. */
+  qvm_owned_folder_sweep (g_get_tmp_dir (), prefix);
+  boot->temporary = qvm_owned_folder_make (g_get_tmp_dir (), prefix, &boot->temporary_lock, &error);
   if (boot->temporary == NULL)
     {
       qvm_tool_print_error (command, error->message);
@@ -590,6 +584,9 @@ qvm_boot_end (QvmBoot *boot)
     g_clear_handle_id (&boot->signal_ids[i], g_source_remove);
   g_clear_pointer (&boot->serve, qvm_serve_free);
   remove_tree (boot->temporary);
+  /* Only once the folder is gone: a sweeper may take an unlocked one. */
+  if (boot->temporary != NULL)
+    close (boot->temporary_lock);
 
   /* A temporary outbox is worth keeping only with something in it. */
   if (boot->outbox != NULL && boot->outbox_temporary && g_rmdir (boot->outbox) == 0)

@@ -39,6 +39,7 @@ typedef struct {
   gint64             began;               /* monotonic µs */
   const char        *image_argument;      /* as the user typed it */
   char              *temporary;           /* network and sockets; deleted */
+  int                temporary_lock;      /* its owner mark, see qvm-owned-folder-private.h */
   QvmVirtualMachine *vm;
   QvmServe          *serve;
   GCancellable      *cancellable;         /* cancelled by Ctrl-C before the machine */

@@ -13,7 +13,10 @@
  */
 
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
@@ -77,9 +80,11 @@ accel (void)
   return value != NULL && *value != '\0' ? value : "tcg";
 }
 
+/* Runs qvm COMMAND, after the program and arguments in @wrapper if not
+ * NULL (such as unshare). */
 static GSubprocess *
-start_command (Fixture *fixture, const char *command, const char * const *extra,
-               const char *image)
+start_wrapped (Fixture *fixture, const char * const *wrapper, const char *command,
+               const char * const *extra, const char *image)
 {
   g_autoptr(GSubprocessLauncher) launcher =
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
@@ -87,6 +92,8 @@ start_command (Fixture *fixture, const char *command, const char * const *extra,
   g_autoptr(GError) error = NULL;
   GSubprocess *process;
 
+  for (guint i = 0; wrapper != NULL && wrapper[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) wrapper[i]);
   for (const char *const *a = (const char *const[]) { QVM_TOOL_PATH, command, "--accel", accel (),
                                                        "--metadata-dir", "md",
                                                        "--payload", "payload.sh",
@@ -104,6 +111,13 @@ start_command (Fixture *fixture, const char *command, const char * const *extra,
   process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   return process;
+}
+
+static GSubprocess *
+start_command (Fixture *fixture, const char *command, const char * const *extra,
+               const char *image)
+{
+  return start_wrapped (fixture, NULL, command, extra, image);
 }
 
 static GSubprocess *
@@ -273,6 +287,141 @@ test_run_interrupt (Fixture *fixture, gconstpointer data)
   assert_cleaned_up (out->str);
 }
 
+/* Reads the lines of @lines into @out up to one containing @needle. */
+static void
+read_until (GDataInputStream *lines, GString *out, const char *needle)
+{
+  g_autoptr(GError) error = NULL;
+  char *line;
+
+  while ((line = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, &error)) != NULL)
+    {
+      gboolean found = strstr (line, needle) != NULL;
+
+      g_string_append_printf (out, "%s\n", line);
+      g_free (line);
+      if (found)
+        break;
+    }
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (out->str, needle));
+}
+
+/* The state letter and parent of process @name of /proc. */
+static gboolean
+read_process (const char *name, char *state, pid_t *parent)
+{
+  g_autofree char *path = g_build_filename ("/proc", name, "stat", NULL);
+  g_autofree char *stat = NULL;
+  const char *after_name;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  after_name = strrchr (stat, ')');
+  return after_name != NULL && sscanf (after_name, ") %c %d", state, parent) == 2;
+}
+
+/* The one child of @parent (unshare's: qvm). */
+static pid_t
+find_child (pid_t parent)
+{
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+  pid_t child = 0;
+
+  while ((name = g_dir_read_name (proc)) != NULL)
+    {
+      pid_t pid = atoi (name), its_parent;
+      char state;
+
+      if (pid > 0 && read_process (name, &state, &its_parent) && its_parent == parent)
+        {
+          g_assert_cmpint (child, ==, 0);
+          child = pid;
+        }
+    }
+  g_assert_cmpint (child, >, 0);
+  return child;
+}
+
+/* The zombies among the descendants of @root. */
+static guint
+count_zombies_below (pid_t root)
+{
+  g_autoptr(GHashTable) below = g_hash_table_new (NULL, NULL);
+  guint zombies = 0;
+  gboolean grew = TRUE;
+
+  g_hash_table_add (below, GINT_TO_POINTER (root));
+  /* Parents may come after their children in /proc: until nothing changes. */
+  while (grew)
+    {
+      g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+      const char *name;
+
+      grew = FALSE;
+      zombies = 0;
+      while ((name = g_dir_read_name (proc)) != NULL)
+        {
+          pid_t pid = atoi (name), parent;
+          char state;
+
+          if (pid <= 0 || !read_process (name, &state, &parent) ||
+              !g_hash_table_contains (below, GINT_TO_POINTER (parent)))
+            continue;
+          if (g_hash_table_add (below, GINT_TO_POINTER (pid)))
+            grew = TRUE;
+          if (state == 'Z')
+            zombies++;
+        }
+    }
+  return zombies;
+}
+
+/* qvm as PID 1 of a PID namespace (a container with no init): the
+ * metadata helpers QEMU forks per guest connection are orphans that only
+ * PID 1 can reap. After five requests, none is left a zombie. */
+static void
+test_run_as_pid1 (Fixture *fixture, gconstpointer data)
+{
+  const char *wrapper[] = { "unshare", "--pid", "--fork", NULL };
+  const char *extra[] = { "--timeout", "300", "--grace", "1", NULL };
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GDataInputStream) lines = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  guint zombies;
+  pid_t unshare;
+
+  if (geteuid () != 0 || !testutil_have_program ("unshare"))
+    {
+      g_test_skip ("needs root and unshare(1) for a PID namespace");
+      return;
+    }
+  write_payload (fixture,
+                 "for i in 1 2 3 4 5; do wget -q -O /dev/null http://169.254.169.254/hello; done\n"
+                 "wget -q -O /dev/null http://169.254.169.254/requests-done\n"
+                 "sleep 600\n");
+  process = start_wrapped (fixture, wrapper, "run", extra, archive);
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  read_until (lines, out, "guest: GET /requests-done");
+
+  /* Each helper ends as soon as its connection closes; a zombie stays. */
+  g_usleep (G_USEC_PER_SEC);
+  unshare = atoi (g_subprocess_get_identifier (process));
+  zombies = count_zombies_below (unshare);
+
+  /* unshare itself ignores SIGTERM while it waits. */
+  g_assert_cmpint (kill (find_child (unshare), SIGTERM), ==, 0);
+  read_until (lines, out, "done: ");
+  g_subprocess_wait (process, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("qvm run said:\n%s", out->str);
+  g_assert_cmpuint (zombies, ==, 0);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 143);
+}
+
 #define BUILD_MARKER "built-by-qvm-build"
 #define SCRATCH_SECTOR "$(( $(cat /sys/block/vda/size) - 1 ))"
 
@@ -325,6 +474,7 @@ main (int argc, char *argv[])
   g_test_add ("/qvm-run/timeout", Fixture, NULL, fixture_set_up, test_run_timeout, fixture_tear_down);
   g_test_add ("/qvm-build/from", Fixture, NULL, fixture_set_up, test_build_from, fixture_tear_down);
   g_test_add ("/qvm-run/interrupt", Fixture, NULL, fixture_set_up, test_run_interrupt, fixture_tear_down);
+  g_test_add ("/qvm-run/as-pid1", Fixture, NULL, fixture_set_up, test_run_as_pid1, fixture_tear_down);
 
   return g_test_run ();
 }

@@ -21,6 +21,7 @@
 #include <glib/gstdio.h>
 
 #include "qvm.h"
+#include "qvm-init.h"
 #include "qvm-tool.h"
 
 typedef int (*CommandFunc) (int argc, char **argv);
@@ -225,6 +226,11 @@ int
 main (int    argc,
       char **argv)
 {
+  int init_status;
+
+  if (qvm_init_supervise_if_pid1 (&init_status))
+    return init_status;
+
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");

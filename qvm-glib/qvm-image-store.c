@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -28,6 +29,7 @@
 #include "qvm-image-store.h"
 #include "qvm-image-store-private.h"
 #include "qvm-store-image-private.h"
+#include "qvm-util-private.h"
 
 /**
  * QvmImageStore:
@@ -95,6 +97,8 @@ struct _StoreImage
 {
   gatomicrefcount ref_count;
   char *id;
+  char *source_uri;           /* of the archive it was loaded from */
+  char *source_identity;      /* of that file when it was loaded: see source_identity() */
   char *name;                 /* of its folder, in the store's folder */
   char *folder;               /* the same, as a path */
   int dir_fd;                 /* its folder, as extracted; set once loaded */
@@ -139,6 +143,8 @@ store_image_unref (StoreImage *image)
   if (!g_atomic_ref_count_dec (&image->ref_count))
     return;
   g_free (image->id);
+  g_free (image->source_uri);
+  g_free (image->source_identity);
   g_free (image->name);
   g_free (image->folder);
   if (image->dir_fd >= 0)
@@ -666,6 +672,84 @@ create_instance_file (StoreImage *image,
   return fd;
 }
 
+/* A request for an instance of a loaded image. */
+typedef struct {
+  StoreImage *image;
+  GFile *source;              /* the request's; NULL if it waited for the load of it */
+} InstanceRequest;
+
+static void
+instance_request_free (InstanceRequest *request)
+{
+  store_image_unref (request->image);
+  g_clear_object (&request->source);
+  g_free (request);
+}
+
+/* What tells one file from another, and a file from itself rewritten:
+ * device, inode, size and modification time; for a file of another VFS,
+ * its id, size and entity tag, as far as the VFS knows them. */
+static char *
+source_identity (GFile         *source,
+                 GCancellable  *cancellable,
+                 GError       **error)
+{
+  g_autoptr(GFileInfo) info = NULL;
+  const char *path = g_file_peek_path (source);
+  struct stat st;
+
+  if (path != NULL)
+    {
+      if (stat (path, &st) != 0)
+        {
+          qvm_fs_set_error_from_errno (error, errno, path, "inspect");
+          return NULL;
+        }
+      return g_strdup_printf ("%ju:%ju:%jd:%jd.%09ld", (uintmax_t) st.st_dev, (uintmax_t) st.st_ino,
+                              (intmax_t) st.st_size, (intmax_t) st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    }
+  info = g_file_query_info (source, G_FILE_ATTRIBUTE_ID_FILE "," G_FILE_ATTRIBUTE_STANDARD_SIZE ","
+                            G_FILE_ATTRIBUTE_ETAG_VALUE, G_FILE_QUERY_INFO_NONE, cancellable, error);
+  if (info == NULL)
+    return NULL;
+  return g_strdup_printf ("%s:%" G_GINT64_FORMAT ":%s",
+                          g_file_info_get_attribute_string (info, G_FILE_ATTRIBUTE_ID_FILE),
+                          g_file_info_get_size (info), g_file_info_get_etag (info));
+}
+
+/* Whether @source (NULL: nothing to check) is still the file @image was
+ * loaded from. One that is gone is fine: the image was read in full. */
+static gboolean
+source_is_unchanged (StoreImage    *image,
+                     GFile         *source,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *identity = NULL;
+  g_autofree char *shown = NULL;
+
+  if (source == NULL || image->source_identity == NULL)
+    return TRUE;
+  identity = source_identity (source, cancellable, &local_error);
+  if (identity == NULL && g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    return TRUE;
+  if (identity == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (g_str_equal (identity, image->source_identity))
+    return TRUE;
+
+  shown = g_file_get_parse_name (source);
+  g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+               _("The image “%s” was loaded from %s, which has changed since: give the new "
+                 "archive an id of its own, or collect the old image first"),
+               image->id, shown);
+  return FALSE;
+}
+
 /* Copies the layer of @image, both opened from the folder the load made
  * (never by path: the folder checked is the folder used); returns the
  * path of the copy. */
@@ -725,13 +809,15 @@ instance_thread (GTask        *task,
                  GCancellable *cancellable)
 {
   QvmImageStore *self = source_object;
-  StoreImage *image = task_data;
+  InstanceRequest *request = task_data;
+  StoreImage *image = request->image;
   g_autofree char *disk_file = NULL;
   GError *error = NULL;
   QvmImage *instance;
   StoreUse *use;
 
-  disk_file = copy_layer (image, &error);
+  if (source_is_unchanged (image, request->source, cancellable, &error))
+    disk_file = copy_layer (image, &error);
   if (disk_file == NULL)
     {
       g_mutex_lock (&self->mutex);
@@ -750,11 +836,15 @@ instance_thread (GTask        *task,
   g_task_return_pointer (task, instance, g_object_unref);
 }
 
-/* Runs the request @task for a loaded image in a worker thread. */
+/* Runs the request @task for a loaded image in a worker thread; @source,
+ * when not NULL, is checked against the file the image was loaded from. */
 static void
 start_instance (GTask      *task,
-                StoreImage *image)
+                StoreImage *image,
+                GFile      *source)
 {
+  InstanceRequest *request;
+
   if (g_task_return_error_if_cancelled (task))
     {
       QvmImageStore *self = g_task_get_source_object (task);
@@ -764,7 +854,10 @@ start_instance (GTask      *task,
       g_mutex_unlock (&self->mutex);
       return;
     }
-  g_task_set_task_data (task, store_image_ref (image), (GDestroyNotify) store_image_unref);
+  request = g_new0 (InstanceRequest, 1);
+  request->image = store_image_ref (image);
+  request->source = source != NULL ? g_object_ref (source) : NULL;
+  g_task_set_task_data (task, request, (GDestroyNotify) instance_request_free);
   g_task_run_in_thread (task, instance_thread);
 }
 
@@ -776,6 +869,7 @@ typedef struct {
   QvmArchiveLimits limits;
   GCancellable *cancellable;  /* the image's load_cancellable */
   int folder_fd;              /* the folder extracted, once loaded */
+  char *source_identity;      /* of the source, as it was read */
 } LoadData;
 
 static void
@@ -786,6 +880,7 @@ load_data_free (LoadData *data)
     close (data->folder_fd);
   g_free (data->name);
   g_free (data->folder);
+  g_free (data->source_identity);
   g_object_unref (data->cancellable);
   g_free (data);
 }
@@ -810,7 +905,9 @@ load_thread (GTask        *task,
   GObject *machine = NULL;
 
   stream = qvm_archive_open (data->source, data->cancellable, &error);
-  if (stream == NULL ||
+  if (stream != NULL)
+    data->source_identity = source_identity (data->source, data->cancellable, &error);
+  if (stream == NULL || data->source_identity == NULL ||
       !qvm_archive_extract_at (stream, data->store_fd, data->name, data->folder, &data->limits,
                                machine_from_json, &machine, &data->folder_fd,
                                data->cancellable, &error))
@@ -842,6 +939,7 @@ load_done (GObject      *source_object,
       LoadData *data = g_task_get_task_data (G_TASK (result));
 
       image->dir_fd = g_steal_fd (&data->folder_fd);
+      image->source_identity = g_steal_pointer (&data->source_identity);
       image->machine = machine;
       image->loaded = TRUE;
     }
@@ -866,7 +964,7 @@ load_done (GObject      *source_object,
         g_cancellable_disconnect (g_task_get_cancellable (waiter), w->cancelled_handler);
 
       if (machine != NULL)
-        start_instance (waiter, image);
+        start_instance (waiter, image, NULL);
       else
         g_task_return_error (waiter, g_error_copy (error));
     }
@@ -922,13 +1020,15 @@ add_waiter (StoreImage *image,
 /* A new, loading image for @image_id, in the table. Under the mutex. */
 static StoreImage *
 new_store_image (QvmImageStore *store,
-                 const char    *image_id)
+                 const char    *image_id,
+                 const char    *source_uri)
 {
   g_autofree char *name = qvm_fs_random_name ("image-", "");
   StoreImage *image = g_new0 (StoreImage, 1);
 
   g_atomic_ref_count_init (&image->ref_count);
   image->id = g_strdup (image_id);
+  image->source_uri = g_strdup (source_uri);
   image->name = g_steal_pointer (&name);
   image->folder = g_build_filename (store->folder, image->name, NULL);
   image->dir_fd = -1;
@@ -966,7 +1066,8 @@ new_load (QvmImageStore *store,
 /**
  * qvm_image_store_instance_async:
  * @store: an image store
- * @image_id: a name that identifies the archive, such as its URL
+ * @image_id: (nullable): a name that identifies the archive, such as its
+ *   URL; %NULL for the URI of @source
  * @source: the image archive, a file or any #GFile that can be read
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async): called with the instance
@@ -978,8 +1079,14 @@ new_load (QvmImageStore *store,
  * copying run in worker threads; @callback runs in the thread-default main
  * context of the caller.
  *
- * The caller decides what @image_id means and must make sure that one id
- * always names the same archive. Cancelling @cancellable ends this request
+ * The caller decides what @image_id means; one id always names the same
+ * archive. A request for an @image_id the store holds with a @source of
+ * another URI, or with a @source that has changed since it was loaded
+ * (its device, inode, size or modification time; for other file systems,
+ * its id, size and entity tag), fails with %QVM_ERROR_INVALID_STATE: give
+ * the new archive an id of its own, or [method@Qvm.ImageStore.collect] the
+ * old image first. A @source deleted after the load is fine: the image
+ * was read in full. Cancelling @cancellable ends this request
  * with %G_IO_ERROR_CANCELLED, at the latest when the load it waits for is
  * done. The load goes on while another request waits for it (and then
  * stays loaded); once every request waiting for it is cancelled, the load
@@ -999,18 +1106,32 @@ qvm_image_store_instance_async (QvmImageStore       *store,
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GTask) load = NULL;
+  g_autofree char *source_uri = NULL;
   StoreImage *image;
 
   g_return_if_fail (QVM_IS_IMAGE_STORE (store));
-  g_return_if_fail (image_id != NULL);
   g_return_if_fail (G_IS_FILE (source));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   task = g_task_new (store, cancellable, callback, user_data);
   g_task_set_source_tag (task, qvm_image_store_instance_async);
+  source_uri = g_file_get_uri (source);
+  if (image_id == NULL)
+    image_id = source_uri;
 
   g_mutex_lock (&store->mutex);
   image = g_hash_table_lookup (store->images, image_id);
+  if (image != NULL && !g_str_equal (image->source_uri, source_uri))
+    {
+      g_autofree char *loaded_from = g_strdup (image->source_uri);
+
+      g_mutex_unlock (&store->mutex);
+      g_task_return_new_error (task, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                               _("The image “%s” is loaded from %s already, not from %s: "
+                                 "one id must always name the same archive"),
+                               image_id, loaded_from, source_uri);
+      return;
+    }
   if (image != NULL && !image->loaded && !join_load (image))
     {
       /* its load is being cancelled: this request loads anew */
@@ -1019,7 +1140,7 @@ qvm_image_store_instance_async (QvmImageStore       *store,
     }
   if (image == NULL)
     {
-      image = new_store_image (store, image_id);
+      image = new_store_image (store, image_id, source_uri);
       load = new_load (store, image, source);
     }
   image->users++;
@@ -1031,7 +1152,7 @@ qvm_image_store_instance_async (QvmImageStore       *store,
   if (load != NULL)
     g_task_run_in_thread (load, load_thread);
   else if (image->loaded)
-    start_instance (task, image);
+    start_instance (task, image, source);
   store_image_unref (image);
 }
 
@@ -1058,6 +1179,45 @@ qvm_image_store_instance_finish (QvmImageStore  *store,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * qvm_image_store_instance:
+ * @store: an image store
+ * @image_id: (nullable): a name that identifies the archive; %NULL for the
+ *   URI of @source
+ * @source: the image archive
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of [method@Qvm.ImageStore.instance_async]: loads the
+ * archive if needed and returns an instance. It runs a main context of its
+ * own meanwhile, so it works from a script with no main loop and from any
+ * thread, and no other source of the caller's context runs during the
+ * call.
+ *
+ * Returns: (transfer full): a new instance of the image; %NULL with @error
+ *   set, as [method@Qvm.ImageStore.instance_finish]
+ */
+QvmImage *
+qvm_image_store_instance (QvmImageStore  *store,
+                          const char     *image_id,
+                          GFile          *source,
+                          GCancellable   *cancellable,
+                          GError        **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  QvmSync sync;
+
+  g_return_val_if_fail (QVM_IS_IMAGE_STORE (store), NULL);
+  g_return_val_if_fail (G_IS_FILE (source), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  qvm_sync_begin (&sync, context);
+  qvm_image_store_instance_async (store, image_id, source, cancellable, qvm_sync_store_result, &sync);
+  result = qvm_sync_end (&sync);
+  return qvm_image_store_instance_finish (store, result, error);
 }
 
 /**

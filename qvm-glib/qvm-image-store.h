@@ -49,6 +49,12 @@ QvmImage      *qvm_image_store_instance_finish (QvmImageStore        *store,
                                                 GAsyncResult         *result,
                                                 GError              **error);
 QVM_AVAILABLE_IN_ALL
+QvmImage      *qvm_image_store_instance        (QvmImageStore        *store,
+                                                const char           *image_id,
+                                                GFile                *source,
+                                                GCancellable         *cancellable,
+                                                GError              **error);
+QVM_AVAILABLE_IN_ALL
 guint          qvm_image_store_collect         (QvmImageStore        *store);
 
 G_END_DECLS

@@ -6,7 +6,7 @@
 
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -15,5 +15,25 @@ G_BEGIN_DECLS
  * whether it changed. Drop it for g_set_str() once 2.76 is the minimum. */
 gboolean qvm_set_str (char       **str_pointer,
                       const char  *new_str);
+
+/* The blocking form of an asynchronous call:
+ *
+ *   qvm_sync_begin (&sync, context);     makes @context thread-default
+ *   foo_async (…, qvm_sync_store_result, &sync);
+ *   result = qvm_sync_end (&sync);       runs @context until foo is done
+ *   return foo_finish (result, error);
+ *
+ * qvm_sync_end() returns the result (transfer full). */
+typedef struct {
+  GMainContext *context;
+  GAsyncResult *result;
+} QvmSync;
+
+void          qvm_sync_begin        (QvmSync      *sync,
+                                     GMainContext *context);
+void          qvm_sync_store_result (GObject      *source,
+                                     GAsyncResult *result,
+                                     gpointer      sync);
+GAsyncResult *qvm_sync_end          (QvmSync      *sync);
 
 G_END_DECLS

@@ -23,3 +23,30 @@ qvm_set_str (char       **str_pointer,
   *str_pointer = copy;
   return TRUE;
 }
+
+void
+qvm_sync_begin (QvmSync      *sync,
+                GMainContext *context)
+{
+  sync->context = g_main_context_ref (context);
+  sync->result = NULL;
+  g_main_context_push_thread_default (context);
+}
+
+void
+qvm_sync_store_result (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      sync)
+{
+  ((QvmSync *) sync)->result = g_object_ref (result);
+}
+
+GAsyncResult *
+qvm_sync_end (QvmSync *sync)
+{
+  while (sync->result == NULL)
+    g_main_context_iteration (sync->context, TRUE);
+  g_main_context_pop_thread_default (sync->context);
+  g_clear_pointer (&sync->context, g_main_context_unref);
+  return g_steal_pointer (&sync->result);
+}

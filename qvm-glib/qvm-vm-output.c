@@ -23,6 +23,7 @@
 #include "qvm-i18n-private.h"
 #include "qvm-ppm-private.h"
 #include "qvm-qmp-client-private.h"
+#include "qvm-util-private.h"
 #include "qvm-vm-private.h"
 
 typedef struct {
@@ -217,16 +218,6 @@ qvm_virtual_machine_screenshot_finish (QvmVirtualMachine  *vm,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-static void
-store_result (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
-{
-  GAsyncResult **out = data;
-
-  *out = g_object_ref (result);
-}
-
 /**
  * qvm_virtual_machine_screenshot:
  * @vm: a virtual machine
@@ -245,14 +236,13 @@ qvm_virtual_machine_screenshot (QvmVirtualMachine  *vm,
                                 GError            **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
+  QvmSync sync;
 
   g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), NULL);
 
-  g_main_context_push_thread_default (vm->context);
-  qvm_virtual_machine_screenshot_async (vm, cancellable, store_result, &result);
-  while (result == NULL)
-    g_main_context_iteration (vm->context, TRUE);
-  g_main_context_pop_thread_default (vm->context);
+  qvm_sync_begin (&sync, vm->context);
+  qvm_virtual_machine_screenshot_async (vm, cancellable, qvm_sync_store_result, &sync);
+  result = qvm_sync_end (&sync);
 
   return qvm_virtual_machine_screenshot_finish (vm, result, error);
 }

@@ -1092,6 +1092,70 @@ test_finish_checks_tag (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* One id names one archive: another file, or the same file rewritten, is
+ * an error rather than the old image; a NULL id is the file's URI; a file
+ * deleted after its load still gives instances. */
+static void
+test_id_names_one_archive (Fixture *f, gconstpointer data)
+{
+  g_autofree char *other = g_build_filename (f->root, "other.tar.zst", NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr(QvmImageStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GFile) other_file = g_file_new_for_path (other);
+  gsize length;
+  QvmImage *instance;
+
+  package_blank (f, 16 * MIB);
+  g_assert_true (g_file_get_contents (f->archive, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (other, contents, length, NULL));
+  store = qvm_image_store_new (f->store_folder, &error);
+  g_assert_no_error (error);
+
+  instance = get_instance (f, store, "one", f->archive, &error);
+  g_assert_no_error (error);
+  g_clear_object (&instance);
+
+  instance = get_instance (f, store, "one", other, &error);
+  g_assert_null (instance);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_assert_nonnull (strstr (error->message, "other.tar.zst"));
+  g_assert_nonnull (strstr (error->message, "image.tar.zst"));
+  g_clear_error (&error);
+  g_assert_cmpuint (qvm_image_store_get_n_loads (store), ==, 1);
+
+  /* No id: keyed by the URI, loaded once per file. */
+  for (guint i = 0; i < 2; i++)
+    {
+      instance = get_instance (f, store, NULL, other, &error);
+      g_assert_no_error (error);
+      g_clear_object (&instance);
+    }
+  g_assert_cmpuint (qvm_image_store_get_n_loads (store), ==, 2);
+
+  /* Rewritten in place (a new file by the same name): refused. */
+  g_assert_true (g_file_set_contents (f->archive, contents, length, NULL));
+  instance = get_instance (f, store, "one", f->archive, &error);
+  g_assert_null (instance);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_assert_nonnull (strstr (error->message, "changed"));
+  g_clear_error (&error);
+
+  /* Deleted after the load: the image was read in full. */
+  g_assert_cmpint (g_unlink (f->archive), ==, 0);
+  instance = get_instance (f, store, "one", f->archive, &error);
+  g_assert_no_error (error);
+  g_clear_object (&instance);
+
+  /* The blocking form, with no main loop running. */
+  instance = qvm_image_store_instance (store, NULL, other_file, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (QVM_IS_IMAGE (instance));
+  g_clear_object (&instance);
+  g_assert_cmpuint (qvm_image_store_get_n_loads (store), ==, 2);
+  g_assert_cmpuint (qvm_image_store_collect (store), ==, 2);
+}
+
 #define ADD(path, func) \
   g_test_add ("/image-store/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -1118,6 +1182,7 @@ main (int argc, char *argv[])
   ADD ("instance-acquire", test_instance_acquire);
   ADD ("default-acquire", test_default_acquire);
   ADD ("finish-checks-tag", test_finish_checks_tag);
+  ADD ("id-names-one-archive", test_id_names_one_archive);
 
   return g_test_run ();
 }

@@ -63,6 +63,28 @@ t.test('package a blank image and get an instance from a store', () => {
     t.ok(image.delete(), 'deleted');
 });
 
+t.test('one id names one archive; the blocking instance()', () => {
+    const machine = Qvm.Machine.new_random();
+    const image = Qvm.FolderImage.new_blank(`${folder}/build-id`, MIB, machine);
+    const first = `${folder}/first.tar.zst`, second = `${folder}/second.tar.zst`;
+    t.ok(image.package(first, null), 'packaged');
+    Gio.File.new_for_path(first).copy(Gio.File.new_for_path(second), Gio.FileCopyFlags.NONE, null, null);
+    const store = Qvm.ImageStore.new(`${folder}/store-id`);
+    const instance = store.instance(null, Gio.File.new_for_path(first), null);
+    t.ok(instance.get_machine().equal(machine), 'keyed by URI, same machine');
+    instance.release();
+    store.instance('one', Gio.File.new_for_path(first), null).release();
+    try {
+        store.instance('one', Gio.File.new_for_path(second), null);
+        throw new Error('expected an error');
+    } catch (e) {
+        t.ok(e.matches(Qvm.error_quark(), Qvm.Error.INVALID_STATE), 'another file under one id');
+        t.ok(e.message.includes('second.tar.zst'), e.message);
+    }
+    t.equal(store.collect(), 2);
+    t.ok(image.delete(), 'deleted');
+});
+
 t.test('a hostile archive is a MALFORMED_PAYLOAD error', () => {
     const archive = `${folder}/image.tar`;
     GLib.file_set_contents(archive, 'plain tar, no zstd');

@@ -101,6 +101,25 @@ class ImageTest(unittest.TestCase):
             image.acquire()
         self.assertTrue(caught.exception.matches(Qvm.error_quark(), Qvm.Error.INVALID_STATE))
 
+    def test_id_names_one_archive(self):
+        machine = Qvm.Machine.new_random()
+        image = Qvm.FolderImage.new_blank(self.path('build'), MIB, machine)
+        first, second = self.path('first.tar.zst'), self.path('second.tar.zst')
+        self.assertTrue(image.package(first, None))
+        shutil.copyfile(first, second)
+        store = Qvm.ImageStore.new(self.path('store'))
+
+        # Blocking, no main loop; no id: keyed by the file's URI.
+        instance = store.instance(None, Gio.File.new_for_path(first), None)
+        self.assertTrue(instance.get_machine().equal(machine))
+        instance.release()
+        store.instance('one', Gio.File.new_for_path(first), None).release()
+        with self.assertRaises(GLib.Error) as caught:
+            store.instance('one', Gio.File.new_for_path(second), None)
+        self.assertTrue(caught.exception.matches(Qvm.error_quark(), Qvm.Error.INVALID_STATE))
+        self.assertIn('second.tar.zst', caught.exception.message)
+        self.assertEqual(store.collect(), 2)
+
     def test_malformed_archive(self):
         archive = self.path('image.tar.gz')
         with open(archive, 'wb') as f:

@@ -1207,8 +1207,7 @@ qvm_image_store_instance (QvmImageStore  *store,
                           GError        **error)
 {
   g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GAsyncResult) result = NULL;
-  QvmSync sync;
+  g_auto(QvmSync) sync = QVM_SYNC_INIT;
 
   g_return_val_if_fail (QVM_IS_IMAGE_STORE (store), NULL);
   g_return_val_if_fail (G_IS_FILE (source), NULL);
@@ -1216,8 +1215,7 @@ qvm_image_store_instance (QvmImageStore  *store,
 
   qvm_sync_begin (&sync, context);
   qvm_image_store_instance_async (store, image_id, source, cancellable, qvm_sync_store_result, &sync);
-  result = qvm_sync_end (&sync);
-  return qvm_image_store_instance_finish (store, result, error);
+  return qvm_image_store_instance_finish (store, qvm_sync_end (&sync), error);
 }
 
 /**

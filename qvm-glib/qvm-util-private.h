@@ -18,16 +18,20 @@ gboolean qvm_set_str (char       **str_pointer,
 
 /* The blocking form of an asynchronous call:
  *
+ *   g_auto(QvmSync) sync = QVM_SYNC_INIT;
+ *
  *   qvm_sync_begin (&sync, context);     makes @context thread-default
  *   foo_async (…, qvm_sync_store_result, &sync);
- *   result = qvm_sync_end (&sync);       runs @context until foo is done
- *   return foo_finish (result, error);
+ *   return foo_finish (qvm_sync_end (&sync), error);
  *
- * qvm_sync_end() returns the result (transfer full). */
+ * qvm_sync_end() runs @context until foo is done and returns its result
+ * (transfer none: it lives as long as the QvmSync). */
 typedef struct {
   GMainContext *context;
   GAsyncResult *result;
 } QvmSync;
+
+#define QVM_SYNC_INIT { NULL, NULL }
 
 void          qvm_sync_begin        (QvmSync      *sync,
                                      GMainContext *context);
@@ -35,5 +39,8 @@ void          qvm_sync_store_result (GObject      *source,
                                      GAsyncResult *result,
                                      gpointer      sync);
 GAsyncResult *qvm_sync_end          (QvmSync      *sync);
+void          qvm_sync_clear        (QvmSync      *sync);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (QvmSync, qvm_sync_clear)
 
 G_END_DECLS

@@ -28,8 +28,8 @@ void
 qvm_sync_begin (QvmSync      *sync,
                 GMainContext *context)
 {
+  g_assert (sync->context == NULL);
   sync->context = g_main_context_ref (context);
-  sync->result = NULL;
   g_main_context_push_thread_default (context);
 }
 
@@ -47,6 +47,12 @@ qvm_sync_end (QvmSync *sync)
   while (sync->result == NULL)
     g_main_context_iteration (sync->context, TRUE);
   g_main_context_pop_thread_default (sync->context);
+  return sync->result;
+}
+
+void
+qvm_sync_clear (QvmSync *sync)
+{
   g_clear_pointer (&sync->context, g_main_context_unref);
-  return g_steal_pointer (&sync->result);
+  g_clear_object (&sync->result);
 }

@@ -134,7 +134,11 @@ void              qvm_virtual_machine_set_accel        (QvmVirtualMachine *vm,
                                                         const char        *accel);
 
 QVM_AVAILABLE_IN_ALL
-void              qvm_virtual_machine_start            (QvmVirtualMachine   *vm);
+void              qvm_virtual_machine_start_in_background (QvmVirtualMachine *vm);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_start            (QvmVirtualMachine   *vm,
+                                                        GCancellable        *cancellable,
+                                                        GError             **error);
 QVM_AVAILABLE_IN_ALL
 void              qvm_virtual_machine_start_async      (QvmVirtualMachine   *vm,
                                                         GCancellable        *cancellable,
@@ -155,6 +159,10 @@ gboolean          qvm_virtual_machine_pause_finish     (QvmVirtualMachine   *vm,
                                                         GAsyncResult        *result,
                                                         GError             **error);
 QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_pause            (QvmVirtualMachine   *vm,
+                                                        GCancellable        *cancellable,
+                                                        GError             **error);
+QVM_AVAILABLE_IN_ALL
 void              qvm_virtual_machine_resume_async     (QvmVirtualMachine   *vm,
                                                         GCancellable        *cancellable,
                                                         GAsyncReadyCallback  callback,
@@ -162,6 +170,10 @@ void              qvm_virtual_machine_resume_async     (QvmVirtualMachine   *vm,
 QVM_AVAILABLE_IN_ALL
 gboolean          qvm_virtual_machine_resume_finish    (QvmVirtualMachine   *vm,
                                                         GAsyncResult        *result,
+                                                        GError             **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_resume           (QvmVirtualMachine   *vm,
+                                                        GCancellable        *cancellable,
                                                         GError             **error);
 
 QVM_AVAILABLE_IN_ALL
@@ -176,6 +188,27 @@ void              qvm_virtual_machine_shutdown_async   (QvmVirtualMachine   *vm,
 QVM_AVAILABLE_IN_ALL
 gboolean          qvm_virtual_machine_shutdown_finish  (QvmVirtualMachine   *vm,
                                                         GAsyncResult        *result,
+                                                        GError             **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_shutdown         (QvmVirtualMachine   *vm,
+                                                        guint                timeout_ms,
+                                                        GCancellable        *cancellable,
+                                                        GError             **error);
+
+QVM_AVAILABLE_IN_ALL
+void              qvm_virtual_machine_wait_async       (QvmVirtualMachine   *vm,
+                                                        guint                timeout_ms,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_wait_finish      (QvmVirtualMachine   *vm,
+                                                        GAsyncResult        *result,
+                                                        GError             **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_wait             (QvmVirtualMachine   *vm,
+                                                        guint                timeout_ms,
+                                                        GCancellable        *cancellable,
                                                         GError             **error);
 
 QVM_AVAILABLE_IN_ALL

@@ -235,16 +235,13 @@ qvm_virtual_machine_screenshot (QvmVirtualMachine  *vm,
                                 GCancellable       *cancellable,
                                 GError            **error)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-  QvmSync sync;
+  g_auto(QvmSync) sync = QVM_SYNC_INIT;
 
   g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), NULL);
 
   qvm_sync_begin (&sync, vm->context);
   qvm_virtual_machine_screenshot_async (vm, cancellable, qvm_sync_store_result, &sync);
-  result = qvm_sync_end (&sync);
-
-  return qvm_virtual_machine_screenshot_finish (vm, result, error);
+  return qvm_virtual_machine_screenshot_finish (vm, qvm_sync_end (&sync), error);
 }
 
 /**

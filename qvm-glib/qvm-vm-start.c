@@ -621,17 +621,18 @@ qvm_vm_on_qmp_closed (QvmQmpClient *client,
 }
 
 /**
- * qvm_virtual_machine_start:
+ * qvm_virtual_machine_start_in_background:
  * @vm: a virtual machine
  *
- * Starts @vm like the seed's `Start` and returns at once, without waiting
- * for anything: failures arrive through
+ * Starts @vm and returns at once, without waiting for anything (the
+ * `Start` of the Go package qvm-glib follows): failures arrive through
  * [signal@Qvm.VirtualMachine::done] and
  * [method@Qvm.VirtualMachine.get_error]. Use
- * [method@Qvm.VirtualMachine.start_async] to know when the guest runs.
+ * [method@Qvm.VirtualMachine.start_async] to know when the guest runs, or
+ * [method@Qvm.VirtualMachine.start] to wait for it.
  */
 void
-qvm_virtual_machine_start (QvmVirtualMachine *vm)
+qvm_virtual_machine_start_in_background (QvmVirtualMachine *vm)
 {
   g_return_if_fail (QVM_IS_VIRTUAL_MACHINE (vm));
 

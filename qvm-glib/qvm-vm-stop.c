@@ -616,6 +616,62 @@ qvm_virtual_machine_kill (QvmVirtualMachine *vm)
           g_error_new (QVM_ERROR, QVM_ERROR_KILLED, _("The virtual machine was killed")));
 }
 
+/* Returns the outcome of a shutdown once the machine is done: TRUE only
+ * when the guest powered itself off (or never ran). */
+static void
+return_shutdown_outcome (QvmVirtualMachine *self,
+                         GTask             *task)
+{
+  if (self->done_reason == QVM_VM_DONE_REASON_SHUTDOWN)
+    qvm_task_return_boolean (task, TRUE);
+  else if (self->error != NULL)
+    g_task_return_error (task, g_error_copy (self->error));
+  else
+    g_task_return_new_error (task, QVM_ERROR, QVM_ERROR_FAILED,
+                             _("The virtual machine ended before it could shut down"));
+}
+
+/* Asks the guest to power off and waits up to @timeout_ms; kills it then.
+ * Cancelled meanwhile, the machine goes back to the phase it was in (the
+ * guest may still act on the power button) and the task is not returned:
+ * FALSE. */
+static gboolean
+power_down (QvmVirtualMachine *self,
+            guint              timeout_ms,
+            GCancellable      *cancellable,
+            GError           **error)
+{
+  QvmVmPhase before = self->phase;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonNode) answer = NULL;
+
+  qvm_vm_set_phase (self, QVM_VM_PHASE_SHUTTING_DOWN);
+  answer = qvm_vm_execute (self, "system_powerdown", NULL, NULL, &local_error);
+  if (answer == NULL)
+    g_debug ("%s: system_powerdown: %s", self->id, local_error->message);
+  g_clear_error (&local_error);
+
+  while (self->phase != QVM_VM_PHASE_DONE)
+    {
+      if (qvm_wait_queue_wait (&self->done_queue, MAX (timeout_ms, 1), cancellable, &local_error))
+        continue;
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          if (self->phase == QVM_VM_PHASE_SHUTTING_DOWN)
+            qvm_vm_set_phase (self, before);
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      g_debug ("%s: no shutdown after %u ms, killing", self->id, timeout_ms);
+      qvm_vm_end (self, QVM_VM_DONE_REASON_KILLED,
+                  g_error_new (QVM_ERROR, QVM_ERROR_KILLED,
+                               _("The virtual machine did not shut down within %u ms and was killed"),
+                               timeout_ms));
+      break;
+    }
+  return TRUE;
+}
+
 static void
 shutdown_co (GTask        *task,
              gpointer      source_object,
@@ -624,7 +680,10 @@ shutdown_co (GTask        *task,
 {
   QvmVirtualMachine *self = source_object;
   guint timeout_ms = GPOINTER_TO_UINT (task_data);
+  GError *error = NULL;
 
+  if (g_task_return_error_if_cancelled (task))
+    return;
   if (self->phase == QVM_VM_PHASE_CREATED)
     {
       /* Nothing runs: ending it is the whole shutdown. */
@@ -637,45 +696,38 @@ shutdown_co (GTask        *task,
                   g_error_new (QVM_ERROR, QVM_ERROR_KILLED,
                                _("The virtual machine was killed: shut down before it ran")));
     }
-  else if (!qvm_vm_phase_is_ending (self->phase))
+  else if (!qvm_vm_phase_is_ending (self->phase) &&
+           !power_down (self, timeout_ms, cancellable, &error))
     {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(JsonNode) answer = NULL;
-
-      qvm_vm_set_phase (self, QVM_VM_PHASE_SHUTTING_DOWN);
-      answer = qvm_vm_execute (self, "system_powerdown", NULL, NULL, &error);
-      if (answer == NULL)
-        g_debug ("%s: system_powerdown: %s", self->id, error->message);
-
-      if (!wait_done (self, MAX (timeout_ms, 1)))
-        {
-          g_debug ("%s: no shutdown after %u ms, killing", self->id, timeout_ms);
-          qvm_vm_end (self, QVM_VM_DONE_REASON_KILLED,
-                      g_error_new (QVM_ERROR, QVM_ERROR_KILLED,
-                                   _("The virtual machine did not shut down within %u ms and was killed"),
-                                   timeout_ms));
-        }
+      g_task_return_error (task, error);
+      return;
     }
 
   wait_done (self, 0);
-  qvm_task_return_boolean (task, TRUE);
+  return_shutdown_outcome (self, task);
 }
 
 /**
  * qvm_virtual_machine_shutdown_async:
  * @vm: a virtual machine
  * @timeout_ms: how long the guest may take to power off, in milliseconds
- * @cancellable: (nullable): a #GCancellable (not used yet)
+ * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async): called once the machine is done
  * @user_data: data for @callback
  *
  * Asks the guest to power off (an ACPI power button press, QMP
  * `system_powerdown`) and waits up to @timeout_ms for it; a guest that
  * ignores it is then killed. The callback runs after
- * [signal@Qvm.VirtualMachine::done]; the done reason tells which way it
- * went (%QVM_VM_DONE_REASON_SHUTDOWN or %QVM_VM_DONE_REASON_KILLED). A
- * machine that never started is simply released; one that is still
- * starting is killed.
+ * [signal@Qvm.VirtualMachine::done], and the result says how it went:
+ * success only when the guest powered itself off; otherwise the machine's
+ * error ([method@Qvm.VirtualMachine.get_error]), %QVM_ERROR_KILLED when it
+ * was killed after @timeout_ms. A machine that never started is simply
+ * released (a success); one that is still starting is killed. On a
+ * machine that is done already, the result tells how it ended.
+ *
+ * Cancelling @cancellable before the guest powered off ends the call with
+ * %G_IO_ERROR_CANCELLED and leaves the machine as it was: it is not
+ * killed, and the guest may still act on the power button it was sent.
  */
 void
 qvm_virtual_machine_shutdown_async (QvmVirtualMachine   *vm,
@@ -698,7 +750,8 @@ qvm_virtual_machine_shutdown_async (QvmVirtualMachine   *vm,
  *
  * Finishes [method@Qvm.VirtualMachine.shutdown_async].
  *
- * Returns: %TRUE once the machine is done
+ * Returns: %TRUE when the guest powered off; %FALSE with @error set when it
+ *   was killed, failed, or the call was cancelled
  */
 gboolean
 qvm_virtual_machine_shutdown_finish (QvmVirtualMachine  *vm,
@@ -708,3 +761,84 @@ qvm_virtual_machine_shutdown_finish (QvmVirtualMachine  *vm,
   return finish_boolean (vm, result, qvm_virtual_machine_shutdown_async, error);
 }
 
+
+static void
+wait_co (GTask        *task,
+         gpointer      source_object,
+         gpointer      task_data,
+         GCancellable *cancellable)
+{
+  QvmVirtualMachine *self = source_object;
+  guint timeout_ms = GPOINTER_TO_UINT (task_data);
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (self->phase != QVM_VM_PHASE_DONE)
+    {
+      g_autoptr(GError) error = NULL;
+      int left_ms = -1;
+
+      if (timeout_ms > 0)
+        left_ms = (int) MAX ((deadline - g_get_monotonic_time ()) / 1000, 0);
+      if (qvm_wait_queue_wait (&self->done_queue, left_ms, cancellable, &error))
+        continue;
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        g_task_return_new_error (task, QVM_ERROR, QVM_ERROR_TIMED_OUT,
+                                 _("The virtual machine %s was not done within %u ms"),
+                                 self->id, timeout_ms);
+      else
+        g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  qvm_task_return_boolean (task, TRUE);
+}
+
+/**
+ * qvm_virtual_machine_wait_async:
+ * @vm: a virtual machine
+ * @timeout_ms: how long to wait at most, in milliseconds; 0 waits as long
+ *   as it takes
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once the machine is done, or the wait
+ *   failed
+ * @user_data: data for @callback
+ *
+ * Waits until @vm is done: its [signal@Qvm.VirtualMachine::done] was
+ * emitted (the callback runs after it). On a machine that is done
+ * already, the callback runs at once (from the main loop). Waiting does
+ * nothing to the machine: a wait that times out (%QVM_ERROR_TIMED_OUT) or
+ * is cancelled (%G_IO_ERROR_CANCELLED) leaves it running. How the machine
+ * ended is [method@Qvm.VirtualMachine.get_done_reason] and
+ * [method@Qvm.VirtualMachine.get_error].
+ */
+void
+qvm_virtual_machine_wait_async (QvmVirtualMachine   *vm,
+                                guint                timeout_ms,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_return_if_fail (QVM_IS_VIRTUAL_MACHINE (vm));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  qvm_vm_run_task (vm, qvm_virtual_machine_wait_async, GUINT_TO_POINTER (timeout_ms),
+                   wait_co, cancellable, callback, user_data);
+}
+
+/**
+ * qvm_virtual_machine_wait_finish:
+ * @vm: a virtual machine
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Qvm.VirtualMachine.wait_async].
+ *
+ * Returns: %TRUE once the machine is done, however it ended; %FALSE with
+ *   @error set when the wait timed out or was cancelled
+ */
+gboolean
+qvm_virtual_machine_wait_finish (QvmVirtualMachine  *vm,
+                                 GAsyncResult       *result,
+                                 GError            **error)
+{
+  return finish_boolean (vm, result, qvm_virtual_machine_wait_async, error);
+}

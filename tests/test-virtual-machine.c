@@ -534,8 +534,11 @@ test_lifecycle (Fixture       *fixture,
   /* No OS: nobody handles the ACPI power button; killed after the timeout. */
   qvm_virtual_machine_shutdown_async (fixture->vm, 300, NULL, on_shutdown, &shutdown);
   testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
-  g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, &error));
-  g_assert_no_error (error);
+  /* The result says how it went: killed, not shut down. */
+  g_assert_false (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_KILLED);
+  g_assert_nonnull (strstr (error->message, "300 ms"));
+  g_clear_error (&error);
   g_object_unref (shutdown.result);
 
   g_assert_cmpuint (fixture->done_count, ==, 1);
@@ -671,7 +674,7 @@ test_start_without_callback (Fixture       *fixture,
 
   /* The seed's Start(): failures come through "done" alone. */
   qvm_virtual_machine_set_qemu_binary (fixture->vm, missing);
-  qvm_virtual_machine_start (fixture->vm);
+  qvm_virtual_machine_start_in_background (fixture->vm);
   wait_for_done (fixture);
 
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_FAILED);
@@ -727,18 +730,80 @@ test_kill_stopping (Fixture       *fixture,
                     gconstpointer  data)
 {
   TestutilWait shutdown = { FALSE, NULL };
+  g_autoptr(GError) error = NULL;
 
   start_running (fixture);
   /* The shutdown is under way (waiting for the guest) when kill comes. */
   qvm_virtual_machine_shutdown_async (fixture->vm, 10 * 1000, NULL, on_shutdown, &shutdown);
   qvm_virtual_machine_kill (fixture->vm);
   testutil_iterate_until (NULL, &shutdown.done, TIMEOUT_S);
-  g_assert_true (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, NULL));
+  g_assert_false (qvm_virtual_machine_shutdown_finish (fixture->vm, shutdown.result, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_KILLED);
   g_object_unref (shutdown.result);
 
   g_assert_cmpuint (fixture->done_count, ==, 1);
   g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_KILLED);
   g_assert_nonnull (strstr (qvm_virtual_machine_get_error (fixture->vm)->message, "killed"));
+}
+
+static gboolean
+cancel_later (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The blocking forms, with no main loop running: each returns once its
+ * operation is over, and says how it went. */
+static void
+test_blocking (Fixture       *fixture,
+               gconstpointer  data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *status = NULL;
+
+  g_assert_true (qvm_virtual_machine_start (fixture->vm, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+
+  g_assert_true (qvm_virtual_machine_pause (fixture->vm, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_PAUSED);
+  g_assert_true (qvm_virtual_machine_resume (fixture->vm, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+
+  /* A wait that times out leaves the machine running. */
+  g_assert_false (qvm_virtual_machine_wait (fixture->vm, 200, NULL, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+
+  /* No OS answers the power button: a cancelled shutdown leaves it
+   * running, not killed. */
+  g_timeout_add (500, cancel_later, cancellable);
+  g_assert_false (qvm_virtual_machine_shutdown (fixture->vm, 60 * 1000, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+  status = query_status (fixture->vm);
+  g_assert_cmpstr (status, ==, "running");
+  g_assert_cmpuint (fixture->done_count, ==, 0);
+
+  /* Cancelled before it began: nothing is sent. */
+  g_assert_false (qvm_virtual_machine_shutdown (fixture->vm, 60 * 1000, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+
+  /* Killed after the timeout: the result says so. */
+  g_assert_false (qvm_virtual_machine_shutdown (fixture->vm, 300, NULL, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_KILLED);
+  g_clear_error (&error);
+  g_assert_cmpuint (fixture->done_count, ==, 1);
+  g_assert_true (qvm_virtual_machine_wait (fixture->vm, 0, NULL, &error));
+  g_assert_no_error (error);
 }
 
 static void
@@ -1258,6 +1323,7 @@ main (int argc, char *argv[])
   ADD ("kill/paused", test_kill_paused, NULL);
   ADD ("kill/stopping", test_kill_stopping, NULL);
   ADD ("kill/done", test_kill_done, NULL);
+  ADD ("blocking", test_blocking, NULL);
   ADD ("shutdown/never-started", test_shutdown_never_started, NULL);
   ADD ("shutdown/quit-over-qmp", test_quit_over_qmp, NULL);
   ADD ("qemu/missing-path", test_qemu_missing, "path");

@@ -33,6 +33,7 @@ static const struct {
   { P (PAUSED), P (RUNNING) }, { P (PAUSED), P (SHUTTING_DOWN) },
   { P (PAUSED), P (STOPPING) }, { P (PAUSED), P (KILLING) },
   { P (SHUTTING_DOWN), P (STOPPING) }, { P (SHUTTING_DOWN), P (KILLING) },
+  { P (SHUTTING_DOWN), P (RUNNING) }, { P (SHUTTING_DOWN), P (PAUSED) },
   { P (STOPPING), P (KILLING) }, { P (STOPPING), P (RELEASING) },
   { P (KILLING), P (RELEASING) },
   { P (RELEASING), P (DONE) },

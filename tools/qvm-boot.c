@@ -375,7 +375,7 @@ qvm_boot_start_machine (QvmBoot  *boot,
   if (boot->timeout_seconds > 0)
     boot->timeout_id = g_timeout_add_seconds (boot->timeout_seconds, boot_timeout, boot);
   /* A failed start is also the machine's error, told by "done". */
-  qvm_virtual_machine_start (boot->vm);
+  qvm_virtual_machine_start_in_background (boot->vm);
 }
 
 /* Makes @folder (and its parents) and checks that it is one. */

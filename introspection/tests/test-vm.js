@@ -96,6 +96,28 @@ t.test('start, screenshot, kill, done', () => withMachine((vm, image, sockets) =
         Gio.FileQueryInfoFlags.NONE, null).next_file(null), null, 'socket folder empty');
 }));
 
+t.test('the blocking forms, with no main loop running', () => withMachine(vm => {
+    t.ok(vm.start(null), 'started');
+    t.equal(vm.get_state(), Qvm.VmState.RUNNING);
+    t.ok(vm.pause(null), 'paused');
+    t.equal(vm.get_state(), Qvm.VmState.PAUSED);
+    t.ok(vm.resume(null), 'resumed');
+    try {
+        vm.wait(100, null);
+        throw new Error('expected a timeout');
+    } catch (e) {
+        t.ok(e.matches(Qvm.error_quark(), Qvm.Error.TIMED_OUT), 'wait timed out');
+    }
+    try {
+        vm.shutdown(200, null);
+        throw new Error('expected a kill');
+    } catch (e) {
+        t.ok(e.matches(Qvm.error_quark(), Qvm.Error.KILLED), 'shutdown: killed');
+    }
+    t.ok(vm.wait(0, null), 'done');
+    t.equal(vm.get_done_reason(), Qvm.VmDoneReason.KILLED);
+}));
+
 t.test('missing QEMU fails the start', () => withMachine((vm, image, sockets, folder) => {
     vm.qemu_binary = GLib.build_filenamev([folder, 'no-qemu']);
     let error = null;

@@ -88,6 +88,23 @@ class VirtualMachineTest(unittest.TestCase):
         self.assertEqual(os.listdir(self.sockets), [])
         self.assertFalse(self.image.get_in_use())
 
+    def test_blocking(self):
+        # No main loop runs: each blocking call returns when it is over.
+        self.assertTrue(self.vm.start(None))
+        self.assertEqual(self.vm.get_state(), Qvm.VmState.RUNNING)
+        self.assertTrue(self.vm.pause(None))
+        self.assertEqual(self.vm.get_state(), Qvm.VmState.PAUSED)
+        self.assertTrue(self.vm.resume(None))
+        with self.assertRaises(GLib.Error) as caught:
+            self.vm.wait(100, None)
+        self.assertTrue(caught.exception.matches(Qvm.error_quark(), Qvm.Error.TIMED_OUT))
+        # No OS answers the power button: killed, and the result says so.
+        with self.assertRaises(GLib.Error) as caught:
+            self.vm.shutdown(200, None)
+        self.assertTrue(caught.exception.matches(Qvm.error_quark(), Qvm.Error.KILLED))
+        self.assertTrue(self.vm.wait(0, None))
+        self.assertEqual(self.vm.get_done_reason(), Qvm.VmDoneReason.KILLED)
+
     def test_missing_qemu(self):
         details = []
         self.vm.connect('done::failed', lambda vm: details.append('failed'))

@@ -79,6 +79,28 @@ fixture_tear_down (Fixture       *fixture,
   g_free (fixture->folder);
 }
 
+/* G_TEST_SRCDIR is set by meson: a run in the build tree, with the built
+ * qvm; installed tests run the installed one. */
+static gboolean
+running_installed (void)
+{
+  return g_getenv ("G_TEST_SRCDIR") == NULL;
+}
+
+static const char *
+tool_path (void)
+{
+  return running_installed () ? QVM_INSTALLED_TOOL_PATH : QVM_TOOL_PATH;
+}
+
+static char *
+example_path (const char *name)
+{
+  if (running_installed ())
+    return g_test_build_filename (G_TEST_DIST, "examples", name, NULL);
+  return g_build_filename (QVM_EXAMPLES_DIR, name, NULL);
+}
+
 /* Runs the built qvm in the fixture's folder with the arguments given
  * (NULL-terminated) and collects its exit status and output. This uses
  * g_spawn_sync rather than GSubprocess: GSubprocess starts GLib's worker
@@ -96,7 +118,7 @@ run_qvm (Fixture *fixture,
   int wait_status;
   va_list args;
 
-  g_ptr_array_add (argv, (char *) QVM_TOOL_PATH);
+  g_ptr_array_add (argv, (char *) tool_path ());
   va_start (args, result);
   while ((argument = va_arg (args, const char *)) != NULL)
     g_ptr_array_add (argv, (char *) argument);
@@ -258,8 +280,8 @@ static void
 test_tool_examples (Fixture       *fixture,
                     gconstpointer  data)
 {
-  g_autofree char *good = g_build_filename (QVM_EXAMPLES_DIR, "machine.json", NULL);
-  g_autofree char *bad = g_build_filename (QVM_EXAMPLES_DIR, "bad-machine.json", NULL);
+  g_autofree char *good = example_path ("machine.json");
+  g_autofree char *bad = example_path ("bad-machine.json");
   g_auto(Result) valid = { 0 };
   g_auto(Result) invalid = { 0 };
   g_auto(GStrv) lines = NULL;

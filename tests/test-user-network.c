@@ -568,7 +568,8 @@ test_netdev_network (Fixture       *fixture,
   g_assert_no_error (error);
   g_assert_cmpstr (netdev, ==, expected);
   argv = netdev_command_argv (netdev);
-  g_assert_cmpstr (argv[0], ==, g_getenv ("QVM_GUESTFWD"));
+  g_assert_cmpstr (argv[0], ==, helper);
+  g_assert_true (g_file_test (helper, G_FILE_TEST_IS_EXECUTABLE));
   g_assert_cmpstr (argv[1], ==, qvm_user_network_get_socket_path (fixture->network));
 }
 
@@ -644,7 +645,10 @@ test_folder_errors (void)
 
   g_setenv ("QVM_GUESTFWD", "/nonexistent/qvm-guestfwd", TRUE);
   network = qvm_user_network_new (folder, &error);
-  g_setenv ("QVM_GUESTFWD", saved_helper, TRUE);
+  if (saved_helper != NULL)
+    g_setenv ("QVM_GUESTFWD", saved_helper, TRUE);
+  else
+    g_unsetenv ("QVM_GUESTFWD");
   g_assert_null (network);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_nonnull (strstr (error->message, "/nonexistent/qvm-guestfwd"));
@@ -903,7 +907,8 @@ helper_argv (const char *socket_path)
 {
   char **argv = g_new0 (char *, 3);
 
-  argv[0] = g_strdup (g_getenv ("QVM_GUESTFWD"));
+  /* The helper the library finds: the build tree's, or the installed one. */
+  argv[0] = qvm_user_network_find_helper ();
   argv[1] = g_strdup (socket_path);
   return argv;
 }

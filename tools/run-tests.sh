@@ -12,6 +12,9 @@
 #              (default 30) each, ASan + UBSan (tools/fuzz.sh)
 #   soak       a short soak on the default build (100 start/kill cycles and
 #              3 guest runs; `meson test --suite soak` alone runs the full one)
+#   installed  -Dinstalled_tests=true, `meson install` into a temporary
+#              prefix, the installed layout checked and the installed tests
+#              run by gnome-desktop-testing-runner (tools/check-installed.sh)
 #
 # QVM_TEST_LEGS="default valgrind" picks legs; extra arguments go to every
 # `meson test` (e.g. --suite unit).
@@ -22,7 +25,7 @@ cd "$top"
 
 "$top/tools/setup.sh"
 
-legs=${QVM_TEST_LEGS:-"default gthread sanitize valgrind soak fuzz"}
+legs=${QVM_TEST_LEGS:-"default gthread sanitize valgrind soak fuzz installed"}
 build=${QVM_BUILD_DIR:-"$top/_build"}
 export QVM_TEST_ACCEL="${QVM_TEST_ACCEL:-tcg}"
 logs=""
@@ -99,6 +102,22 @@ for leg in $legs; do
       [ -f "$build/build.ninja" ] || configure "$build" -Ddocs=true
       QVM_SOAK_CYCLES=100 QVM_SOAK_GUEST_RUNS=3 \
         run_leg soak "$build" --suite soak "$@"
+      ;;
+    installed)
+      prefix=$(mktemp -d "${TMPDIR:-/tmp}/qvm-glib-prefix-XXXXXX")
+      configure "$build-installed" --prefix="$prefix" -Dinstalled_tests=true -Ddocs=true \
+        -Dguest_tests=disabled
+      echo "=== leg installed"
+      mkdir -p "$build-installed/meson-logs"
+      "$top/tools/check-installed.sh" "$build-installed" "$prefix" | tee "$build-installed/meson-logs/installed.tap" || status=1
+      # One record in meson's format per check, so the summary counts them.
+      sed -n 's/^\(not \)\{0,1\}ok [0-9]* \(.*\)$/\1|\2/p' "$build-installed/meson-logs/installed.tap" |
+        while IFS='|' read -r failed what; do
+          if [ -n "$failed" ]; then result=FAIL; else result=OK; fi
+          echo "{\"name\": \"installed: $what\", \"result\": \"$result\"}"
+        done > "$build-installed/meson-logs/testlog-installed.json"
+      logs="$logs $build-installed/meson-logs/testlog-installed.json"
+      rm -rf "$prefix"
       ;;
     *)
       echo "run-tests: unknown leg $leg" >&2

@@ -11,7 +11,7 @@ PACKAGES="
   gir1.2-glib-2.0 gir1.2-json-1.0 gir1.2-soup-3.0 gir1.2-gdkpixbuf-2.0
   python3-gi gjs valgrind libclang-rt-14-dev
   qemu-system-x86 qemu-utils zstd
-  libgvnc-1.0-dev
+  libgvnc-1.0-dev gnome-desktop-testing
   json-schema-test-suite
   syslinux syslinux-common mtools dosfstools fdisk xz-utils
   gi-docgen

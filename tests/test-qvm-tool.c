@@ -6,10 +6,12 @@
 
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
 #include "qvm.h"
+#include "qvm-archive-private.h"
 
 static const char valid_machine[] =
   "{\"version\": 1, \"uuid\": \"0f8fad5b-d9cb-469f-a165-70867728950e\", \"memory\": 512,"
@@ -369,6 +371,63 @@ test_tool_run_bad_image (Fixture       *fixture,
   g_unlink (bad);
 }
 
+/* Writes FOLDER/@name, an image archive of a blank 1 MiB disk whose
+ * machine.json is @machine_json as it is, valid or not. */
+static void
+write_archive_with_machine (Fixture    *fixture,
+                            const char *name,
+                            const char *machine_json)
+{
+  g_autofree char *build = g_build_filename (fixture->folder, "raw", NULL);
+  g_autofree char *disk = g_build_filename (build, "disk.img", NULL);
+  g_autofree char *target = g_build_filename (fixture->folder, name, NULL);
+  g_autoptr(GBytes) machine = g_bytes_new (machine_json, strlen (machine_json));
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (build, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (disk, "", 0, NULL));
+  g_assert_cmpint (truncate (disk, 1024 * 1024), ==, 0);
+  g_assert_true (qvm_archive_package (build, machine, target, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_unlink (disk);
+  g_rmdir (build);
+}
+
+/* Definitions QEMU 7.2 would refuse (issue 17 item 9) end as a bad image,
+ * exit 3, before any QEMU starts: a keyboard layout without a keymap, more
+ * vCPUs than QEMU runs, and more than the host allows (16 by default). */
+static void
+test_tool_run_refused_machine (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  const char *head = "{\"uuid\": \"0f8fad5b-d9cb-469f-a165-70867728950e\","
+                     " \"network\": {\"device\": \"e1000\", \"mac\": \"0a:00:27:00:00:00\"},";
+  const struct { const char *tail; const char *fragment; } cases[] = {
+    { "\"keyboard\": {\"layout\": \"nl-be\"}}", "keyboard.layout: \"nl-be\" is not one of" },
+    { "\"keyboard\": {\"layout\": \"en-us\"}, \"cpu\": {\"sockets\": 255, \"cores\": 255, \"threads\": 255}}",
+      "cpu: 255 × 255 × 255 (sockets × cores × threads) make 16581375 vCPUs" },
+    { "\"keyboard\": {\"layout\": \"en-us\"}, \"cpu\": {\"cores\": 32}}",
+      "cpu: 32 vCPUs are more than the maximum of 16" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *json = g_strconcat (head, " ", cases[i].tail, NULL);
+      g_autofree char *archive = g_build_filename (fixture->folder, "refused.tar.zst", NULL);
+      g_auto(Result) result = { 0 };
+
+      write_archive_with_machine (fixture, "refused.tar.zst", json);
+      run_qvm (fixture, &result, "run", "--accel", "tcg", "refused.tar.zst", NULL);
+      g_test_message ("qvm run said:\n%s%s", result.out, result.err);
+      g_assert_cmpint (result.status, ==, 3);
+      g_assert_true (g_str_has_prefix (result.err, "qvm: refused.tar.zst: "));
+      g_assert_nonnull (strstr (result.err, cases[i].fragment));
+      g_assert_null (strstr (result.out, "machine starting"));
+      g_assert_null (strstr (result.out, "machine running"));
+      g_unlink (archive);
+    }
+}
+
 static void
 test_tool_run_usage (Fixture       *fixture,
                      gconstpointer  data)
@@ -478,6 +537,7 @@ main (int argc, char *argv[])
   ADD ("/qvm-tool/usage", test_tool_usage);
   ADD ("/qvm-tool/run/bad-image", test_tool_run_bad_image);
   ADD ("/qvm-tool/run/usage", test_tool_run_usage);
+  ADD ("/qvm-tool/run/refused-machine", test_tool_run_refused_machine);
   ADD ("/qvm-tool/build/usage", test_tool_build_usage);
 #undef ADD
 

@@ -84,32 +84,65 @@ fixture_tear_down (Fixture       *fixture,
  * and thread-pool threads, which live until exit and which valgrind then
  * reports as "possibly lost", and these tests must be valgrind-clean. */
 static void
-run_qvm (Fixture *fixture,
-         Result  *result,
-         ...)
+run_qvm_va (Fixture            *fixture,
+            Result             *result,
+            const char * const *environment,
+            va_list             args)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_auto(GStrv) envp = g_get_environ ();
   g_autoptr(GError) error = NULL;
   const char *argument;
   int wait_status;
-  va_list args;
 
   g_ptr_array_add (argv, (char *) QVM_TOOL_PATH);
-  va_start (args, result);
   while ((argument = va_arg (args, const char *)) != NULL)
     g_ptr_array_add (argv, (char *) argument);
-  va_end (args);
   g_ptr_array_add (argv, NULL);
 
   /* Messages in English, whatever the tester's locale. */
   envp = g_environ_setenv (envp, "LC_ALL", "C.UTF-8", TRUE);
+  /* "NAME=VALUE" sets, a plain "NAME" unsets. */
+  for (guint i = 0; environment != NULL && environment[i] != NULL; i++)
+    {
+      const char *equals = strchr (environment[i], '=');
+      g_autofree char *name = g_strndup (environment[i], equals ? (gsize) (equals - environment[i])
+                                                                 : strlen (environment[i]));
+
+      envp = equals ? g_environ_setenv (envp, name, equals + 1, TRUE) : g_environ_unsetenv (envp, name);
+    }
 
   g_spawn_sync (fixture->folder, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
                 &result->out, &result->err, &wait_status, &error);
   g_assert_no_error (error);
   g_assert_true (WIFEXITED (wait_status));
   result->status = WEXITSTATUS (wait_status);
+}
+
+static void
+run_qvm (Fixture *fixture,
+         Result  *result,
+         ...)
+{
+  va_list args;
+
+  va_start (args, result);
+  run_qvm_va (fixture, result, NULL, args);
+  va_end (args);
+}
+
+/* run_qvm() with @environment changed (see run_qvm_va()). */
+static void
+run_qvm_env (Fixture            *fixture,
+             Result             *result,
+             const char * const *environment,
+             ...)
+{
+  va_list args;
+
+  va_start (args, environment);
+  run_qvm_va (fixture, result, environment, args);
+  va_end (args);
 }
 
 static void
@@ -428,6 +461,46 @@ test_tool_run_refused_machine (Fixture       *fixture,
     }
 }
 
+/* The metadata helper is the one beside the qvm binary (here, the build
+ * tree's), unless $QVM_GUESTFWD says otherwise. A fake QEMU prints the
+ * -netdev it was given, which names the helper, and exits. */
+static void
+test_tool_run_helper (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(QvmMachine) random = qvm_machine_new_random ();
+  g_autofree char *machine = qvm_machine_to_data (random);
+  g_autofree char *qemu = g_build_filename (fixture->folder, "fake-qemu-prints-netdev", NULL);
+  g_autofree char *tools = g_path_get_dirname (QVM_TOOL_PATH);
+  g_autofree char *beside = g_build_filename (tools, "qvm-guestfwd", NULL);
+  g_autofree char *qemu_variable = g_strconcat ("QVM_QEMU=", qemu, NULL);
+  g_autofree char *archive = g_build_filename (fixture->folder, "image.tar.zst", NULL);
+  const char *unset[] = { "QVM_GUESTFWD", qemu_variable, NULL };
+  const char *empty[] = { "QVM_GUESTFWD=", qemu_variable, NULL };
+  const char *chosen[] = { "QVM_GUESTFWD=/bin/true", qemu_variable, NULL };
+  const char * const *environments[] = { unset, empty, chosen };
+  const char *helpers[] = { beside, beside, "/bin/true" };
+
+  g_assert_cmpint (symlink (QVM_FAKE_QEMU, qemu), ==, 0);
+  write_archive_with_machine (fixture, "image.tar.zst", machine);
+
+  for (guint i = 0; i < G_N_ELEMENTS (environments); i++)
+    {
+      g_auto(Result) result = { 0 };
+      g_autofree char *command = g_strdup_printf ("-cmd:'%s' ", helpers[i]);
+
+      run_qvm_env (fixture, &result, environments[i], "run", "--accel", "tcg", "image.tar.zst", NULL);
+      g_test_message ("qvm run said:\n%s%s", result.out, result.err);
+      /* The machine failed (its QEMU exited): not the network. */
+      g_assert_cmpint (result.status, ==, 1);
+      g_assert_null (strstr (result.err, "metadata helper"));
+      g_assert_nonnull (strstr (result.err, command));
+    }
+
+  g_unlink (qemu);
+  g_unlink (archive);
+}
+
 static void
 test_tool_run_usage (Fixture       *fixture,
                      gconstpointer  data)
@@ -538,6 +611,7 @@ main (int argc, char *argv[])
   ADD ("/qvm-tool/run/bad-image", test_tool_run_bad_image);
   ADD ("/qvm-tool/run/usage", test_tool_run_usage);
   ADD ("/qvm-tool/run/refused-machine", test_tool_run_refused_machine);
+  ADD ("/qvm-tool/run/helper", test_tool_run_helper);
   ADD ("/qvm-tool/build/usage", test_tool_build_usage);
 #undef ADD
 

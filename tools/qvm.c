@@ -221,10 +221,35 @@ print_usage (FILE *stream)
   fprintf (stream, "\n%s\n", _("Run “qvm COMMAND --help” for the options of a command."));
 }
 
+/* The metadata helper of the user network is $QVM_GUESTFWD, else the
+ * installed one. A qvm run from the build tree (or from any folder that
+ * holds both programs) uses the helper beside it: it is the one built with
+ * it, and an installed one may be older or missing. Called before any
+ * thread starts, as g_setenv() needs. */
+static void
+use_helper_beside_self (void)
+{
+  const char *chosen = g_getenv ("QVM_GUESTFWD");
+  g_autofree char *self = NULL;
+  g_autofree char *folder = NULL;
+  g_autofree char *helper = NULL;
+
+  if (chosen != NULL && *chosen != '\0')
+    return;
+  self = g_file_read_link ("/proc/self/exe", NULL);
+  if (self == NULL)
+    return;
+  folder = g_path_get_dirname (self);
+  helper = g_build_filename (folder, "qvm-guestfwd", NULL);
+  if (g_file_test (helper, G_FILE_TEST_IS_REGULAR) && g_file_test (helper, G_FILE_TEST_IS_EXECUTABLE))
+    g_setenv ("QVM_GUESTFWD", helper, TRUE);
+}
+
 int
 main (int    argc,
       char **argv)
 {
+  use_helper_beside_self ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");

@@ -753,6 +753,14 @@ test_machine_bad_documents (void)
     g_autofree char *message = assert_invalid (text, "uuid", "is not a UUID");
   }
 
+  /* A document cut short is reported where it ends, not at json-glib's
+   * "column 0" of the line after. */
+  assert_text_invalid ("{\"uuid\": \n\n", -1, "line 3, column 1: the document ends before its closing “}”");
+  assert_text_invalid ("{\"a\": [1, 2,\n", -1, "line 2, column 1: the document ends before its closing “]”");
+  assert_text_invalid ("{\"memory\": 1", -1, "line 1, column 13: the document ends before its closing “}”");
+  /* A mismatched bracket is still json-glib's to name. */
+  assert_text_invalid ("{\"a\": [}", -1, "expected character `]'");
+
   /* json-glib accepts more than JSON; we do not. */
   assert_text_invalid ("/* comment */ {}", -1, "unexpected character “/”");
   assert_text_invalid ("# comment\n{}", -1, "line 1, column 1: unexpected character “#”");
@@ -823,11 +831,12 @@ test_machine_bad_documents (void)
   assert_text_invalid ("[1,", -1, "not valid JSON");
   {
     /* json-glib's message quotes the last token, cut in the middle of a
-     * character (found by tests/fuzz): the message stays UTF-8. */
+     * character (found by tests/fuzz): the message stays UTF-8. (The
+     * mismatched "]" leaves the error to json-glib.) */
     g_autoptr(GError) error = NULL;
     g_autoptr(QvmMachine) machine = load_text ("{\"uuid\": \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
                                                "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                                               "\xc3\xa9\xc3\xa9\"", -1, &error);
+                                               "\xc3\xa9\xc3\xa9\" ]", -1, &error);
 
     g_assert_null (machine);
     g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);

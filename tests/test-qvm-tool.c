@@ -397,9 +397,11 @@ test_tool_run_bad_image (Fixture       *fixture,
   g_assert_nonnull (strstr (invalid.out, "loading bad.tar.zst"));
   g_assert_null (strstr (invalid.out, "machine running"));
 
+  /* The archive named once, as typed, and in the words of every other
+   * missing file (not "/full/path/missing.tar.zst: cannot open: …"). */
   run_qvm (fixture, &missing, "run", "--accel", "tcg", "missing.tar.zst", NULL);
   g_assert_cmpint (missing.status, ==, 3);
-  assert_one_error_line (missing.err, "qvm: missing.tar.zst: ");
+  g_assert_cmpstr (missing.err, ==, "qvm: missing.tar.zst: no such file or folder\n");
 
   g_unlink (bad);
 }
@@ -499,6 +501,74 @@ test_tool_run_helper (Fixture       *fixture,
 
   g_unlink (qemu);
   g_unlink (archive);
+}
+
+/* An image archive that is not a file, for each command that reads one:
+ * its name once, as typed. */
+static void
+test_tool_archive_errors (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  const char *commands[][6] = {
+    { "run", "--accel", "tcg", "ARCHIVE", NULL },
+    { "inspect", "ARCHIVE", NULL },
+    { "build", "-o", "out.tar.zst", "--from", "ARCHIVE", NULL },
+  };
+  g_autofree char *folder = g_build_filename (fixture->folder, "folder.tar.zst", NULL);
+
+  g_assert_cmpint (g_mkdir (folder, 0755), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    for (guint j = 0; j < 2; j++)
+      {
+        const char *archive = j == 0 ? "folder.tar.zst" : "no-such.tar.zst";
+        const char *expected = j == 0 ? "qvm: folder.tar.zst: an image archive must be a regular file\n"
+                                      : "qvm: no-such.tar.zst: no such file or folder\n";
+        const char *argv[6] = { NULL };
+        g_auto(Result) result = { 0 };
+
+        for (guint k = 0; commands[i][k] != NULL; k++)
+          argv[k] = g_str_equal (commands[i][k], "ARCHIVE") ? archive : commands[i][k];
+        run_qvm (fixture, &result, argv[0], argv[1], argv[2], argv[3], argv[4], NULL);
+        g_test_message ("qvm %s said:\n%s%s", argv[0], result.out, result.err);
+        g_assert_cmpstr (result.err, ==, expected);
+        g_assert_null (strstr (result.err, fixture->folder));
+      }
+  g_rmdir (folder);
+}
+
+/* --outbox: an existing folder, or one made in an existing folder; never
+ * a whole path; every refusal ends with "(--outbox)". */
+static void
+test_tool_run_outbox (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autofree char *deep = g_build_filename (fixture->folder, "no", "such", "outbox", NULL);
+  g_autofree char *first = g_build_filename (fixture->folder, "no", NULL);
+  g_autofree char *made = g_build_filename (fixture->folder, "outbox", NULL);
+  g_autofree char *file = g_build_filename (fixture->folder, "file", NULL);
+  g_autofree char *deep_line = g_strdup_printf ("qvm: %s: cannot create it: there is no folder “%s%s” (--outbox)\n",
+                                                deep, first, G_DIR_SEPARATOR_S "such");
+  g_auto(Result) nested = { 0 };
+  g_auto(Result) not_folder = { 0 };
+  g_auto(Result) fresh = { 0 };
+
+  run_qvm (fixture, &nested, "run", "--accel", "tcg", "--outbox", deep, "x.tar.zst", NULL);
+  g_assert_cmpint (nested.status, ==, 2);
+  g_assert_cmpstr (nested.err, ==, deep_line);
+  g_assert_false (g_file_test (first, G_FILE_TEST_EXISTS));
+
+  g_assert_true (g_file_set_contents (file, "", 0, NULL));
+  run_qvm (fixture, &not_folder, "run", "--accel", "tcg", "--outbox", "file", "x.tar.zst", NULL);
+  g_assert_cmpint (not_folder.status, ==, 2);
+  g_assert_cmpstr (not_folder.err, ==, "qvm: file: not a folder (--outbox)\n");
+
+  /* One level is made (the run then fails on the missing archive). */
+  run_qvm (fixture, &fresh, "run", "--accel", "tcg", "--outbox", "outbox", "x.tar.zst", NULL);
+  g_assert_cmpint (fresh.status, ==, 3);
+  g_assert_true (g_file_test (made, G_FILE_TEST_IS_DIR));
+
+  g_rmdir (made);
+  g_unlink (file);
 }
 
 static void
@@ -612,6 +682,8 @@ main (int argc, char *argv[])
   ADD ("/qvm-tool/run/usage", test_tool_run_usage);
   ADD ("/qvm-tool/run/refused-machine", test_tool_run_refused_machine);
   ADD ("/qvm-tool/run/helper", test_tool_run_helper);
+  ADD ("/qvm-tool/run/outbox", test_tool_run_outbox);
+  ADD ("/qvm-tool/archive-errors", test_tool_archive_errors);
   ADD ("/qvm-tool/build/usage", test_tool_build_usage);
 #undef ADD
 

@@ -387,16 +387,32 @@ qvm_boot_start_machine (QvmBoot  *boot,
   qvm_virtual_machine_start (boot->vm);
 }
 
-/* Makes @folder (and its parents) and checks that it is one. */
+/* Uses the folder @folder, named by the option @option, making it when it
+ * does not exist; its parent must, as for mkdir(1) without -p: a typo in
+ * a path (run as root, too) must not create a tree of folders. */
 static gboolean
-make_folder (const char *folder)
+make_folder (const char *folder,
+             const char *option)
 {
-  if (g_mkdir_with_parents (folder, 0755) != 0 || !g_file_test (folder, G_FILE_TEST_IS_DIR))
-    {
-      qvm_tool_print_error (folder, g_strerror (errno != 0 ? errno : ENOTDIR));
-      return FALSE;
-    }
-  return TRUE;
+  g_autofree char *why = NULL;
+  g_autofree char *parent = NULL;
+  int saved_errno;
+
+  if (g_file_test (folder, G_FILE_TEST_IS_DIR))
+    return TRUE;
+  if (g_mkdir (folder, 0755) == 0)
+    return TRUE;
+
+  saved_errno = errno;
+  parent = g_path_get_dirname (folder);
+  if (saved_errno == EEXIST)
+    why = g_strdup_printf (_("not a folder (%s)"), option);
+  else if (saved_errno == ENOENT && !g_file_test (parent, G_FILE_TEST_IS_DIR))
+    why = g_strdup_printf (_("cannot create it: there is no folder “%s” (%s)"), parent, option);
+  else
+    why = g_strdup_printf (_("cannot create it: %s (%s)"), g_strerror (saved_errno), option);
+  qvm_tool_print_error (folder, why);
+  return FALSE;
 }
 
 /* Prints the guest's answer: the outbox's files, one line each. */
@@ -517,14 +533,14 @@ make_outbox (QvmBoot        *boot,
   if (boot->outbox != NULL)
     {
       boot->status = EXIT_USAGE;
-      return make_folder (boot->outbox);
+      return make_folder (boot->outbox, "--outbox");
     }
 
   boot->outbox_temporary = TRUE;
   boot->outbox = g_dir_make_tmp ("qvm-outbox-XXXXXX", &error);
   if (boot->outbox == NULL)
     {
-      qvm_tool_print_error ("--outbox", error->message);
+      qvm_tool_print_lines ("--outbox", error->message);
       boot->status = EXIT_INVALID;
       return FALSE;
     }

@@ -118,7 +118,7 @@ build_image (BuildOptions *options,
       image = qvm_folder_image_new_from_archive (options->from, folder, NULL, &error);
       if (image == NULL)
         {
-          qvm_tool_print_lines (options->from, error->message);
+          qvm_tool_print_file_error (options->from, error);
           *status = EXIT_BAD_IMAGE;
         }
       return image;

@@ -174,7 +174,7 @@ command_inspect (int    argc,
   image = qvm_folder_image_new_from_archive (argv[1], folder, NULL, &error);
   if (image == NULL)
     {
-      qvm_tool_print_lines (argv[1], error->message);
+      qvm_tool_print_file_error (argv[1], error);
       g_rmdir (temporary);
       g_print (_("verdict: invalid image archive\n"));
       return EXIT_INVALID;

@@ -442,7 +442,9 @@ test_tool_run_refused_machine (Fixture       *fixture,
     { "\"keyboard\": {\"layout\": \"en-us\"}, \"cpu\": {\"sockets\": 255, \"cores\": 255, \"threads\": 255}}",
       "cpu: 255 × 255 × 255 (sockets × cores × threads) make 16581375 vCPUs" },
     { "\"keyboard\": {\"layout\": \"en-us\"}, \"cpu\": {\"cores\": 32}}",
-      "cpu: 32 vCPUs are more than the maximum of 16" },
+      "machine.json asks for 32 vCPUs, more than --vcpus 16 allows" },
+    { "\"keyboard\": {\"layout\": \"en-us\"}, \"memory\": 2048}",
+      "machine.json asks for 2048 MiB of memory, more than --memory 1024 allows" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -459,6 +461,9 @@ test_tool_run_refused_machine (Fixture       *fixture,
       g_assert_nonnull (strstr (result.err, cases[i].fragment));
       g_assert_null (strstr (result.out, "machine starting"));
       g_assert_null (strstr (result.out, "machine running"));
+      /* The options' JSON names are no words of the command line. */
+      g_assert_null (strstr (result.err, "maxMemory"));
+      g_assert_null (strstr (result.err, "maxVcpus"));
       g_unlink (archive);
     }
 }
@@ -580,6 +585,7 @@ test_tool_run_usage (Fixture       *fixture,
   g_auto(Result) folder = { 0 };
   g_auto(Result) payload = { 0 };
   g_auto(Result) timeout = { 0 };
+  g_auto(Result) vcpus = { 0 };
   g_auto(Result) help = { 0 };
 
   run_qvm (fixture, &nothing, "run", NULL);
@@ -598,6 +604,10 @@ test_tool_run_usage (Fixture       *fixture,
   g_assert_cmpint (payload.status, ==, 2);
   assert_one_error_line (payload.err, "qvm: no-such-file: not a regular file");
 
+  run_qvm (fixture, &vcpus, "run", "--vcpus", "256", "x.tar.zst", NULL);
+  g_assert_cmpint (vcpus.status, ==, 2);
+  assert_one_error_line (vcpus.err, "qvm: --vcpus: 256 is not a number of vCPUs from 1 to 255");
+
   run_qvm (fixture, &timeout, "run", "--timeout", "soon", "x.tar.zst", NULL);
   g_assert_cmpint (timeout.status, ==, 2);
   assert_one_error_line (timeout.err, "qvm: run: ");
@@ -606,6 +616,7 @@ test_tool_run_usage (Fixture       *fixture,
   g_assert_cmpint (help.status, ==, 0);
   g_assert_nonnull (strstr (help.out, "--metadata-dir=DIR"));
   g_assert_nonnull (strstr (help.out, "4 timeout"));
+  g_assert_nonnull (strstr (help.out, "--vcpus=N"));
 }
 
 /* qvm build refuses what it cannot build before any machine starts. */

@@ -190,6 +190,22 @@ test_tool_validate_several (Fixture       *fixture,
   g_assert_nonnull (strstr (result.err, "qvm: missing.json: no such file or folder\n"));
 }
 
+/* A file cut short is reported where it ends, not at "column 0". */
+static void
+test_tool_validate_cut_short (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  g_autofree char *cut = g_build_filename (fixture->folder, "cut.json", NULL);
+  g_auto(Result) result = { 0 };
+
+  g_assert_true (g_file_set_contents (cut, "{\"uuid\": \"0f8fad5b-d9cb-469f-a165-70867728950e\",\n\n", -1, NULL));
+  run_qvm (fixture, &result, "validate", "cut.json", NULL);
+  g_assert_cmpint (result.status, ==, 1);
+  g_assert_cmpstr (result.err, ==, "qvm: cut.json: not valid JSON at line 3, column 1: "
+                                   "the document ends before its closing “}”\n");
+  g_unlink (cut);
+}
+
 static void
 test_tool_validate_print (Fixture       *fixture,
                           gconstpointer  data)
@@ -354,6 +370,7 @@ test_tool_usage (Fixture       *fixture,
   g_auto(Result) nothing = { 0 };
   g_auto(Result) unknown = { 0 };
   g_auto(Result) help = { 0 };
+  g_auto(Result) version = { 0 };
 
   run_qvm (fixture, &nothing, NULL);
   g_assert_cmpint (nothing.status, ==, 2);
@@ -367,6 +384,52 @@ test_tool_usage (Fixture       *fixture,
   g_assert_cmpint (help.status, ==, 0);
   g_assert_nonnull (strstr (help.out, "new-machine"));
   g_assert_nonnull (strstr (help.out, "schema"));
+  g_assert_nonnull (strstr (help.out, "\n  --version "));
+
+  run_qvm (fixture, &version, "--version", NULL);
+  g_assert_cmpint (version.status, ==, 0);
+  g_assert_true (g_str_has_prefix (version.out, "qvm "));
+}
+
+/* Every option of qvm run is in the README's synopsis. */
+static void
+test_tool_readme_synopsis (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autofree char *readme = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRegex) option = g_regex_new ("^  (?:-., )?(--[a-z-]+)", G_REGEX_MULTILINE, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  g_auto(Result) help = { 0 };
+  const char *start, *end;
+  g_autofree char *synopsis = NULL;
+  guint checked = 0;
+
+  g_file_get_contents (QVM_README, &readme, NULL, &error);
+  g_assert_no_error (error);
+  start = strstr (readme, "\n    qvm run ");
+  g_assert_nonnull (start);
+  end = strstr (start, "\n    qvm build ");
+  g_assert_nonnull (end);
+  synopsis = g_strndup (start, end - start);
+
+  run_qvm (fixture, &help, "run", "--help", NULL);
+  g_assert_cmpint (help.status, ==, 0);
+  for (g_regex_match (option, help.out, 0, &match); g_match_info_matches (match); g_match_info_next (match, NULL))
+    {
+      g_autofree char *name = g_match_info_fetch (match, 1);
+      g_autofree char *shown = g_strconcat ("[", name, NULL);
+
+      if (g_str_has_prefix (name, "--help"))
+        continue;
+      if (strstr (synopsis, shown) == NULL)
+        {
+          g_test_message ("%s is not in the README's synopsis of qvm run", name);
+          g_test_fail ();
+        }
+      checked++;
+    }
+  g_assert_cmpuint (checked, >=, 11);
 }
 
 /* stderr holds exactly one line, "qvm: WHAT: WHY", starting with @prefix. */
@@ -683,12 +746,14 @@ main (int argc, char *argv[])
   ADD ("/qvm-tool/validate/invalid", test_tool_validate_invalid);
   ADD ("/qvm-tool/validate/several", test_tool_validate_several);
   ADD ("/qvm-tool/validate/print", test_tool_validate_print);
+  ADD ("/qvm-tool/validate/cut-short", test_tool_validate_cut_short);
   ADD ("/qvm-tool/validate/usage", test_tool_validate_usage);
   ADD ("/qvm-tool/schema", test_tool_schema);
   ADD ("/qvm-tool/new-machine", test_tool_new_machine);
   ADD ("/qvm-tool/examples", test_tool_examples);
   ADD ("/qvm-tool/inspect", test_tool_inspect);
   ADD ("/qvm-tool/usage", test_tool_usage);
+  ADD ("/qvm-tool/readme-synopsis", test_tool_readme_synopsis);
   ADD ("/qvm-tool/run/bad-image", test_tool_run_bad_image);
   ADD ("/qvm-tool/run/usage", test_tool_run_usage);
   ADD ("/qvm-tool/run/refused-machine", test_tool_run_refused_machine);

@@ -218,6 +218,8 @@ print_usage (FILE *stream)
 
       fprintf (stream, "  %s%*s %s\n", call, (int) MAX (0, 28 - width), "", _(commands[i].summary));
     }
+  fprintf (stream, "\n%s\n  %-28s %s\n  %-28s %s\n", _("Options:"),
+           "--help", _("Show this list"), "--version", _("Print the version of qvm"));
   fprintf (stream, "\n%s\n", _("Run “qvm COMMAND --help” for the options of a command."));
 }
 

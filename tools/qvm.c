@@ -251,11 +251,11 @@ int
 main (int    argc,
       char **argv)
 {
-  use_helper_beside_self ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
+  use_helper_beside_self ();
 
   if (argc < 2)
     {

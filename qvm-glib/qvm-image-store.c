@@ -450,9 +450,18 @@ qvm_image_store_initable_init (GInitable     *initable,
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("The image store needs a folder"));
       return FALSE;
     }
-  if (g_mkdir_with_parents (self->folder, 0700) != 0)
+  /* Made when missing, but not its parents (docs/errors.md, "Folders"):
+   * a mistyped path must not become a tree of folders. */
+  if (g_mkdir (self->folder, 0700) != 0 && errno != EEXIST)
     {
-      qvm_fs_set_error_from_errno (error, errno, self->folder, "create");
+      int saved_errno = errno;
+      g_autofree char *parent = g_path_get_dirname (self->folder);
+
+      if (saved_errno == ENOENT && !g_file_test (parent, G_FILE_TEST_IS_DIR))
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                     _("Cannot create the image store %s: there is no folder %s"), self->folder, parent);
+      else
+        qvm_fs_set_error_from_errno (error, saved_errno, self->folder, "create");
       return FALSE;
     }
   /* Checked and used through this descriptor only, never by path again. */
@@ -506,7 +515,8 @@ qvm_image_store_initable_iface_init (GInitableIface *iface)
 
 /**
  * qvm_image_store_new:
- * @folder: (type filename): the folder to keep images in; created if missing
+ * @folder: (type filename): the folder to keep images in; created if missing,
+ *   but its parent folder must exist
  * @error: return location for a #GError
  *
  * Creates an image store in @folder. The store locks the folder for its
@@ -514,6 +524,7 @@ qvm_image_store_initable_iface_init (GInitableIface *iface)
  * [class@Qvm.ImageStore].
  *
  * Returns: (transfer full): the store, or %NULL with @error set: to
+ *   %G_IO_ERROR_NOT_FOUND if the parent of @folder does not exist, to
  *   %G_IO_ERROR_BUSY if another store uses @folder, to
  *   %G_IO_ERROR_NOT_EMPTY if @folder holds files and was never a store, to
  *   %G_IO_ERROR_PERMISSION_DENIED if @folder belongs to another user or

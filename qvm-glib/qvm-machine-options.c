@@ -23,12 +23,14 @@
  * with %QVM_ERROR_MALFORMED_PAYLOAD by [method@Qvm.Machine.set_defaults].
  *
  * Options are set by whoever runs the host, not by image authors, so
- * [property@Qvm.MachineOptions:max-memory] is writable; its range is that
- * of the options JSON Schema ([func@Qvm.MachineOptions.get_schema]). In
- * JSON they look like:
+ * [property@Qvm.MachineOptions:max-memory] and
+ * [property@Qvm.MachineOptions:max-vcpus] are writable; their ranges are
+ * those of the options JSON Schema ([func@Qvm.MachineOptions.get_schema]).
+ * In JSON they look like this (`maxVcpus` may be left out: it is then
+ * %QVM_MACHINE_OPTIONS_DEFAULT_MAX_VCPUS):
  *
  * ```json
- * { "maxMemory": 4096 }
+ * { "maxMemory": 4096, "maxVcpus": 16 }
  * ```
  */
 
@@ -37,6 +39,7 @@ struct _QvmMachineOptions
   GObject parent_instance;
 
   guint max_memory;
+  guint max_vcpus;
 };
 
 G_DEFINE_FINAL_TYPE (QvmMachineOptions, qvm_machine_options, G_TYPE_OBJECT)
@@ -44,6 +47,7 @@ G_DEFINE_FINAL_TYPE (QvmMachineOptions, qvm_machine_options, G_TYPE_OBJECT)
 enum {
   PROP_0,
   PROP_MAX_MEMORY,
+  PROP_MAX_VCPUS,
   N_PROPS
 };
 
@@ -62,6 +66,9 @@ qvm_machine_options_get_property (GObject    *object,
     case PROP_MAX_MEMORY:
       g_value_set_uint (value, self->max_memory);
       break;
+    case PROP_MAX_VCPUS:
+      g_value_set_uint (value, self->max_vcpus);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -79,6 +86,9 @@ qvm_machine_options_set_property (GObject      *object,
     {
     case PROP_MAX_MEMORY:
       qvm_machine_options_set_max_memory (self, g_value_get_uint (value));
+      break;
+    case PROP_MAX_VCPUS:
+      qvm_machine_options_set_max_vcpus (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -106,6 +116,21 @@ qvm_machine_options_class_init (QvmMachineOptionsClass *klass)
     g_param_spec_uint ("max-memory", NULL, NULL,
                        0, QVM_MACHINE_OPTIONS_MAX_MEMORY_LIMIT,
                        QVM_MACHINE_OPTIONS_DEFAULT_MAX_MEMORY,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT |
+                       G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * QvmMachineOptions:max-vcpus:
+   *
+   * The most vCPUs a machine may have (1 to
+   * %QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT): the product of the sockets, cores
+   * and threads of its CPU topology, each 1 when unspecified (see
+   * [method@Qvm.Machine.get_vcpus]).
+   */
+  properties[PROP_MAX_VCPUS] =
+    g_param_spec_uint ("max-vcpus", NULL, NULL,
+                       1, QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT,
+                       QVM_MACHINE_OPTIONS_DEFAULT_MAX_VCPUS,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT |
                        G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
@@ -140,19 +165,37 @@ qvm_machine_options_new (guint max_memory)
   return g_object_new (QVM_TYPE_MACHINE_OPTIONS, "max-memory", max_memory, NULL);
 }
 
+/* The member @name of a validated document, @fallback when it is absent.
+ * The schema checked type and range; stay safe should it not have. */
+static guint
+uint_member (JsonNode   *root,
+             const char *name,
+             guint       minimum,
+             guint       maximum,
+             guint       fallback)
+{
+  JsonNode *member = json_object_get_member (json_node_get_object (root), name);
+  gint64 value;
+
+  if (member == NULL || !JSON_NODE_HOLDS_VALUE (member))
+    return fallback;
+  value = json_node_get_value_type (member) == G_TYPE_DOUBLE
+            ? (gint64) json_node_get_double (member)
+            : json_node_get_int (member);
+  return (guint) CLAMP (value, (gint64) minimum, (gint64) maximum);
+}
+
 static QvmMachineOptions *
 options_from_valid_json (JsonNode *root)
 {
-  JsonNode *max_memory = json_object_get_member (json_node_get_object (root), "maxMemory");
-  gint64 value = 0;
+  guint max_memory = uint_member (root, "maxMemory", 0, QVM_MACHINE_OPTIONS_MAX_MEMORY_LIMIT, 0);
+  guint max_vcpus = uint_member (root, "maxVcpus", 1, QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT,
+                                 QVM_MACHINE_OPTIONS_DEFAULT_MAX_VCPUS);
 
-  /* The schema checked type and range; stay safe should it not have. */
-  if (max_memory != NULL && JSON_NODE_HOLDS_VALUE (max_memory))
-    value = json_node_get_value_type (max_memory) == G_TYPE_DOUBLE
-              ? (gint64) json_node_get_double (max_memory)
-              : json_node_get_int (max_memory);
-
-  return qvm_machine_options_new ((guint) CLAMP (value, 0, QVM_MACHINE_OPTIONS_MAX_MEMORY_LIMIT));
+  return g_object_new (QVM_TYPE_MACHINE_OPTIONS,
+                       "max-memory", max_memory,
+                       "max-vcpus", max_vcpus,
+                       NULL);
 }
 
 /**
@@ -252,6 +295,42 @@ qvm_machine_options_set_max_memory (QvmMachineOptions *options,
 }
 
 /**
+ * qvm_machine_options_get_max_vcpus:
+ * @options: machine options
+ *
+ * Gets [property@Qvm.MachineOptions:max-vcpus].
+ *
+ * Returns: the maximum number of vCPUs
+ */
+guint
+qvm_machine_options_get_max_vcpus (QvmMachineOptions *options)
+{
+  g_return_val_if_fail (QVM_IS_MACHINE_OPTIONS (options), 0);
+  return options->max_vcpus;
+}
+
+/**
+ * qvm_machine_options_set_max_vcpus:
+ * @options: machine options
+ * @max_vcpus: the most vCPUs a machine may have (1 to
+ *   %QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT)
+ *
+ * Sets [property@Qvm.MachineOptions:max-vcpus].
+ */
+void
+qvm_machine_options_set_max_vcpus (QvmMachineOptions *options,
+                                   guint              max_vcpus)
+{
+  g_return_if_fail (QVM_IS_MACHINE_OPTIONS (options));
+  g_return_if_fail (max_vcpus >= 1 && max_vcpus <= QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT);
+
+  if (options->max_vcpus == max_vcpus)
+    return;
+  options->max_vcpus = max_vcpus;
+  g_object_notify_by_pspec (G_OBJECT (options), properties[PROP_MAX_VCPUS]);
+}
+
+/**
  * qvm_machine_options_to_json:
  * @options: machine options
  *
@@ -269,6 +348,8 @@ qvm_machine_options_to_json (QvmMachineOptions *options)
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "maxMemory");
   json_builder_add_int_value (builder, options->max_memory);
+  json_builder_set_member_name (builder, "maxVcpus");
+  json_builder_add_int_value (builder, options->max_vcpus);
   json_builder_end_object (builder);
 
   return json_builder_get_root (builder);

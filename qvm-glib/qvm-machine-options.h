@@ -33,6 +33,21 @@ G_BEGIN_DECLS
  */
 #define QVM_MACHINE_OPTIONS_DEFAULT_MAX_MEMORY 4096
 
+/**
+ * QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT:
+ *
+ * The largest value of [property@Qvm.MachineOptions:max-vcpus]: 255, the
+ * most vCPUs QEMU's `pc` machine accepts.
+ */
+#define QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT 255
+
+/**
+ * QVM_MACHINE_OPTIONS_DEFAULT_MAX_VCPUS:
+ *
+ * The maximum number of vCPUs of options created without one: 16.
+ */
+#define QVM_MACHINE_OPTIONS_DEFAULT_MAX_VCPUS 16
+
 #define QVM_TYPE_MACHINE_OPTIONS (qvm_machine_options_get_type ())
 
 QVM_AVAILABLE_IN_ALL
@@ -53,6 +68,12 @@ guint              qvm_machine_options_get_max_memory (QvmMachineOptions *option
 QVM_AVAILABLE_IN_ALL
 void               qvm_machine_options_set_max_memory (QvmMachineOptions *options,
                                                        guint              max_memory);
+
+QVM_AVAILABLE_IN_ALL
+guint              qvm_machine_options_get_max_vcpus  (QvmMachineOptions *options);
+QVM_AVAILABLE_IN_ALL
+void               qvm_machine_options_set_max_vcpus  (QvmMachineOptions *options,
+                                                       guint              max_vcpus);
 
 QVM_AVAILABLE_IN_ALL
 JsonNode          *qvm_machine_options_to_json        (QvmMachineOptions *options);

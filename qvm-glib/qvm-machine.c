@@ -229,7 +229,8 @@ qvm_machine_class_init (QvmMachineClass *klass)
   /**
    * QvmMachine:keyboard-layout:
    *
-   * The keyboard layout, one of QEMU's 33 (`en-us`, `de`, `fr-ch`…).
+   * The keyboard layout, one of the 34 keymaps of QEMU 7.2 (`en-us`,
+   * `de`, `fr-ch`…).
    */
   properties[PROP_KEYBOARD_LAYOUT] =
     g_param_spec_string ("keyboard-layout", NULL, NULL, NULL, flags);
@@ -621,6 +622,83 @@ machine_schema (void)
   return qvm_payload_load_builtin_schema (MACHINE_SCHEMA);
 }
 
+/* Checks beyond the schema: what QEMU 7.2's pc machine refuses. */
+
+static guint
+or_one (guint count)
+{
+  return count != 0 ? count : 1;
+}
+
+/* Bits of an APIC ID field holding numbers below @count, as QEMU counts
+ * them (x86_topo.h: the field width rounds up to a power of two). */
+static guint
+apic_id_bits (guint count)
+{
+  guint bits = 0;
+
+  while ((1u << bits) < count)
+    bits++;
+  return bits;
+}
+
+/* The APIC ID of the last vCPU: socket, core and thread numbers packed
+ * into fields of apic_id_bits(). */
+static guint
+last_apic_id (QvmMachine *self)
+{
+  guint thread_bits = apic_id_bits (or_one (self->threads));
+  guint core_bits = apic_id_bits (or_one (self->cores));
+
+  return ((or_one (self->sockets) - 1) << (core_bits + thread_bits)) |
+         ((or_one (self->cores) - 1) << thread_bits) |
+         (or_one (self->threads) - 1);
+}
+
+/* Without an IOMMU and x2APIC, QEMU refuses a topology whose APIC IDs
+ * reach 255 ("requires kernel irqchip and X2APIC API support"), and the
+ * pc machine runs at most 255 vCPUs. Each member is at most 255 (the
+ * schema), so the products fit in a guint. */
+static gboolean
+check_cpu_topology (QvmMachine  *self,
+                    const char  *source,
+                    GError     **error)
+{
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  guint vcpus = qvm_machine_get_vcpus (self);
+  guint last_id = last_apic_id (self);
+
+  if (vcpus > QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT)
+    g_ptr_array_add (problems,
+                     g_strdup_printf (_("cpu: %u × %u × %u (sockets × cores × threads) make %u vCPUs, more than the %u QEMU’s pc machine runs"),
+                                      or_one (self->sockets), or_one (self->cores), or_one (self->threads),
+                                      vcpus, QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT));
+  else if (last_id >= 255)
+    g_ptr_array_add (problems,
+                     g_strdup_printf (_("cpu: %u × %u × %u (sockets × cores × threads) need APIC IDs up to %u, but QEMU gives at most 254 without an IOMMU (cores and threads count as the next power of two)"),
+                                      or_one (self->sockets), or_one (self->cores), or_one (self->threads),
+                                      last_id));
+  if (problems->len == 0)
+    return TRUE;
+
+  qvm_payload_set_error (error, source, problems);
+  return FALSE;
+}
+
+/* A machine from a definition the schema accepted, or NULL with @error
+ * set when QEMU would still refuse it. */
+static QvmMachine *
+machine_from_checked_json (JsonNode    *root,
+                           const char  *source,
+                           GError     **error)
+{
+  g_autoptr(QvmMachine) self = machine_from_valid_json (root);
+
+  if (!check_cpu_topology (self, source, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
 /**
  * qvm_machine_new_from_json:
  * @node: the definition as a JSON node
@@ -645,7 +723,7 @@ qvm_machine_new_from_json (JsonNode  *node,
   if (!qvm_payload_validate (schema, node, NULL, explain_machine_problem, error))
     return NULL;
 
-  return machine_from_valid_json (node);
+  return machine_from_checked_json (node, NULL, error);
 }
 
 static QvmMachine *
@@ -661,7 +739,7 @@ machine_new_from_data (const char  *data,
   if (root == NULL)
     return NULL;
 
-  return machine_from_valid_json (root);
+  return machine_from_checked_json (root, source, error);
 }
 
 /**
@@ -959,12 +1037,34 @@ qvm_machine_get_sockets (QvmMachine *machine)
 }
 
 /**
+ * qvm_machine_get_vcpus:
+ * @machine: a machine
+ *
+ * Counts the machine's virtual CPUs: sockets × cores × threads, each 1
+ * when unspecified (so 1 for a machine without a CPU topology), as QEMU
+ * counts them for `-smp`. A valid machine has at most
+ * %QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT.
+ *
+ * Returns: the number of vCPUs
+ */
+guint
+qvm_machine_get_vcpus (QvmMachine *machine)
+{
+  g_return_val_if_fail (QVM_IS_MACHINE (machine), 0);
+
+  /* At most 255³, which fits in a guint. */
+  return or_one (machine->sockets) * or_one (machine->cores) * or_one (machine->threads);
+}
+
+/**
  * qvm_machine_get_options:
  * @machine: a machine
  *
  * Makes machine options that admit this machine (the seed's `Options()`):
  * the maximum memory is the machine's memory, or
- * %QVM_MACHINE_OPTIONS_DEFAULT_MAX_MEMORY when it does not specify one.
+ * %QVM_MACHINE_OPTIONS_DEFAULT_MAX_MEMORY when it does not specify one; the
+ * maximum vCPUs are the machine's ([method@Qvm.Machine.get_vcpus]), or
+ * %QVM_MACHINE_OPTIONS_DEFAULT_MAX_VCPUS when that is more.
  * Useful for tools that run a machine without a host configuration.
  *
  * Returns: (transfer full): new machine options
@@ -974,8 +1074,12 @@ qvm_machine_get_options (QvmMachine *machine)
 {
   g_return_val_if_fail (QVM_IS_MACHINE (machine), NULL);
 
-  return qvm_machine_options_new (machine->memory != 0 ? machine->memory
-                                                       : QVM_MACHINE_OPTIONS_DEFAULT_MAX_MEMORY);
+  return g_object_new (QVM_TYPE_MACHINE_OPTIONS,
+                       "max-memory", machine->memory != 0 ? machine->memory
+                                                          : QVM_MACHINE_OPTIONS_DEFAULT_MAX_MEMORY,
+                       "max-vcpus", MAX (qvm_machine_get_vcpus (machine),
+                                         QVM_MACHINE_OPTIONS_DEFAULT_MAX_VCPUS),
+                       NULL);
 }
 
 /**
@@ -987,30 +1091,42 @@ qvm_machine_get_options (QvmMachine *machine)
  * Checks @machine against the limits in @options and fills in what it left
  * unspecified (the seed's `SetDefaults`): a machine without memory gets
  * [property@Qvm.MachineOptions:max-memory]; a machine that asks for more
- * memory than that is refused.
+ * memory than that, or for more vCPUs ([method@Qvm.Machine.get_vcpus])
+ * than [property@Qvm.MachineOptions:max-vcpus], is refused.
  *
  * Returns: %TRUE on success; %FALSE with @error set to
- *   %QVM_ERROR_MALFORMED_PAYLOAD (naming both sizes) when the machine
- *   exceeds the limits, in which case @machine is unchanged
+ *   %QVM_ERROR_MALFORMED_PAYLOAD (one line per exceeded limit, naming the
+ *   machine's figure and the limit) when the machine exceeds the limits, in
+ *   which case @machine is unchanged
  */
 gboolean
 qvm_machine_set_defaults (QvmMachine         *machine,
                           QvmMachineOptions  *options,
                           GError            **error)
 {
-  guint max_memory;
+  g_autoptr(GPtrArray) problems = NULL;
+  guint max_memory, max_vcpus, vcpus;
 
   g_return_val_if_fail (QVM_IS_MACHINE (machine), FALSE);
   g_return_val_if_fail (QVM_IS_MACHINE_OPTIONS (options), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   max_memory = qvm_machine_options_get_max_memory (options);
+  max_vcpus = qvm_machine_options_get_max_vcpus (options);
+  vcpus = qvm_machine_get_vcpus (machine);
+  problems = g_ptr_array_new_with_free_func (g_free);
 
   if (machine->memory > max_memory)
+    g_ptr_array_add (problems,
+                     g_strdup_printf (_("memory: %u MiB is more than the maximum of %u MiB the host allows (maxMemory)"),
+                                      machine->memory, max_memory));
+  if (vcpus > max_vcpus)
+    g_ptr_array_add (problems,
+                     g_strdup_printf (_("cpu: %u vCPUs are more than the maximum of %u the host allows (maxVcpus)"),
+                                      vcpus, max_vcpus));
+  if (problems->len > 0)
     {
-      g_set_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD,
-                   _("memory: %u MiB is more than the maximum of %u MiB the host allows (maxMemory)"),
-                   machine->memory, max_memory);
+      qvm_payload_set_error (error, NULL, problems);
       return FALSE;
     }
 

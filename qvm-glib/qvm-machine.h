@@ -76,6 +76,8 @@ QVM_AVAILABLE_IN_ALL
 guint              qvm_machine_get_cores            (QvmMachine *machine);
 QVM_AVAILABLE_IN_ALL
 guint              qvm_machine_get_sockets          (QvmMachine *machine);
+QVM_AVAILABLE_IN_ALL
+guint              qvm_machine_get_vcpus            (QvmMachine *machine);
 
 QVM_AVAILABLE_IN_ALL
 QvmMachineOptions *qvm_machine_get_options       (QvmMachine        *machine);

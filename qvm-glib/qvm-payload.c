@@ -288,8 +288,12 @@ scan_string (const char  *data,
           continue;
         }
 
+      /* A backslash as the last byte: the string never ends. */
       if (i + 1 >= length)
-        break;
+        {
+          i = length;
+          break;
+        }
       if (data[i + 1] == 'u')
         {
           if (i + 6 > length || !g_ascii_isxdigit (data[i + 2]) || !g_ascii_isxdigit (data[i + 3]) ||
@@ -358,6 +362,9 @@ scan_json_tokens (const char  *data,
                   GError     **error)
 {
   gboolean have_document = FALSE;
+  /* The closing bracket each open level waits for. */
+  char closers[QVM_PAYLOAD_MAX_DEPTH + 1];
+  gboolean mismatched = FALSE;
   guint depth = 0;
   gsize i = 0;
 
@@ -388,11 +395,14 @@ scan_json_tokens (const char  *data,
               set_token_error (error, source, data, i, what);
               return FALSE;
             }
+          closers[depth - 1] = c == '[' ? ']' : '}';
           i++;
           break;
 
         case ']': case '}':
-          /* An unbalanced bracket is json-glib's to report. */
+          /* An unbalanced or mismatched bracket is json-glib's to report. */
+          if (depth == 0 || closers[depth - 1] != c)
+            mismatched = TRUE;
           if (depth > 0 && --depth == 0)
             have_document = TRUE;
           i++;
@@ -459,6 +469,15 @@ scan_json_tokens (const char  *data,
 
       if (depth == 0 && (c == '"' || c == '-' || g_ascii_isalnum (c)))
         have_document = TRUE;
+    }
+
+  /* json-glib reports this at "column 0" of a line after the end. */
+  if (depth > 0 && !mismatched)
+    {
+      g_autofree char *what = g_strdup_printf (_("the document ends before its closing “%c”"),
+                                               closers[depth - 1]);
+      set_token_error (error, source, data, length, what);
+      return FALSE;
     }
 
   return TRUE;

@@ -114,9 +114,15 @@ qvm_virtual_machine_initable_init (GInitable     *initable,
       return FALSE;
     }
 
-  if (!g_file_test (self->socket_parent, G_FILE_TEST_IS_DIR))
+  if (!g_file_test (self->socket_parent, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   _("Socket folder “%s” does not exist"), self->socket_parent);
+      return FALSE;
+    }
+  if (!g_file_test (self->socket_parent, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY,
                    _("Socket folder “%s” is not a folder"), self->socket_parent);
       return FALSE;
     }
@@ -290,7 +296,10 @@ qvm_virtual_machine_set_property (GObject      *object,
       self->network = g_value_dup_object (value);
       break;
     case QVM_VM_PROP_SOCKET_FOLDER:
-      self->socket_parent = absolute_path (g_value_get_string (value));
+      /* NULL: the user's runtime folder, as for a QvmUserNetwork. */
+      self->socket_parent = absolute_path (g_value_get_string (value) != NULL
+                                             ? g_value_get_string (value)
+                                             : g_get_user_runtime_dir ());
       break;
     case QVM_VM_PROP_CDROM1:
       self->cdrom1 = absolute_path (g_value_get_string (value));
@@ -367,7 +376,9 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
    *
    * The folder in which the machine makes its own private folder (mode
    * 0700) for QEMU's sockets when it starts; that folder is removed when
-   * the machine is done.
+   * the machine is done. It must exist. Set to %NULL (the default), it is
+   * the user's runtime folder (g_get_user_runtime_dir()), as for
+   * [ctor@Qvm.UserNetwork.new].
    */
   qvm_vm_properties[QVM_VM_PROP_SOCKET_FOLDER] =
     g_param_spec_string ("socket-folder", NULL, NULL, NULL,
@@ -546,8 +557,9 @@ qvm_vm_run_task (QvmVirtualMachine   *vm,
  * @options: the limits and defaults for the image's machine definition
  * @image: the image to boot from
  * @network: the network to attach the machine to
- * @socket_folder: an existing folder in which the machine makes its own
- *   private folder for QEMU's sockets when it starts
+ * @socket_folder: (nullable) (type filename): an existing folder in which
+ *   the machine makes its own private folder for QEMU's sockets when it
+ *   starts, or %NULL for the user's runtime folder
  * @cdrom1: (nullable) (type filename): a file to attach read-only as the
  *   first CD-ROM
  * @cdrom2: (nullable) (type filename): a file to attach read-only as the
@@ -560,8 +572,9 @@ qvm_vm_run_task (QvmVirtualMachine   *vm,
  *
  * When the machine definition conflicts with @options (memory above the
  * maximum, …) this fails with %QVM_ERROR_MALFORMED_PAYLOAD; a CD-ROM that
- * cannot be read or a @socket_folder that is not a folder fail with a
- * %G_IO_ERROR. On failure the caller keeps the responsibility for @image
+ * cannot be read or a @socket_folder that does not exist
+ * (%G_IO_ERROR_NOT_FOUND) or is not a folder (%G_IO_ERROR_NOT_DIRECTORY)
+ * fail with a %G_IO_ERROR. On failure the caller keeps the responsibility for @image
  * and @network. On success the machine takes it: it releases both
  * (qvm_network_release(), qvm_image_release()) when it is done, or when
  * it is finalized without ever having been started.
@@ -580,7 +593,6 @@ qvm_virtual_machine_new (QvmMachineOptions  *options,
   g_return_val_if_fail (QVM_IS_MACHINE_OPTIONS (options), NULL);
   g_return_val_if_fail (QVM_IS_IMAGE (image), NULL);
   g_return_val_if_fail (QVM_IS_NETWORK (network), NULL);
-  g_return_val_if_fail (socket_folder != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   return g_initable_new (QVM_TYPE_VIRTUAL_MACHINE, NULL, error,

@@ -11,6 +11,7 @@
 #
 #   dies-at-once   SIGKILLs itself before the greeting
 #   refuses        complains on stderr and exits with status 3, no QMP
+#   prints-netdev  prints its -netdev value on stderr and exits with status 3
 #   dies-on-cont   SIGKILLs itself when told to run the guest
 #   never-greets   keeps QMP open and says nothing
 #   guest-failed   on cont: KVM's internal-error lines on stderr, STOP, and
@@ -100,6 +101,9 @@ def main():
     if MODE == 'refuses':
         print('qemu: first complaint', file=sys.stderr)
         print('qemu: -device bogus: not found', file=sys.stderr)
+        sys.exit(3)
+    if MODE == 'prints-netdev':
+        print('netdev: ' + sys.argv[sys.argv.index('-netdev') + 1], file=sys.stderr)
         sys.exit(3)
 
     sock = socket.socket(fileno=3)

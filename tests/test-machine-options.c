@@ -72,6 +72,59 @@ test_options_new (void)
   g_assert_cmpuint (qvm_machine_options_get_max_memory (plain), ==, QVM_MACHINE_OPTIONS_DEFAULT_MAX_MEMORY);
   g_assert_cmpuint (qvm_machine_options_get_max_memory (edge), ==, 1048576);
   g_assert_cmpuint (qvm_machine_options_get_max_memory (zero), ==, 0);
+  g_assert_cmpuint (qvm_machine_options_get_max_vcpus (options), ==, 16);
+  g_assert_cmpuint (qvm_machine_options_get_max_vcpus (plain), ==, QVM_MACHINE_OPTIONS_DEFAULT_MAX_VCPUS);
+}
+
+static void
+test_options_max_vcpus (void)
+{
+  g_autoptr(QvmMachineOptions) options = g_object_new (QVM_TYPE_MACHINE_OPTIONS, "max-vcpus", 4, NULL);
+  guint max_vcpus = 0;
+  guint notified = 0;
+
+  g_assert_cmpuint (qvm_machine_options_get_max_vcpus (options), ==, 4);
+  g_signal_connect (options, "notify::max-vcpus", G_CALLBACK (testutil_count_notify), &notified);
+  qvm_machine_options_set_max_vcpus (options, QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT);
+  g_assert_cmpuint (notified, ==, 1);
+  qvm_machine_options_set_max_vcpus (options, 255);
+  g_assert_cmpuint (notified, ==, 1);
+  g_object_get (options, "max-vcpus", &max_vcpus, NULL);
+  g_assert_cmpuint (max_vcpus, ==, 255);
+
+  /* Programmer errors, with a critical; the value stays. */
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*max_vcpus*");
+  qvm_machine_options_set_max_vcpus (options, 0);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("Qvm", G_LOG_LEVEL_CRITICAL, "*max_vcpus*");
+  qvm_machine_options_set_max_vcpus (options, 256);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (qvm_machine_options_get_max_vcpus (options), ==, 255);
+  g_assert_cmpuint (notified, ==, 1);
+}
+
+static void
+test_options_max_vcpus_from_data (void)
+{
+  const struct { const char *text; guint max_vcpus; } good[] = {
+    { "{\"maxMemory\": 1024}", QVM_MACHINE_OPTIONS_DEFAULT_MAX_VCPUS },
+    { "{\"maxMemory\": 1024, \"maxVcpus\": 1}", 1 },
+    { "{\"maxMemory\": 1024, \"maxVcpus\": 255}", 255 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(QvmMachineOptions) options = qvm_machine_options_new_from_data (good[i].text, -1, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpuint (qvm_machine_options_get_max_vcpus (options), ==, good[i].max_vcpus);
+    }
+
+  assert_invalid ("{\"maxMemory\": 1024, \"maxVcpus\": 0}", "maxVcpus", "0");
+  assert_invalid ("{\"maxMemory\": 1024, \"maxVcpus\": 256}", "maxVcpus", "256");
+  assert_invalid ("{\"maxMemory\": 1024, \"maxVcpus\": 2.5}", "maxVcpus", "2.5");
+  assert_invalid ("{\"maxMemory\": 1024, \"maxVcpus\": \"4\"}", "maxVcpus", "string");
 }
 
 static void
@@ -177,6 +230,7 @@ test_options_json (void)
 
   g_assert_no_error (error);
   g_assert_cmpint (json_object_get_int_member (json_node_get_object (json), "maxMemory"), ==, 3072);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (json), "maxVcpus"), ==, 16);
   g_assert_cmpuint (qvm_machine_options_get_max_memory (again), ==, 3072);
 
   from_data = qvm_machine_options_new_from_data (data, -1, &error);
@@ -199,7 +253,7 @@ test_options_schema (void)
   const char *text = qvm_machine_options_get_schema ();
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) schema = json_from_string (text, &error);
-  JsonObject *root, *max_memory;
+  JsonObject *root, *max_memory, *max_vcpus;
   JsonArray *required;
 
   g_assert_no_error (error);
@@ -219,13 +273,20 @@ test_options_schema (void)
   g_assert_cmpuint (json_array_get_length (required), ==, 1);
   g_assert_cmpstr (json_array_get_string_element (required, 0), ==, "maxMemory");
 
-  /* The GParamSpec has the schema's range. */
+  /* The GParamSpecs have the schema's ranges and defaults. */
+  max_vcpus = json_object_get_object_member (json_object_get_object_member (root, "properties"), "maxVcpus");
+  g_assert_cmpstr (json_object_get_string_member (max_vcpus, "type"), ==, "integer");
   {
     g_autoptr(GTypeClass) klass = g_type_class_ref (QVM_TYPE_MACHINE_OPTIONS);
     GParamSpecUInt *pspec = G_PARAM_SPEC_UINT (g_object_class_find_property (G_OBJECT_CLASS (klass), "max-memory"));
+    GParamSpecUInt *vcpus = G_PARAM_SPEC_UINT (g_object_class_find_property (G_OBJECT_CLASS (klass), "max-vcpus"));
 
     g_assert_cmpuint (pspec->minimum, ==, 0);
     g_assert_cmpuint (pspec->maximum, ==, json_object_get_int_member (max_memory, "maximum"));
+    g_assert_cmpuint (vcpus->minimum, ==, json_object_get_int_member (max_vcpus, "minimum"));
+    g_assert_cmpuint (vcpus->maximum, ==, json_object_get_int_member (max_vcpus, "maximum"));
+    g_assert_cmpuint (vcpus->default_value, ==, json_object_get_int_member (max_vcpus, "default"));
+    g_assert_cmpuint (vcpus->maximum, ==, QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT);
   }
 }
 
@@ -236,6 +297,8 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/machine-options/new", test_options_new);
   g_test_add_func ("/machine-options/set", test_options_set);
+  g_test_add_func ("/machine-options/max-vcpus", test_options_max_vcpus);
+  g_test_add_func ("/machine-options/max-vcpus/from-data", test_options_max_vcpus_from_data);
   g_test_add_func ("/machine-options/out-of-range", test_options_out_of_range);
   g_test_add_func ("/machine-options/from-data", test_options_from_data);
   g_test_add_func ("/machine-options/bad-documents", test_options_bad_documents);

@@ -374,19 +374,23 @@ test_machine_network_device (void)
     assert_member_invalid ("network.device", bad[i], NULL);
 }
 
+/* The keymaps of QEMU 7.2: the files of /usr/share/qemu/keymaps in
+ * Debian 12's qemu-system-data. */
 static const char *layouts[] = {
-  "ar", "da", "de", "de-ch", "en-gb", "en-us", "es", "et", "fi", "fo",
-  "fr", "fr-be", "fr-ca", "fr-ch", "hr", "hu", "is", "it", "ja", "lt",
-  "lv", "mk", "nl", "nl-be", "no", "pl", "pt", "pt-br", "ru", "sl",
-  "sv", "th", "tr",
+  "ar", "bepo", "cz", "da", "de", "de-ch", "en-gb", "en-us", "es", "et",
+  "fi", "fo", "fr", "fr-be", "fr-ca", "fr-ch", "hr", "hu", "is", "it",
+  "ja", "lt", "lv", "mk", "nl", "no", "pl", "pt", "pt-br", "ru",
+  "sl", "sv", "th", "tr",
 };
 
 static void
 test_machine_keyboard_layout (void)
 {
-  const char *bad[] = { "\"us\"", "\"EN-US\"", "\"en_us\"", "\"en\"", "\"de-de\"", "\"\"", "true" };
+  /* "nl-be" has no keymap in QEMU 7.2, which then refuses to start. */
+  const char *bad[] = { "\"us\"", "\"EN-US\"", "\"en_us\"", "\"en\"", "\"de-de\"", "\"\"", "true",
+                        "\"nl-be\"" };
 
-  g_assert_cmpuint (G_N_ELEMENTS (layouts), ==, 33);
+  g_assert_cmpuint (G_N_ELEMENTS (layouts), ==, 34);
   for (guint i = 0; i < G_N_ELEMENTS (layouts); i++)
     {
       g_autofree char *value = g_strdup_printf ("\"%s\"", layouts[i]);
@@ -525,8 +529,14 @@ test_machine_cpu (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (members); i++)
     {
+      /* 255 alone: the full machine's other members would make more
+       * vCPUs than QEMU runs (see /machine/cpu/qemu-limits). */
+      g_autofree char *alone = g_strdup_printf ("{\"%s\": 255}", members[i] + strlen ("cpu."));
+      g_autofree char *alone_text = machine_with ("cpu", alone);
+      g_autoptr(QvmMachine) machine = assert_valid (alone_text);
+
+      g_assert_cmpuint (qvm_machine_get_vcpus (machine), ==, 255);
       assert_member_valid (members[i], "1");
-      assert_member_valid (members[i], "255");
       assert_member_invalid (members[i], "0", "0");
       assert_member_invalid (members[i], "256", "256");
       assert_member_invalid (members[i], "-1", "-1");
@@ -537,6 +547,58 @@ test_machine_cpu (void)
   empty = assert_valid (empty_text);
   g_assert_cmpuint (qvm_machine_get_threads (empty), ==, 0);
   assert_member_invalid ("cpu", "4", "integer");
+}
+
+/* Topologies each member of which the schema allows but QEMU 7.2's pc
+ * machine refuses: more than 255 vCPUs ("Invalid SMP CPUs"), or APIC IDs
+ * past 254 ("requires kernel irqchip and X2APIC API support"); checked
+ * against qemu-system-x86_64 -machine pc,accel=tcg -smp …. */
+static void
+test_machine_cpu_qemu_limits (void)
+{
+  const struct { const char *cpu; guint vcpus; } good[] = {
+    { "{}", 1 },
+    { "{\"sockets\": 255}", 255 },
+    { "{\"sockets\": 127, \"threads\": 2}", 254 },
+    { "{\"sockets\": 64, \"threads\": 3}", 192 },   /* last APIC ID 254 */
+    { "{\"sockets\": 15, \"cores\": 16}", 240 },
+    { "{\"threads\": 2, \"cores\": 4, \"sockets\": 1}", 8 },
+  };
+  const struct { const char *cpu; const char *fragment; } bad[] = {
+    { "{\"sockets\": 255, \"cores\": 255, \"threads\": 255}", "16581375 vCPUs" },
+    { "{\"sockets\": 16, \"cores\": 16}", "256 vCPUs" },
+    { "{\"sockets\": 2, \"threads\": 200}", "400 vCPUs" },
+    { "{\"sockets\": 15, \"cores\": 17}", "APIC IDs up to 464" },
+    { "{\"sockets\": 65, \"threads\": 3}", "APIC IDs up to 258" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autofree char *text = machine_with ("cpu", good[i].cpu);
+      g_autoptr(QvmMachine) machine = assert_valid (text);
+
+      g_assert_cmpuint (qvm_machine_get_vcpus (machine), ==, good[i].vcpus);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *text = machine_with ("cpu", bad[i].cpu);
+      g_autofree char *message = assert_invalid (text, "cpu", bad[i].fragment);
+
+      g_assert_cmpuint (count_lines (message), ==, 1);
+    }
+
+  /* The same check for a parsed definition. */
+  {
+    g_autofree char *text = machine_with ("cpu", bad[0].cpu);
+    g_autoptr(JsonNode) node = json_from_string (text, NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QvmMachine) machine = qvm_machine_new_from_json (node, &error);
+
+    g_assert_null (machine);
+    g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+    assert_line (error->message, "cpu", "255 × 255 × 255 (sockets × cores × threads)", "more than the 255", NULL);
+  }
 }
 
 static void
@@ -691,6 +753,14 @@ test_machine_bad_documents (void)
     g_autofree char *message = assert_invalid (text, "uuid", "is not a UUID");
   }
 
+  /* A document cut short is reported where it ends, not at json-glib's
+   * "column 0" of the line after. */
+  assert_text_invalid ("{\"uuid\": \n\n", -1, "line 3, column 1: the document ends before its closing “}”");
+  assert_text_invalid ("{\"a\": [1, 2,\n", -1, "line 2, column 1: the document ends before its closing “]”");
+  assert_text_invalid ("{\"memory\": 1", -1, "line 1, column 13: the document ends before its closing “}”");
+  /* A mismatched bracket is still json-glib's to name. */
+  assert_text_invalid ("{\"a\": [}", -1, "expected character `]'");
+
   /* json-glib accepts more than JSON; we do not. */
   assert_text_invalid ("/* comment */ {}", -1, "unexpected character “/”");
   assert_text_invalid ("# comment\n{}", -1, "line 1, column 1: unexpected character “#”");
@@ -761,11 +831,12 @@ test_machine_bad_documents (void)
   assert_text_invalid ("[1,", -1, "not valid JSON");
   {
     /* json-glib's message quotes the last token, cut in the middle of a
-     * character (found by tests/fuzz): the message stays UTF-8. */
+     * character (found by tests/fuzz): the message stays UTF-8. (The
+     * mismatched "]" leaves the error to json-glib.) */
     g_autoptr(GError) error = NULL;
     g_autoptr(QvmMachine) machine = load_text ("{\"uuid\": \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
                                                "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                                               "\xc3\xa9\xc3\xa9\"", -1, &error);
+                                               "\xc3\xa9\xc3\xa9\" ]", -1, &error);
 
     g_assert_null (machine);
     g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
@@ -1127,12 +1198,20 @@ test_machine_options (void)
   g_autoptr(QvmMachineOptions) options = qvm_machine_get_options (machine);
   g_autoptr(QvmMachineOptions) defaults = qvm_machine_get_options (minimal);
 
+  g_autofree char *wide_text = machine_with ("cpu", "{\"sockets\": 2, \"cores\": 32}");
+  g_autoptr(QvmMachine) wide = assert_valid (wide_text);
+  g_autoptr(QvmMachineOptions) wide_options = qvm_machine_get_options (wide);
+
   g_assert_cmpuint (qvm_machine_options_get_max_memory (options), ==, 2048);
   g_assert_cmpuint (qvm_machine_options_get_max_memory (defaults), ==, 4096);
+  g_assert_cmpuint (qvm_machine_options_get_max_vcpus (options), ==, QVM_MACHINE_OPTIONS_DEFAULT_MAX_VCPUS);
+  g_assert_cmpuint (qvm_machine_options_get_max_vcpus (defaults), ==, QVM_MACHINE_OPTIONS_DEFAULT_MAX_VCPUS);
+  g_assert_cmpuint (qvm_machine_options_get_max_vcpus (wide_options), ==, 64);
 
   /* The options admit the machine they came from. */
   g_assert_true (qvm_machine_set_defaults (machine, options, NULL));
   g_assert_cmpuint (qvm_machine_get_memory (machine), ==, 2048);
+  g_assert_true (qvm_machine_set_defaults (wide, wide_options, NULL));
 }
 
 static void
@@ -1168,6 +1247,41 @@ test_machine_set_defaults (void)
   g_assert_true (qvm_machine_set_defaults (big, exact, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (qvm_machine_get_memory (big), ==, 8192);
+}
+
+static void
+test_machine_set_defaults_vcpus (void)
+{
+  g_autofree char *wide_text = machine_with ("cpu", "{\"sockets\": 2, \"cores\": 16}");
+  g_autoptr(QvmMachine) wide = NULL;
+  g_autoptr(QvmMachine) both = NULL;
+  g_autoptr(QvmMachineOptions) options = qvm_machine_options_new (4096);
+  g_autoptr(GError) error = NULL;
+
+  wide = assert_valid (wide_text);
+  g_assert_cmpuint (qvm_machine_get_vcpus (wide), ==, 32);
+
+  /* 32 vCPUs against the default 16: refused, naming both counts. */
+  g_assert_false (qvm_machine_set_defaults (wide, options, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+  assert_line (error->message, "cpu", "32 vCPUs", "16", "maxVcpus", NULL);
+  g_clear_error (&error);
+
+  /* Exactly the maximum is fine. */
+  qvm_machine_options_set_max_vcpus (options, 32);
+  g_assert_true (qvm_machine_set_defaults (wide, options, &error));
+  g_assert_no_error (error);
+
+  /* Both limits exceeded: one line each, and the machine unchanged. */
+  both = qvm_machine_copy (wide);
+  qvm_machine_options_set_max_vcpus (options, 8);
+  qvm_machine_options_set_max_memory (options, 1024);
+  g_assert_false (qvm_machine_set_defaults (both, options, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+  assert_line (error->message, "memory", "2048", "1024", NULL);
+  assert_line (error->message, "cpu", "32 vCPUs", "8", NULL);
+  g_assert_cmpuint (count_lines (error->message), ==, 2);
+  g_assert_true (qvm_machine_equal (both, wide));
 }
 
 /* Collects the values of every "enum" at @path in the schema. */
@@ -1288,6 +1402,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/machine/sound/invalid", test_machine_sound_invalid);
   g_test_add_func ("/machine/memory", test_machine_memory);
   g_test_add_func ("/machine/cpu", test_machine_cpu);
+  g_test_add_func ("/machine/cpu/qemu-limits", test_machine_cpu_qemu_limits);
   g_test_add_func ("/machine/unknown-keys", test_machine_unknown_keys);
   g_test_add_func ("/machine/wrong-types", test_machine_wrong_types);
   g_test_add_func ("/machine/required", test_machine_required);
@@ -1311,6 +1426,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/machine/copy-equal", test_machine_copy_equal);
   g_test_add_func ("/machine/options", test_machine_options);
   g_test_add_func ("/machine/set-defaults", test_machine_set_defaults);
+  g_test_add_func ("/machine/set-defaults/vcpus", test_machine_set_defaults_vcpus);
   g_test_add_func ("/machine/schema", test_machine_schema);
 
   return g_test_run ();

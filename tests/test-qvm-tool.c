@@ -13,6 +13,7 @@
 #include "qvm.h"
 #include "qvm-owned-folder-private.h"
 #include "testutil.h"
+#include "qvm-archive-private.h"
 
 static const char valid_machine[] =
   "{\"version\": 1, \"uuid\": \"0f8fad5b-d9cb-469f-a165-70867728950e\", \"memory\": 512,"
@@ -107,32 +108,65 @@ example_path (const char *name)
  * and thread-pool threads, which live until exit and which valgrind then
  * reports as "possibly lost", and these tests must be valgrind-clean. */
 static void
-run_qvm (Fixture *fixture,
-         Result  *result,
-         ...)
+run_qvm_va (Fixture            *fixture,
+            Result             *result,
+            const char * const *environment,
+            va_list             args)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_auto(GStrv) envp = g_get_environ ();
   g_autoptr(GError) error = NULL;
   const char *argument;
   int wait_status;
-  va_list args;
 
   g_ptr_array_add (argv, (char *) tool_path ());
-  va_start (args, result);
   while ((argument = va_arg (args, const char *)) != NULL)
     g_ptr_array_add (argv, (char *) argument);
-  va_end (args);
   g_ptr_array_add (argv, NULL);
 
   /* Messages in English, whatever the tester's locale. */
   envp = g_environ_setenv (envp, "LC_ALL", "C.UTF-8", TRUE);
+  /* "NAME=VALUE" sets, a plain "NAME" unsets. */
+  for (guint i = 0; environment != NULL && environment[i] != NULL; i++)
+    {
+      const char *equals = strchr (environment[i], '=');
+      g_autofree char *name = g_strndup (environment[i], equals ? (gsize) (equals - environment[i])
+                                                                 : strlen (environment[i]));
+
+      envp = equals ? g_environ_setenv (envp, name, equals + 1, TRUE) : g_environ_unsetenv (envp, name);
+    }
 
   g_spawn_sync (fixture->folder, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
                 &result->out, &result->err, &wait_status, &error);
   g_assert_no_error (error);
   g_assert_true (WIFEXITED (wait_status));
   result->status = WEXITSTATUS (wait_status);
+}
+
+static void
+run_qvm (Fixture *fixture,
+         Result  *result,
+         ...)
+{
+  va_list args;
+
+  va_start (args, result);
+  run_qvm_va (fixture, result, NULL, args);
+  va_end (args);
+}
+
+/* run_qvm() with @environment changed (see run_qvm_va()). */
+static void
+run_qvm_env (Fixture            *fixture,
+             Result             *result,
+             const char * const *environment,
+             ...)
+{
+  va_list args;
+
+  va_start (args, environment);
+  run_qvm_va (fixture, result, environment, args);
+  va_end (args);
 }
 
 static void
@@ -178,6 +212,22 @@ test_tool_validate_several (Fixture       *fixture,
   g_assert_cmpstr (result.out, ==, "machine.json: valid\n");
   g_assert_nonnull (strstr (result.err, "qvm: bad-machine.json: network.mac: "));
   g_assert_nonnull (strstr (result.err, "qvm: missing.json: no such file or folder\n"));
+}
+
+/* A file cut short is reported where it ends, not at "column 0". */
+static void
+test_tool_validate_cut_short (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  g_autofree char *cut = g_build_filename (fixture->folder, "cut.json", NULL);
+  g_auto(Result) result = { 0 };
+
+  g_assert_true (g_file_set_contents (cut, "{\"uuid\": \"0f8fad5b-d9cb-469f-a165-70867728950e\",\n\n", -1, NULL));
+  run_qvm (fixture, &result, "validate", "cut.json", NULL);
+  g_assert_cmpint (result.status, ==, 1);
+  g_assert_cmpstr (result.err, ==, "qvm: cut.json: not valid JSON at line 3, column 1: "
+                                   "the document ends before its closing “}”\n");
+  g_unlink (cut);
 }
 
 static void
@@ -344,6 +394,7 @@ test_tool_usage (Fixture       *fixture,
   g_auto(Result) nothing = { 0 };
   g_auto(Result) unknown = { 0 };
   g_auto(Result) help = { 0 };
+  g_auto(Result) version = { 0 };
 
   run_qvm (fixture, &nothing, NULL);
   g_assert_cmpint (nothing.status, ==, 2);
@@ -357,6 +408,57 @@ test_tool_usage (Fixture       *fixture,
   g_assert_cmpint (help.status, ==, 0);
   g_assert_nonnull (strstr (help.out, "new-machine"));
   g_assert_nonnull (strstr (help.out, "schema"));
+  g_assert_nonnull (strstr (help.out, "\n  --version "));
+
+  run_qvm (fixture, &version, "--version", NULL);
+  g_assert_cmpint (version.status, ==, 0);
+  g_assert_true (g_str_has_prefix (version.out, "qvm "));
+}
+
+/* Every option of qvm run is in the README's synopsis. */
+static void
+test_tool_readme_synopsis (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autofree char *readme = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRegex) option = g_regex_new ("^  (?:-., )?(--[a-z-]+)", G_REGEX_MULTILINE, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  g_auto(Result) help = { 0 };
+  const char *start, *end;
+  g_autofree char *synopsis = NULL;
+  guint checked = 0;
+
+  if (running_installed ())
+    {
+      g_test_skip ("the README is in the source tree");
+      return;
+    }
+  g_file_get_contents (QVM_README, &readme, NULL, &error);
+  g_assert_no_error (error);
+  start = strstr (readme, "\n    qvm run ");
+  g_assert_nonnull (start);
+  end = strstr (start, "\n    qvm build ");
+  g_assert_nonnull (end);
+  synopsis = g_strndup (start, end - start);
+
+  run_qvm (fixture, &help, "run", "--help", NULL);
+  g_assert_cmpint (help.status, ==, 0);
+  for (g_regex_match (option, help.out, 0, &match); g_match_info_matches (match); g_match_info_next (match, NULL))
+    {
+      g_autofree char *name = g_match_info_fetch (match, 1);
+      g_autofree char *shown = g_strconcat ("[", name, NULL);
+
+      if (g_str_has_prefix (name, "--help"))
+        continue;
+      if (strstr (synopsis, shown) == NULL)
+        {
+          g_test_message ("%s is not in the README's synopsis of qvm run", name);
+          g_test_fail ();
+        }
+      checked++;
+    }
+  g_assert_cmpuint (checked, >=, 11);
 }
 
 /* stderr holds exactly one line, "qvm: WHAT: WHY", starting with @prefix. */
@@ -387,9 +489,11 @@ test_tool_run_bad_image (Fixture       *fixture,
   g_assert_nonnull (strstr (invalid.out, "loading bad.tar.zst"));
   g_assert_null (strstr (invalid.out, "machine running"));
 
+  /* The archive named once, as typed, and in the words of every other
+   * missing file (not "/full/path/missing.tar.zst: cannot open: …"). */
   run_qvm (fixture, &missing, "run", "--accel", "tcg", "missing.tar.zst", NULL);
   g_assert_cmpint (missing.status, ==, 3);
-  assert_one_error_line (missing.err, "qvm: missing.tar.zst: ");
+  g_assert_cmpstr (missing.err, ==, "qvm: missing.tar.zst: no such file or folder\n");
 
   g_unlink (bad);
 }
@@ -432,6 +536,182 @@ test_tool_run_sweeps_leftovers (Fixture       *fixture,
   testutil_remove_tree (tmp);
 }
 
+/* Writes FOLDER/@name, an image archive of a blank 1 MiB disk whose
+ * machine.json is @machine_json as it is, valid or not. */
+static void
+write_archive_with_machine (Fixture    *fixture,
+                            const char *name,
+                            const char *machine_json)
+{
+  g_autofree char *build = g_build_filename (fixture->folder, "raw", NULL);
+  g_autofree char *disk = g_build_filename (build, "disk.img", NULL);
+  g_autofree char *target = g_build_filename (fixture->folder, name, NULL);
+  g_autoptr(GBytes) machine = g_bytes_new (machine_json, strlen (machine_json));
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (build, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (disk, "", 0, NULL));
+  g_assert_cmpint (truncate (disk, 1024 * 1024), ==, 0);
+  g_assert_true (qvm_archive_package (build, machine, target, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_unlink (disk);
+  g_rmdir (build);
+}
+
+/* Definitions QEMU 7.2 would refuse (issue 17 item 9) end as a bad image,
+ * exit 3, before any QEMU starts: a keyboard layout without a keymap, more
+ * vCPUs than QEMU runs, and more than the host allows (16 by default). */
+static void
+test_tool_run_refused_machine (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  const char *head = "{\"uuid\": \"0f8fad5b-d9cb-469f-a165-70867728950e\","
+                     " \"network\": {\"device\": \"e1000\", \"mac\": \"0a:00:27:00:00:00\"},";
+  const struct { const char *tail; const char *fragment; } cases[] = {
+    { "\"keyboard\": {\"layout\": \"nl-be\"}}", "keyboard.layout: \"nl-be\" is not one of" },
+    { "\"keyboard\": {\"layout\": \"en-us\"}, \"cpu\": {\"sockets\": 255, \"cores\": 255, \"threads\": 255}}",
+      "cpu: 255 × 255 × 255 (sockets × cores × threads) make 16581375 vCPUs" },
+    { "\"keyboard\": {\"layout\": \"en-us\"}, \"cpu\": {\"cores\": 32}}",
+      "machine.json asks for 32 vCPUs, more than --vcpus 16 allows" },
+    { "\"keyboard\": {\"layout\": \"en-us\"}, \"memory\": 2048}",
+      "machine.json asks for 2048 MiB of memory, more than --memory 1024 allows" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *json = g_strconcat (head, " ", cases[i].tail, NULL);
+      g_autofree char *archive = g_build_filename (fixture->folder, "refused.tar.zst", NULL);
+      g_auto(Result) result = { 0 };
+
+      write_archive_with_machine (fixture, "refused.tar.zst", json);
+      run_qvm (fixture, &result, "run", "--accel", "tcg", "refused.tar.zst", NULL);
+      g_test_message ("qvm run said:\n%s%s", result.out, result.err);
+      g_assert_cmpint (result.status, ==, 3);
+      g_assert_true (g_str_has_prefix (result.err, "qvm: refused.tar.zst: "));
+      g_assert_nonnull (strstr (result.err, cases[i].fragment));
+      g_assert_null (strstr (result.out, "machine starting"));
+      g_assert_null (strstr (result.out, "machine running"));
+      /* The options' JSON names are no words of the command line. */
+      g_assert_null (strstr (result.err, "maxMemory"));
+      g_assert_null (strstr (result.err, "maxVcpus"));
+      g_unlink (archive);
+    }
+}
+
+/* The metadata helper is the one beside the qvm binary (here, the build
+ * tree's), unless $QVM_GUESTFWD says otherwise. A fake QEMU prints the
+ * -netdev it was given, which names the helper, and exits. */
+static void
+test_tool_run_helper (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(QvmMachine) random = qvm_machine_new_random ();
+  g_autofree char *machine = qvm_machine_to_data (random);
+  g_autofree char *qemu = g_build_filename (fixture->folder, "fake-qemu-prints-netdev", NULL);
+  g_autofree char *tools = g_path_get_dirname (QVM_TOOL_PATH);
+  g_autofree char *beside = g_build_filename (tools, "qvm-guestfwd", NULL);
+  g_autofree char *qemu_variable = g_strconcat ("QVM_QEMU=", qemu, NULL);
+  g_autofree char *archive = g_build_filename (fixture->folder, "image.tar.zst", NULL);
+  const char *unset[] = { "QVM_GUESTFWD", qemu_variable, NULL };
+  const char *empty[] = { "QVM_GUESTFWD=", qemu_variable, NULL };
+  const char *chosen[] = { "QVM_GUESTFWD=/bin/true", qemu_variable, NULL };
+  const char * const *environments[] = { unset, empty, chosen };
+  const char *helpers[] = { beside, beside, "/bin/true" };
+  g_autofree char *fake_qemu = g_test_build_filename (G_TEST_DIST, "fake-qemu.py", NULL);
+
+  if (running_installed ())
+    {
+      g_test_skip ("an installed qvm has no helper beside it");
+      return;
+    }
+  g_assert_cmpint (symlink (fake_qemu, qemu), ==, 0);
+  write_archive_with_machine (fixture, "image.tar.zst", machine);
+
+  for (guint i = 0; i < G_N_ELEMENTS (environments); i++)
+    {
+      g_auto(Result) result = { 0 };
+      g_autofree char *command = g_strdup_printf ("-cmd:'%s' ", helpers[i]);
+
+      run_qvm_env (fixture, &result, environments[i], "run", "--accel", "tcg", "image.tar.zst", NULL);
+      g_test_message ("qvm run said:\n%s%s", result.out, result.err);
+      /* The machine failed (its QEMU exited): not the network. */
+      g_assert_cmpint (result.status, ==, 1);
+      g_assert_null (strstr (result.err, "metadata helper"));
+      g_assert_nonnull (strstr (result.err, command));
+    }
+
+  g_unlink (qemu);
+  g_unlink (archive);
+}
+
+/* An image archive that is not a file, for each command that reads one:
+ * its name once, as typed. */
+static void
+test_tool_archive_errors (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  const char *commands[][6] = {
+    { "run", "--accel", "tcg", "ARCHIVE", NULL },
+    { "inspect", "ARCHIVE", NULL },
+    { "build", "-o", "out.tar.zst", "--from", "ARCHIVE", NULL },
+  };
+  g_autofree char *folder = g_build_filename (fixture->folder, "folder.tar.zst", NULL);
+
+  g_assert_cmpint (g_mkdir (folder, 0755), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    for (guint j = 0; j < 2; j++)
+      {
+        const char *archive = j == 0 ? "folder.tar.zst" : "no-such.tar.zst";
+        const char *expected = j == 0 ? "qvm: folder.tar.zst: an image archive must be a regular file\n"
+                                      : "qvm: no-such.tar.zst: no such file or folder\n";
+        const char *argv[6] = { NULL };
+        g_auto(Result) result = { 0 };
+
+        for (guint k = 0; commands[i][k] != NULL; k++)
+          argv[k] = g_str_equal (commands[i][k], "ARCHIVE") ? archive : commands[i][k];
+        run_qvm (fixture, &result, argv[0], argv[1], argv[2], argv[3], argv[4], NULL);
+        g_test_message ("qvm %s said:\n%s%s", argv[0], result.out, result.err);
+        g_assert_cmpstr (result.err, ==, expected);
+        g_assert_null (strstr (result.err, fixture->folder));
+      }
+  g_rmdir (folder);
+}
+
+/* --outbox: an existing folder, or one made in an existing folder; never
+ * a whole path; every refusal ends with "(--outbox)". */
+static void
+test_tool_run_outbox (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autofree char *deep = g_build_filename (fixture->folder, "no", "such", "outbox", NULL);
+  g_autofree char *first = g_build_filename (fixture->folder, "no", NULL);
+  g_autofree char *made = g_build_filename (fixture->folder, "outbox", NULL);
+  g_autofree char *file = g_build_filename (fixture->folder, "file", NULL);
+  g_autofree char *deep_line = g_strdup_printf ("qvm: %s: cannot create it: there is no folder “%s%s” (--outbox)\n",
+                                                deep, first, G_DIR_SEPARATOR_S "such");
+  g_auto(Result) nested = { 0 };
+  g_auto(Result) not_folder = { 0 };
+  g_auto(Result) fresh = { 0 };
+
+  run_qvm (fixture, &nested, "run", "--accel", "tcg", "--outbox", deep, "x.tar.zst", NULL);
+  g_assert_cmpint (nested.status, ==, 2);
+  g_assert_cmpstr (nested.err, ==, deep_line);
+  g_assert_false (g_file_test (first, G_FILE_TEST_EXISTS));
+
+  g_assert_true (g_file_set_contents (file, "", 0, NULL));
+  run_qvm (fixture, &not_folder, "run", "--accel", "tcg", "--outbox", "file", "x.tar.zst", NULL);
+  g_assert_cmpint (not_folder.status, ==, 2);
+  g_assert_cmpstr (not_folder.err, ==, "qvm: file: not a folder (--outbox)\n");
+
+  /* One level is made (the run then fails on the missing archive). */
+  run_qvm (fixture, &fresh, "run", "--accel", "tcg", "--outbox", "outbox", "x.tar.zst", NULL);
+  g_assert_cmpint (fresh.status, ==, 3);
+  g_assert_true (g_file_test (made, G_FILE_TEST_IS_DIR));
+
+  g_rmdir (made);
+  g_unlink (file);
+}
+
 static void
 test_tool_run_usage (Fixture       *fixture,
                      gconstpointer  data)
@@ -441,6 +721,7 @@ test_tool_run_usage (Fixture       *fixture,
   g_auto(Result) folder = { 0 };
   g_auto(Result) payload = { 0 };
   g_auto(Result) timeout = { 0 };
+  g_auto(Result) vcpus = { 0 };
   g_auto(Result) help = { 0 };
 
   run_qvm (fixture, &nothing, "run", NULL);
@@ -459,6 +740,10 @@ test_tool_run_usage (Fixture       *fixture,
   g_assert_cmpint (payload.status, ==, 2);
   assert_one_error_line (payload.err, "qvm: no-such-file: not a regular file");
 
+  run_qvm (fixture, &vcpus, "run", "--vcpus", "256", "x.tar.zst", NULL);
+  g_assert_cmpint (vcpus.status, ==, 2);
+  assert_one_error_line (vcpus.err, "qvm: --vcpus: 256 is not a number of vCPUs from 1 to 255");
+
   run_qvm (fixture, &timeout, "run", "--timeout", "soon", "x.tar.zst", NULL);
   g_assert_cmpint (timeout.status, ==, 2);
   assert_one_error_line (timeout.err, "qvm: run: ");
@@ -467,6 +752,7 @@ test_tool_run_usage (Fixture       *fixture,
   g_assert_cmpint (help.status, ==, 0);
   g_assert_nonnull (strstr (help.out, "--metadata-dir=DIR"));
   g_assert_nonnull (strstr (help.out, "4 timeout"));
+  g_assert_nonnull (strstr (help.out, "--vcpus=N"));
 }
 
 /* qvm build refuses what it cannot build before any machine starts. */
@@ -533,15 +819,21 @@ main (int argc, char *argv[])
   ADD ("/qvm-tool/validate/invalid", test_tool_validate_invalid);
   ADD ("/qvm-tool/validate/several", test_tool_validate_several);
   ADD ("/qvm-tool/validate/print", test_tool_validate_print);
+  ADD ("/qvm-tool/validate/cut-short", test_tool_validate_cut_short);
   ADD ("/qvm-tool/validate/usage", test_tool_validate_usage);
   ADD ("/qvm-tool/schema", test_tool_schema);
   ADD ("/qvm-tool/new-machine", test_tool_new_machine);
   ADD ("/qvm-tool/examples", test_tool_examples);
   ADD ("/qvm-tool/inspect", test_tool_inspect);
   ADD ("/qvm-tool/usage", test_tool_usage);
+  ADD ("/qvm-tool/readme-synopsis", test_tool_readme_synopsis);
   ADD ("/qvm-tool/run/bad-image", test_tool_run_bad_image);
   ADD ("/qvm-tool/run/usage", test_tool_run_usage);
   ADD ("/qvm-tool/run/sweeps-leftovers", test_tool_run_sweeps_leftovers);
+  ADD ("/qvm-tool/run/refused-machine", test_tool_run_refused_machine);
+  ADD ("/qvm-tool/run/helper", test_tool_run_helper);
+  ADD ("/qvm-tool/run/outbox", test_tool_run_outbox);
+  ADD ("/qvm-tool/archive-errors", test_tool_archive_errors);
   ADD ("/qvm-tool/build/usage", test_tool_build_usage);
 #undef ADD
 

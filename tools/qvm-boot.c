@@ -337,6 +337,35 @@ done_cb (QvmVirtualMachine *vm,
   qvm_boot_finish (boot, status);
 }
 
+/* Whether the machine of @image fits --memory and --vcpus; says why not
+ * in the words of the command line (the library's message names the
+ * options' JSON members, which a user of qvm never sees). */
+static gboolean
+machine_fits (QvmBoot  *boot,
+              QvmImage *image)
+{
+  QvmMachine *machine = qvm_image_get_machine (image);
+  gboolean fits = TRUE;
+
+  if (qvm_machine_get_memory (machine) > boot->memory)
+    {
+      g_autofree char *why = g_strdup_printf (_("machine.json asks for %u MiB of memory, more than --memory %u allows"),
+                                              qvm_machine_get_memory (machine), boot->memory);
+
+      qvm_tool_print_error (boot->image_argument, why);
+      fits = FALSE;
+    }
+  if (qvm_machine_get_vcpus (machine) > boot->vcpus)
+    {
+      g_autofree char *why = g_strdup_printf (_("machine.json asks for %u vCPUs, more than --vcpus %u allows"),
+                                              qvm_machine_get_vcpus (machine), boot->vcpus);
+
+      qvm_tool_print_error (boot->image_argument, why);
+      fits = FALSE;
+    }
+  return fits;
+}
+
 /* Boots @image on a new user network with the boot's handler. */
 void
 qvm_boot_start_machine (QvmBoot  *boot,
@@ -345,6 +374,13 @@ qvm_boot_start_machine (QvmBoot  *boot,
   g_autoptr(GError) error = NULL;
   g_autoptr(QvmUserNetwork) network = NULL;
   g_autoptr(QvmMachineOptions) options = NULL;
+
+  if (!machine_fits (boot, image))
+    {
+      qvm_image_release (image);
+      qvm_boot_finish (boot, EXIT_BAD_IMAGE);
+      return;
+    }
 
   network = qvm_user_network_new (boot->temporary, &error);
   if (network == NULL)
@@ -355,6 +391,7 @@ qvm_boot_start_machine (QvmBoot  *boot,
       return;
     }
   options = qvm_machine_options_new (boot->memory);
+  qvm_machine_options_set_max_vcpus (options, boot->vcpus);
   boot->vm = qvm_virtual_machine_new (options, image, QVM_NETWORK (network), boot->temporary,
                                       boot->cdrom1, boot->cdrom2, &error);
   if (boot->vm == NULL)
@@ -378,16 +415,32 @@ qvm_boot_start_machine (QvmBoot  *boot,
   qvm_virtual_machine_start_in_background (boot->vm);
 }
 
-/* Makes @folder (and its parents) and checks that it is one. */
+/* Uses the folder @folder, named by the option @option, making it when it
+ * does not exist; its parent must, as for mkdir(1) without -p: a typo in
+ * a path (run as root, too) must not create a tree of folders. */
 static gboolean
-make_folder (const char *folder)
+make_folder (const char *folder,
+             const char *option)
 {
-  if (g_mkdir_with_parents (folder, 0755) != 0 || !g_file_test (folder, G_FILE_TEST_IS_DIR))
-    {
-      qvm_tool_print_error (folder, g_strerror (errno != 0 ? errno : ENOTDIR));
-      return FALSE;
-    }
-  return TRUE;
+  g_autofree char *why = NULL;
+  g_autofree char *parent = NULL;
+  int saved_errno;
+
+  if (g_file_test (folder, G_FILE_TEST_IS_DIR))
+    return TRUE;
+  if (g_mkdir (folder, 0755) == 0)
+    return TRUE;
+
+  saved_errno = errno;
+  parent = g_path_get_dirname (folder);
+  if (saved_errno == EEXIST)
+    why = g_strdup_printf (_("not a folder (%s)"), option);
+  else if (saved_errno == ENOENT && !g_file_test (parent, G_FILE_TEST_IS_DIR))
+    why = g_strdup_printf (_("cannot create it: there is no folder “%s” (%s)"), parent, option);
+  else
+    why = g_strdup_printf (_("cannot create it: %s (%s)"), g_strerror (saved_errno), option);
+  qvm_tool_print_error (folder, why);
+  return FALSE;
 }
 
 /* Prints the guest's answer: the outbox's files, one line each. */
@@ -441,6 +494,9 @@ qvm_boot_options_add_to (QvmBootOptions *options,
     { "memory", 'm', 0, G_OPTION_ARG_INT, &options->memory,
       N_("The most memory the machine may have (its machine.json asks for less or "
          "gets this; default: 1024)"), N_("MiB") },
+    { "vcpus", 0, 0, G_OPTION_ARG_INT, &options->vcpus,
+      N_("The most vCPUs the machine may have: sockets × cores × threads of its "
+         "machine.json (default: 16, at most 255)"), N_("N") },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &options->accel,
       N_("The accelerator: auto (KVM when usable), kvm or tcg (default: $QVM_ACCEL, else auto)"),
       "auto|kvm|tcg" },
@@ -449,6 +505,7 @@ qvm_boot_options_add_to (QvmBootOptions *options,
 
   options->grace_seconds = 10;
   options->memory = 1024;
+  options->vcpus = QVM_MACHINE_OPTIONS_DEFAULT_MAX_VCPUS;
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
 }
 
@@ -469,6 +526,14 @@ qvm_boot_options_check (QvmBootOptions *options,
   if (options->timeout_seconds < 0 || options->grace_seconds < 0 || options->memory <= 0)
     {
       qvm_tool_print_error (command, _("--timeout and --grace must not be negative, --memory must be positive"));
+      return FALSE;
+    }
+  if (options->vcpus < 1 || options->vcpus > QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT)
+    {
+      g_autofree char *why = g_strdup_printf (_("%d is not a number of vCPUs from 1 to %d"),
+                                              options->vcpus, QVM_MACHINE_OPTIONS_MAX_VCPUS_LIMIT);
+
+      qvm_tool_print_error ("--vcpus", why);
       return FALSE;
     }
   if (options->metadata_dir != NULL && !g_file_test (options->metadata_dir, G_FILE_TEST_IS_DIR))
@@ -508,14 +573,14 @@ make_outbox (QvmBoot        *boot,
   if (boot->outbox != NULL)
     {
       boot->status = EXIT_USAGE;
-      return make_folder (boot->outbox);
+      return make_folder (boot->outbox, "--outbox");
     }
 
   boot->outbox_temporary = TRUE;
   boot->outbox = g_dir_make_tmp ("qvm-outbox-XXXXXX", &error);
   if (boot->outbox == NULL)
     {
-      qvm_tool_print_error ("--outbox", error->message);
+      qvm_tool_print_lines ("--outbox", error->message);
       boot->status = EXIT_INVALID;
       return FALSE;
     }
@@ -552,6 +617,7 @@ qvm_boot_begin (QvmBoot        *boot,
   boot->screenshot = options->screenshot;
   boot->vnc = options->vnc;
   boot->memory = options->memory;
+  boot->vcpus = options->vcpus;
   boot->accel = options->accel;
   boot->timeout_seconds = options->timeout_seconds;
   boot->grace_seconds = options->grace_seconds;

@@ -32,6 +32,7 @@ typedef struct {
   int       timeout_seconds;
   int       grace_seconds;
   int       memory;
+  int       vcpus;
 } QvmBootOptions;
 
 typedef struct {
@@ -49,6 +50,7 @@ typedef struct {
   gboolean           screenshot_taken;
   gboolean           vnc;
   guint              memory;
+  guint              vcpus;
   const char        *accel;
   guint              timeout_seconds;     /* 0 = none */
   guint              grace_seconds;
@@ -64,7 +66,7 @@ typedef struct {
   const char        *cdrom2;
 } QvmBoot;
 
-/* Sets the defaults (--grace 10, --memory 1024) and adds the options to
+/* Sets the defaults (--grace 10, --memory 1024, --vcpus 16) and adds the options to
  * @context. */
 void     qvm_boot_options_add_to      (QvmBootOptions *options,
                                        GOptionContext *context);

@@ -13,6 +13,7 @@
 #include <glib/gi18n.h>
 
 #include "qvm-boot.h"
+#include "qvm-progress.h"
 #include "qvm-tool.h"
 
 /* The options of qvm build alone. */
@@ -29,6 +30,7 @@ typedef struct {
   QvmFolderImage *image;          /* the image booted, then packaged */
   GError         *package_error;
   gboolean        packaged;
+  QvmProgressLimit progress;
 } Build;
 
 static void
@@ -37,16 +39,15 @@ package_progress_cb (QvmMutableImage *image,
                      guint64          total,
                      gpointer         user_data)
 {
-  QvmBoot *boot = user_data;
-  static int last_tenth = -1;
-  int tenth = total > 0 ? (int) (done * 10 / total) : 10;
+  Build *build = user_data;
+  guint64 done_mib = done / (1024 * 1024);
 
-  /* One line per tenth: readable in a log as on a terminal. */
-  if (tenth == last_tenth)
+  /* A few lines a second, each with a new figure: readable in a log as
+   * on a terminal. */
+  if (!qvm_progress_limit_check (&build->progress, done_mib, done >= total, g_get_monotonic_time ()))
     return;
-  last_tenth = tenth;
-  qvm_boot_say (boot, _("packaging: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " MiB of data"),
-                done / (1024 * 1024), total / (1024 * 1024));
+  qvm_boot_say (&build->boot, _("packaging: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " MiB of data"),
+                done_mib, total / (1024 * 1024));
 }
 
 static void
@@ -71,7 +72,7 @@ build_package (Build      *build,
   gulong handler;
 
   qvm_boot_say (boot, _("packaging the image to %s"), output);
-  handler = g_signal_connect (build->image, "progress", G_CALLBACK (package_progress_cb), boot);
+  handler = g_signal_connect (build->image, "progress", G_CALLBACK (package_progress_cb), build);
   qvm_mutable_image_package_async (QVM_MUTABLE_IMAGE (build->image), output, boot->cancellable,
                                    package_done_cb, build);
   while (!build->packaged)
@@ -118,7 +119,7 @@ build_image (BuildOptions *options,
       image = qvm_folder_image_new_from_archive (options->from, folder, NULL, &error);
       if (image == NULL)
         {
-          qvm_tool_print_lines (options->from, error->message);
+          qvm_tool_print_file_error (options->from, error);
           *status = EXIT_BAD_IMAGE;
         }
       return image;

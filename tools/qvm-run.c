@@ -32,7 +32,7 @@ instance_ready_cb (GObject      *source,
     }
   if (image == NULL)
     {
-      qvm_tool_print_lines (boot->image_argument, error->message);
+      qvm_tool_print_file_error (boot->image_argument, error);
       qvm_boot_finish (boot, EXIT_BAD_IMAGE);
       return;
     }

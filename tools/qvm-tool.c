@@ -6,6 +6,10 @@
 
 #include "config.h"
 
+#include <string.h>
+
+#include <glib/gi18n.h>
+
 #include "qvm-tool.h"
 
 void
@@ -38,6 +42,35 @@ qvm_tool_print_problems (const char *message,
 
   g_string_replace (text, name, argument, 0);
   qvm_tool_print_lines (NULL, text->str);
+}
+
+void
+qvm_tool_print_file_error (const char   *argument,
+                           const GError *error)
+{
+  g_autoptr(GFile) file = g_file_new_for_commandline_arg (argument);
+  g_autofree char *name = g_file_get_parse_name (file);
+  g_autofree char *prefix = g_strconcat (name, ": ", NULL);
+  g_auto(GStrv) lines = NULL;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    {
+      qvm_tool_print_error (argument, _("no such file or folder"));
+      return;
+    }
+
+  lines = g_strsplit (error->message, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *line = lines[i];
+      g_autoptr(GString) why = NULL;
+
+      if (g_str_has_prefix (line, prefix))
+        line += strlen (prefix);
+      why = g_string_new (line);
+      g_string_replace (why, name, argument, 0);
+      qvm_tool_print_error (argument, why->str);
+    }
 }
 
 GOptionContext *

@@ -38,6 +38,13 @@ void            qvm_tool_print_problems  (const char      *message,
                                           GFile           *file,
                                           const char      *argument);
 
+/* @error about the file the user typed as @argument (an image archive),
+ * one "qvm: ARGUMENT: WHY" line per line of its message: the file's full
+ * name, which the library's messages start with, is not repeated, and a
+ * missing file is "no such file or folder" as for every other file. */
+void            qvm_tool_print_file_error (const char     *argument,
+                                           const GError   *error);
+
 /* A subcommand's option context: @parameters after the options in its
  * usage line, @summary above them. */
 GOptionContext *qvm_tool_command_context (const char      *parameters,

@@ -175,7 +175,7 @@ command_inspect (int    argc,
   image = qvm_folder_image_new_from_archive (argv[1], folder, NULL, &error);
   if (image == NULL)
     {
-      qvm_tool_print_lines (argv[1], error->message);
+      qvm_tool_print_file_error (argv[1], error);
       g_rmdir (temporary);
       g_print (_("verdict: invalid image archive\n"));
       return EXIT_INVALID;
@@ -219,7 +219,33 @@ print_usage (FILE *stream)
 
       fprintf (stream, "  %s%*s %s\n", call, (int) MAX (0, 28 - width), "", _(commands[i].summary));
     }
+  fprintf (stream, "\n%s\n  %-28s %s\n  %-28s %s\n", _("Options:"),
+           "--help", _("Show this list"), "--version", _("Print the version of qvm"));
   fprintf (stream, "\n%s\n", _("Run “qvm COMMAND --help” for the options of a command."));
+}
+
+/* The metadata helper of the user network is $QVM_GUESTFWD, else the
+ * installed one. A qvm run from the build tree (or from any folder that
+ * holds both programs) uses the helper beside it: it is the one built with
+ * it, and an installed one may be older or missing. Called before any
+ * thread starts, as g_setenv() needs. */
+static void
+use_helper_beside_self (void)
+{
+  const char *chosen = g_getenv ("QVM_GUESTFWD");
+  g_autofree char *self = NULL;
+  g_autofree char *folder = NULL;
+  g_autofree char *helper = NULL;
+
+  if (chosen != NULL && *chosen != '\0')
+    return;
+  self = g_file_read_link ("/proc/self/exe", NULL);
+  if (self == NULL)
+    return;
+  folder = g_path_get_dirname (self);
+  helper = g_build_filename (folder, "qvm-guestfwd", NULL);
+  if (g_file_test (helper, G_FILE_TEST_IS_REGULAR) && g_file_test (helper, G_FILE_TEST_IS_EXECUTABLE))
+    g_setenv ("QVM_GUESTFWD", helper, TRUE);
 }
 
 int
@@ -235,6 +261,7 @@ main (int    argc,
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
+  use_helper_beside_self ();
 
   if (argc < 2)
     {

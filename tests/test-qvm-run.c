@@ -97,6 +97,7 @@ start_wrapped (Fixture *fixture, const char * const *wrapper, const char *comman
   for (const char *const *a = (const char *const[]) { QVM_TOOL_PATH, command, "--accel", accel (),
                                                        "--metadata-dir", "md",
                                                        "--payload", "payload.sh",
+                                                       "--outbox", "outbox",
                                                        "--vnc", NULL };
        *a != NULL; a++)
     g_ptr_array_add (argv, (char *) *a);
@@ -167,7 +168,7 @@ read_in (Fixture *fixture, const char *name)
   return text;
 }
 
-/* Boot, payload, answer, power-off: exit 0, the answer in md/outbox, a
+/* Boot, payload, answer, power-off: exit 0, the answer in the outbox, a
  * screenshot, the serial console; the guest reads the folder but not through a link out. */
 static void
 test_run_payload (Fixture *fixture, gconstpointer data)
@@ -199,15 +200,15 @@ test_run_payload (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (out, "console: qvm-guest: powering off"));
   g_assert_cmpstr (err, ==, "");
 
-  result = read_in (fixture, "md/outbox/result");
-  status = read_in (fixture, "md/outbox/result.status");
+  result = read_in (fixture, "outbox/result");
+  status = read_in (fixture, "outbox/result.status");
   g_assert_cmpstr (result, ==,
                    "qvm-run-marker\n"
                    "served from the metadata folder\n"
                    "escape refused\n");
   g_assert_cmpstr (status, ==, "5\n");
   {
-    g_autofree char *notes = read_in (fixture, "md/outbox/notes_a");
+    g_autofree char *notes = read_in (fixture, "outbox/notes_a");
 
     g_assert_cmpstr (notes, ==, "extra-body");
   }
@@ -459,7 +460,7 @@ test_build_from (Fixture *fixture, gconstpointer data)
                  " count=1 iflag=direct status=none | tr -d '\\000')]\"\n");
   run = start_command (fixture, "run", run_extra, built);
   g_assert_cmpint (finish_qvm (run, &run_out, &run_err), ==, 0);
-  result = read_in (fixture, "md/outbox/result");
+  result = read_in (fixture, "outbox/result");
   g_assert_cmpstr (result, ==, "read [" BUILD_MARKER "]\n");
 }
 

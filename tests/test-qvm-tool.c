@@ -712,6 +712,40 @@ test_tool_run_outbox (Fixture       *fixture,
   g_unlink (file);
 }
 
+/* The outbox never lies in the served folder, nor holds it: by default a
+ * new temporary folder for each run (no md/outbox appears), and an
+ * --outbox inside --metadata-dir (or around it) is a usage error that
+ * leaves nothing made. */
+static void
+test_tool_run_outbox_apart (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  g_autofree char *served = g_build_filename (fixture->folder, "md", NULL);
+  g_autofree char *inside = g_build_filename (served, "outbox", NULL);
+  g_auto(Result) by_default = { 0 };
+  g_auto(Result) within = { 0 };
+  g_auto(Result) around = { 0 };
+
+  g_assert_cmpint (g_mkdir (served, 0755), ==, 0);
+  run_qvm (fixture, &by_default, "run", "--accel", "tcg", "--metadata-dir", "md", "x.tar.zst", NULL);
+  g_assert_cmpint (by_default.status, ==, 3);
+  g_assert_false (g_file_test (inside, G_FILE_TEST_EXISTS));
+
+  run_qvm (fixture, &within, "run", "--accel", "tcg", "--metadata-dir", "md",
+           "--outbox", "md/outbox", "x.tar.zst", NULL);
+  g_assert_cmpint (within.status, ==, 2);
+  g_assert_cmpstr (within.err, ==, "qvm: md/outbox: lies inside the served --metadata-dir: "
+                                   "the guest could read what was uploaded (--outbox)\n");
+  g_assert_false (g_file_test (inside, G_FILE_TEST_EXISTS));
+
+  run_qvm (fixture, &around, "run", "--accel", "tcg", "--metadata-dir", "md",
+           "--outbox", ".", "x.tar.zst", NULL);
+  g_assert_cmpint (around.status, ==, 2);
+  g_assert_nonnull (strstr (around.err, "holds the served --metadata-dir"));
+
+  g_assert_cmpint (g_rmdir (served), ==, 0);
+}
+
 static void
 test_tool_run_usage (Fixture       *fixture,
                      gconstpointer  data)
@@ -833,6 +867,7 @@ main (int argc, char *argv[])
   ADD ("/qvm-tool/run/refused-machine", test_tool_run_refused_machine);
   ADD ("/qvm-tool/run/helper", test_tool_run_helper);
   ADD ("/qvm-tool/run/outbox", test_tool_run_outbox);
+  ADD ("/qvm-tool/run/outbox-apart", test_tool_run_outbox_apart);
   ADD ("/qvm-tool/archive-errors", test_tool_archive_errors);
   ADD ("/qvm-tool/build/usage", test_tool_build_usage);
 #undef ADD

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -476,7 +478,7 @@ qvm_boot_options_add_to (QvmBootOptions *options,
       N_("Serve FILE at /payload"), N_("FILE") },
     { "outbox", 0, 0, G_OPTION_ARG_FILENAME, &options->outbox,
       N_("Store each PUT/POST body as DIR/NAME, NAME being its path with “/” as “_” "
-         "(default: DIR/outbox of --metadata-dir, else a new temporary folder); "
+         "(default: a new temporary folder for each run; never inside --metadata-dir); "
          "POST /result?status=N also writes result.status"), N_("DIR") },
     { "screenshot", 's', 0, G_OPTION_ARG_FILENAME, &options->screenshot,
       N_("Save a PNG screenshot when the guest first fetches /payload (its answer "
@@ -559,7 +561,45 @@ qvm_boot_options_clear (QvmBootOptions *options)
   g_clear_pointer (&options->accel, g_free);
 }
 
-/* The outbox of --outbox, of --metadata-dir, or a new temporary one. */
+/* Whether @inner is @outer or lies below it, both existing folders
+ * compared as the kernel resolves them (links, "..", bind mounts aside). */
+static gboolean
+folder_is_within (const char *inner,
+                  const char *outer)
+{
+  g_autofree char *inner_real = realpath (inner, NULL);
+  g_autofree char *outer_real = realpath (outer, NULL);
+  gsize outer_length;
+
+  if (inner_real == NULL || outer_real == NULL)
+    return FALSE;
+  outer_length = strlen (outer_real);
+  return g_str_has_prefix (inner_real, outer_real) &&
+         (inner_real[outer_length] == '\0' || inner_real[outer_length] == '/' ||
+          g_str_equal (outer_real, "/"));
+}
+
+/* The guest must not read what it (or an earlier run's guest) wrote, nor
+ * write what it is served: the outbox and the served folder stay apart. */
+static gboolean
+check_outbox_apart (const char *outbox,
+                    const char *metadata_dir)
+{
+  if (metadata_dir == NULL)
+    return TRUE;
+  if (folder_is_within (outbox, metadata_dir))
+    qvm_tool_print_error (outbox, _("lies inside the served --metadata-dir: "
+                                    "the guest could read what was uploaded (--outbox)"));
+  else if (folder_is_within (metadata_dir, outbox))
+    qvm_tool_print_error (outbox, _("holds the served --metadata-dir: "
+                                    "the guest could change what is served (--outbox)"));
+  else
+    return TRUE;
+  return FALSE;
+}
+
+/* The outbox of --outbox, or a new temporary one for each run: never
+ * inside the served folder. */
 static gboolean
 make_outbox (QvmBoot        *boot,
              QvmBootOptions *options)
@@ -567,13 +607,20 @@ make_outbox (QvmBoot        *boot,
   g_autoptr(GError) error = NULL;
 
   if (options->outbox != NULL)
-    boot->outbox = g_strdup (options->outbox);
-  else if (options->metadata_dir != NULL)
-    boot->outbox = g_build_filename (options->metadata_dir, "outbox", NULL);
-  if (boot->outbox != NULL)
     {
+      gboolean existed = g_file_test (options->outbox, G_FILE_TEST_IS_DIR);
+
       boot->status = EXIT_USAGE;
-      return make_folder (boot->outbox, "--outbox");
+      if (!make_folder (options->outbox, "--outbox"))
+        return FALSE;
+      if (!check_outbox_apart (options->outbox, options->metadata_dir))
+        {
+          if (!existed)
+            g_rmdir (options->outbox);
+          return FALSE;
+        }
+      boot->outbox = g_strdup (options->outbox);
+      return TRUE;
     }
 
   boot->outbox_temporary = TRUE;

@@ -308,7 +308,7 @@ qvm_qmp_client_release_context (QvmQmpClient *client)
  *
  * The blocking form of [method@Qvm.QmpClient.execute_async], for scripts.
  * It iterates the client's main context until the reply arrives, so the
- * client's signals (and, for a client made with [ctor@Qvm.QmpClient.new] or
+ * client's signals (and, for a client made with [ctor@Qvm.QmpClient.new_sync] or
  * [func@Qvm.QmpClient.connect_sync], only those) are emitted meanwhile. For
  * a client made with the asynchronous constructors in an application's main
  * context, other sources of that context run too: prefer the asynchronous

@@ -68,7 +68,7 @@ QVM_AVAILABLE_IN_ALL
 QvmQmpClient *qvm_qmp_client_new_finish      (GAsyncResult         *result,
                                               GError              **error);
 QVM_AVAILABLE_IN_ALL
-QvmQmpClient *qvm_qmp_client_new             (GIOStream            *stream,
+QvmQmpClient *qvm_qmp_client_new_sync        (GIOStream            *stream,
                                               GCancellable         *cancellable,
                                               GError              **error);
 

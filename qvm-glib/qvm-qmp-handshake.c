@@ -309,12 +309,14 @@ qvm_qmp_client_new_finish (GAsyncResult  *result,
 }
 
 /**
- * qvm_qmp_client_new:
+ * qvm_qmp_client_new_sync:
  * @stream: a stream connected to a QMP monitor
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * The blocking form of [func@Qvm.QmpClient.new_async], for scripts.
+ * The blocking form of [func@Qvm.QmpClient.new_async], for scripts. Its
+ * name ends in `_sync` like [func@Qvm.QmpClient.connect_sync] and GIO's
+ * blocking constructors (g_dbus_connection_new_sync()).
  *
  * The client gets a private main context of its own, which only the
  * blocking calls ([method@Qvm.QmpClient.execute],
@@ -326,9 +328,9 @@ qvm_qmp_client_new_finish (GAsyncResult  *result,
  * Returns: (transfer full): the ready client, or %NULL on error
  */
 QvmQmpClient *
-qvm_qmp_client_new (GIOStream     *stream,
-                    GCancellable  *cancellable,
-                    GError       **error)
+qvm_qmp_client_new_sync (GIOStream     *stream,
+                         GCancellable  *cancellable,
+                         GError       **error)
 {
   g_autoptr(GMainContext) context = g_main_context_new ();
   g_autoptr(GAsyncResult) result = NULL;
@@ -434,7 +436,7 @@ qvm_qmp_client_connect_finish (GAsyncResult  *result,
  * @error: return location for a #GError
  *
  * The blocking form of [func@Qvm.QmpClient.connect_async], for scripts;
- * like [ctor@Qvm.QmpClient.new], the client gets a private main context.
+ * like [ctor@Qvm.QmpClient.new_sync], the client gets a private main context.
  * (It is not called `connect`, which would hide g_signal_connect() in
  * Python.)
  *

@@ -470,6 +470,9 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
    * QvmVirtualMachine:qmp-client:
    *
    * The QMP connection to QEMU once it is up, %NULL before and once done.
+   * Its [property@Qvm.QmpClient:timeout] is 60000 ms: a QEMU that does not
+   * answer a command within it fails that command with
+   * %QVM_ERROR_TIMED_OUT. Set another on the client if needed.
    */
   qvm_vm_properties[QVM_VM_PROP_QMP_CLIENT] =
     g_param_spec_object ("qmp-client", NULL, NULL, QVM_TYPE_QMP_CLIENT,

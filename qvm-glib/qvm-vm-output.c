@@ -225,8 +225,11 @@ qvm_virtual_machine_screenshot_finish (QvmVirtualMachine  *vm,
  * @error: return location for a #GError
  *
  * Takes a screenshot and waits for it, running @vm's main context
- * meanwhile (other sources of that context may run). Call it from the
- * thread that runs that context, not from inside one of @vm's callbacks.
+ * meanwhile. Call it from the thread that runs that context. That is a
+ * nested iteration: other sources of the context, @vm's own signals
+ * among them, may run before it returns. It works from a script with no
+ * main loop, and from inside a callback or signal handler (of @vm
+ * too), as long as that handler copes with being re-entered.
  *
  * Returns: (transfer full): the screen, or %NULL on error
  */

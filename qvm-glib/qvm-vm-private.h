@@ -32,6 +32,9 @@ G_BEGIN_DECLS
 /* How long QEMU has to greet on QMP and accept its capabilities: it does
  * so in well under a second, even under TCG on a busy machine. */
 #define QVM_VM_HANDSHAKE_TIMEOUT_MS 30000
+/* How long QEMU may take to answer any QMP command of the machine: every
+ * one it sends (stop, cont, screendump, migrate…) answers at once. */
+#define QVM_VM_QMP_TIMEOUT_MS 60000
 
 /* One life cycle, one field: where the machine is. The public
  * QvmVmState is derived from it (qvm_vm_phase_to_state()). Changed only by

@@ -402,13 +402,13 @@ connect_and_run (QvmVirtualMachine  *self,
   g_autoptr(JsonNode) answer = NULL;
   QvmQmpClient *client;
 
-  /* A QEMU that never greets must not hang the start; the commands that
-   * follow (a migration, say) may take as long as they take. */
+  /* A QEMU that never greets must not hang the start, nor one that stops
+   * answering the machine's later commands. */
   client = qvm_qmp_client_await_new (G_IO_STREAM (self->qmp_connection),
                                      self->handshake_timeout_ms, NULL, error);
   if (client == NULL)
     return FALSE;
-  qvm_qmp_client_set_timeout (client, 0);
+  qvm_qmp_client_set_timeout (client, QVM_VM_QMP_TIMEOUT_MS);
 
   self->qmp = client;
   self->qmp_event_handler = g_signal_connect (client, "event",

@@ -69,9 +69,9 @@ run_blocking_timed (QvmVirtualMachine  *vm,
  *
  * The blocking form of [method@Qvm.VirtualMachine.start_async]: returns
  * once the guest runs (state %QVM_VM_STATE_RUNNING), or with the error
- * the start failed with. It runs @vm's main context meanwhile; call it
- * from the thread that runs that context, not from inside one of @vm's
- * callbacks. To start without waiting, use
+ * the start failed with. It runs @vm's main context meanwhile (a nested
+ * iteration, as [method@Qvm.VirtualMachine.screenshot] does), so call it
+ * from the thread that runs that context. To start without waiting, use
  * [method@Qvm.VirtualMachine.start_in_background].
  *
  * Returns: %TRUE once the guest runs

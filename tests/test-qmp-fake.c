@@ -1285,7 +1285,7 @@ test_blocking (void)
   guint closed = 0;
   Peer *peer = peer_start (script_handshake_and_status, &stream);
 
-  client = qvm_qmp_client_new (stream, NULL, &error);
+  client = qvm_qmp_client_new_sync (stream, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (qvm_qmp_client_get_qemu_version (client), ==, "7.2.22");
   g_signal_connect (client, "closed", G_CALLBACK (on_closed_count), &closed);

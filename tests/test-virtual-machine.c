@@ -746,6 +746,22 @@ test_kill_stopping (Fixture       *fixture,
   g_assert_nonnull (strstr (qvm_virtual_machine_get_error (fixture->vm)->message, "killed"));
 }
 
+/* A blocking screenshot from inside one of the machine's own signal
+ * handlers: the nested iteration the docs describe. */
+static void
+screenshot_on_pause (QvmVirtualMachine *vm,
+                     GParamSpec        *pspec,
+                     gpointer           data)
+{
+  GdkPixbuf **screen = data;
+  g_autoptr(GError) error = NULL;
+
+  if (qvm_virtual_machine_get_state (vm) != QVM_VM_STATE_PAUSED || *screen != NULL)
+    return;
+  *screen = qvm_virtual_machine_screenshot (vm, NULL, &error);
+  g_assert_no_error (error);
+}
+
 static gboolean
 cancel_later (gpointer data)
 {
@@ -762,14 +778,22 @@ test_blocking (Fixture       *fixture,
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *status = NULL;
+  g_autoptr(GdkPixbuf) screen = NULL;
+  gulong handler;
 
   g_assert_true (qvm_virtual_machine_start (fixture->vm, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+  /* The machine's QMP client does not wait for ever. */
+  g_assert_cmpuint (qvm_qmp_client_get_timeout (qvm_virtual_machine_get_qmp_client (fixture->vm)), ==, 60000);
 
+  handler = g_signal_connect (fixture->vm, "notify::state", G_CALLBACK (screenshot_on_pause), &screen);
   g_assert_true (qvm_virtual_machine_pause (fixture->vm, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_PAUSED);
+  g_clear_signal_handler (&handler, fixture->vm);
+  g_assert_nonnull (screen);
+  g_assert_cmpint (gdk_pixbuf_get_width (screen), >, 0);
   g_assert_true (qvm_virtual_machine_resume (fixture->vm, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);

@@ -18,8 +18,7 @@
  * QvmImage:
  *
  * An instance of a virtual machine image that a virtual machine can start
- * from: a boot disk file, its format and the machine definition (the seed's
- * `Image`).
+ * from: a boot disk file, its format and the machine definition.
  *
  * A virtual machine marks the image in use when it starts
  * ([method@Qvm.Image.acquire]), then reads the disk file and the machine,

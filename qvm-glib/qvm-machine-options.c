@@ -18,8 +18,7 @@
 /**
  * QvmMachineOptions:
  *
- * The host's limits and defaults for machine definitions (the seed's
- * `MachineOptions`). A machine whose definition does not fit is refused
+ * The host's limits and defaults for machine definitions. A machine whose definition does not fit is refused
  * with %QVM_ERROR_MALFORMED_PAYLOAD by [method@Qvm.Machine.set_defaults].
  *
  * Options are set by whoever runs the host, not by image authors, so

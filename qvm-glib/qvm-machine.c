@@ -774,8 +774,7 @@ qvm_machine_new_from_bytes (GBytes  *bytes,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Loads a machine definition from a file and validates it (the seed's
- * `LoadMachine`). A file larger than %QVM_MACHINE_MAX_FILE_SIZE is refused
+ * Loads a machine definition from a file and validates it. A file larger than %QVM_MACHINE_MAX_FILE_SIZE is refused
  * from its size, before it is read. Every error message starts with the
  * name of the file.
  *
@@ -1060,7 +1059,7 @@ qvm_machine_get_vcpus (QvmMachine *machine)
  * qvm_machine_get_options:
  * @machine: a machine
  *
- * Makes machine options that admit this machine (the seed's `Options()`):
+ * Makes machine options that admit this machine:
  * the maximum memory is the machine's memory, or
  * %QVM_MACHINE_OPTIONS_DEFAULT_MAX_MEMORY when it does not specify one; the
  * maximum vCPUs are the machine's ([method@Qvm.Machine.get_vcpus]), or
@@ -1089,7 +1088,7 @@ qvm_machine_get_options (QvmMachine *machine)
  * @error: return location for a #GError
  *
  * Checks @machine against the limits in @options and fills in what it left
- * unspecified (the seed's `SetDefaults`): a machine without memory gets
+ * unspecified: a machine without memory gets
  * [property@Qvm.MachineOptions:max-memory]; a machine that asks for more
  * memory than that, or for more vCPUs ([method@Qvm.Machine.get_vcpus])
  * than [property@Qvm.MachineOptions:max-vcpus], is refused.

@@ -12,8 +12,7 @@
 /**
  * QvmMutableImage:
  *
- * An image that can be written back as an image archive (the seed's
- * `MutableImage`): an `image.tar.zst` holding `disk.img` (sparse),
+ * An image that can be written back as an image archive: an `image.tar.zst` holding `disk.img` (sparse),
  * `layer.qcow2` and `machine.json`, which a [class@Qvm.ImageStore] loads.
  *
  * Packaging reports its progress with the [signal@Qvm.MutableImage::progress]
@@ -49,8 +48,7 @@ qvm_mutable_image_default_init (QvmMutableImageInterface *iface)
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Writes @image as a zstd-compressed tar archive to @target (the seed's
- * `Package`). The archive is written next to @target and renamed over it
+ * Writes @image as a zstd-compressed tar archive to @target. The archive is written next to @target and renamed over it
  * when complete, so @target is never left half written. Blocks until done;
  * see [method@Qvm.MutableImage.package_async] to package in the background.
  *

@@ -34,8 +34,7 @@
  * QvmVirtualMachine:
  *
  * One QEMU process and the resources it holds: a [iface@Qvm.Image] to boot
- * from, a [iface@Qvm.Network], and a private folder for QEMU's sockets
- * (the seed's `VirtualMachine`).
+ * from, a [iface@Qvm.Network], and a private folder for QEMU's sockets.
  *
  * Make it with [ctor@Qvm.VirtualMachine.new], start it with
  * [method@Qvm.VirtualMachine.start_async], and wait for
@@ -570,7 +569,7 @@ qvm_vm_run_task (QvmVirtualMachine   *vm,
  * @error: return location for a #GError
  *
  * Makes a virtual machine from @image's machine definition, with the
- * defaults of @options applied (the seed's `NewVirtualMachine`). Nothing
+ * defaults of @options applied. Nothing
  * runs and nothing is made on disk until [method@Qvm.VirtualMachine.start].
  *
  * When the machine definition conflicts with @options (memory above the
@@ -696,8 +695,8 @@ qvm_virtual_machine_get_error (QvmVirtualMachine *vm)
  * qvm_virtual_machine_get_vnc_socket:
  * @vm: a virtual machine
  *
- * The path of QEMU's VNC server (a unix socket) while @vm runs (the seed's
- * `VNCSocket`).
+ * The path of QEMU's VNC server (a unix socket) while @vm runs; see
+ * "Watching the screen" in [the overview](overview.html) for a viewer.
  *
  * Returns: (transfer none) (nullable) (type filename): the path, or %NULL
  *   before the machine runs and once it is done

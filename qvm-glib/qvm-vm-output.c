@@ -257,7 +257,7 @@ qvm_virtual_machine_screenshot (QvmVirtualMachine  *vm,
  *   the network released
  *
  * Sets the handler of the metadata service the guest reaches at
- * 169.254.169.254:80 (the seed's `SetHTTPHandler`): passed through to the
+ * 169.254.169.254:80: passed through to the
  * machine's network. Once the machine is done, @user_data is freed at
  * once.
  */

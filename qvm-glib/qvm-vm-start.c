@@ -624,8 +624,7 @@ qvm_vm_on_qmp_closed (QvmQmpClient *client,
  * qvm_virtual_machine_start_in_background:
  * @vm: a virtual machine
  *
- * Starts @vm and returns at once, without waiting for anything (the
- * `Start` of the Go package qvm-glib follows): failures arrive through
+ * Starts @vm and returns at once, without waiting for anything: failures arrive through
  * [signal@Qvm.VirtualMachine::done] and
  * [method@Qvm.VirtualMachine.get_error]. Use
  * [method@Qvm.VirtualMachine.start_async] to know when the guest runs, or

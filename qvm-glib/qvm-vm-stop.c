@@ -10,7 +10,7 @@
  * it exited in. teardown_co waits for QEMU to exit and for its last
  * output, decides the outcome, closes QMP, and finish_done() releases the
  * network, the image and the socket folder and emits "done" from the main
- * stack, in that order (the seed's order). Pause, resume, kill and
+ * stack, in that order. Pause, resume, kill and
  * shutdown are here too: they change where the guest is going.
  */
 

@@ -9,15 +9,14 @@
 #include "qvm.h"
 #include "testutil.h"
 
-/* The seed's MachineOptionsSchema texts. */
-static const char seed_description[] =
-  "Limitations and default values for the virtual machine configuration. "
-  "Tasks with machine images that doesn't satisfy these limitations will be "
-  "resolved 'malformed-payload'.";
-static const char seed_max_memory_description[] =
-  "Maximum allowed virtual machine memory in MiB. This is also the default "
-  "memory if the machine image doesn't specify memory requirements. If the "
-  "machine specifies a memory higher than this, the task will fail to run.";
+/* The published options schema's texts, written for this library's users. */
+static const char expected_description[] =
+  "The host's limits and defaults for machine definitions. A machine "
+  "definition that does not fit them is refused with QVM_ERROR_MALFORMED_PAYLOAD "
+  "(qvm exits 3): the definition is at fault, and using it again fails the same way.";
+static const char expected_max_memory_description[] =
+  "The most memory, in MiB, a virtual machine may have. It is also the memory "
+  "of a machine whose definition does not say. A machine that asks for more is refused.";
 
 static void
 assert_valid (const char *text,
@@ -260,11 +259,11 @@ test_options_schema (void)
   root = json_node_get_object (schema);
   g_assert_cmpstr (json_object_get_string_member (root, "$schema"), ==, "http://json-schema.org/draft-04/schema#");
   g_assert_cmpstr (json_object_get_string_member (root, "title"), ==, "Machine Options");
-  g_assert_cmpstr (json_object_get_string_member (root, "description"), ==, seed_description);
+  g_assert_cmpstr (json_object_get_string_member (root, "description"), ==, expected_description);
 
   max_memory = json_object_get_object_member (json_object_get_object_member (root, "properties"), "maxMemory");
   g_assert_cmpstr (json_object_get_string_member (max_memory, "title"), ==, "Max Memory");
-  g_assert_cmpstr (json_object_get_string_member (max_memory, "description"), ==, seed_max_memory_description);
+  g_assert_cmpstr (json_object_get_string_member (max_memory, "description"), ==, expected_max_memory_description);
   g_assert_cmpstr (json_object_get_string_member (max_memory, "type"), ==, "integer");
   g_assert_cmpint (json_object_get_int_member (max_memory, "minimum"), ==, 0);
   g_assert_cmpint (json_object_get_int_member (max_memory, "maximum"), ==, QVM_MACHINE_OPTIONS_MAX_MEMORY_LIMIT);

@@ -53,6 +53,15 @@
  * [method@Qvm.VirtualMachine.kill] or
  * [method@Qvm.VirtualMachine.shutdown_async], or by itself.
  *
+ * The construct properties may also be given to g_object_new(), which is
+ * what `Qvm.VirtualMachine(image=…, …)` in Python and
+ * `new Qvm.VirtualMachine({image: …})` in JavaScript do: the machine is
+ * the same. One that could not be made that way (a required property
+ * missing, the definition conflicting with the options…) says why from
+ * g_initable_init(), and every operation on it fails with that error:
+ * [method@Qvm.VirtualMachine.start_async] and the others, without
+ * running anything; [method@Qvm.VirtualMachine.kill] does nothing.
+ *
  * Signals, notifications and callbacks run in the thread-default main
  * context of the thread that made the machine. A started machine keeps
  * itself alive until it is done: dropping the last reference does not
@@ -97,22 +106,35 @@ check_cdrom (const char  *path,
   return TRUE;
 }
 
+/* The construct-only property @name is required and was not given. */
 static gboolean
-qvm_virtual_machine_initable_init (GInitable     *initable,
-                                   GCancellable  *cancellable,
-                                   GError       **error)
+check_required (gconstpointer   value,
+                const char     *name,
+                GError        **error)
 {
-  QvmVirtualMachine *self = QVM_VIRTUAL_MACHINE (initable);
+  if (value != NULL)
+    return TRUE;
+
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               _("A virtual machine needs the property “%s”, set when it is made"), name);
+  return FALSE;
+}
+
+/* Everything construction checks and derives, run once from constructed()
+ * so that g_object_new() (and so Python's and GJS's constructors) makes
+ * the same machine qvm_virtual_machine_new() does. */
+static gboolean
+set_up (QvmVirtualMachine  *self,
+        GError            **error)
+{
   g_autoptr(QvmMachine) machine = NULL;
   gsize longest_socket;
 
-  if (self->options == NULL || self->image == NULL || self->network == NULL ||
-      self->socket_parent == NULL)
-    {
-      g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED,
-                   _("A virtual machine needs options, an image, a network and a socket folder"));
-      return FALSE;
-    }
+  if (!check_required (self->options, "options", error) ||
+      !check_required (self->image, "image", error) ||
+      !check_required (self->network, "network", error) ||
+      !check_required (self->socket_parent, "socket-folder", error))
+    return FALSE;
 
   if (!g_file_test (self->socket_parent, G_FILE_TEST_IS_DIR))
     {
@@ -137,6 +159,12 @@ qvm_virtual_machine_initable_init (GInitable     *initable,
   if (self->cdrom2 != NULL && !check_cdrom (self->cdrom2, 2, error))
     return FALSE;
 
+  if (qvm_image_get_machine (self->image) == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("The image has no machine definition"));
+      return FALSE;
+    }
   machine = qvm_machine_copy (qvm_image_get_machine (self->image));
   if (!qvm_machine_set_defaults (machine, self->options, error))
     return FALSE;
@@ -144,6 +172,39 @@ qvm_virtual_machine_initable_init (GInitable     *initable,
   self->machine = g_steal_pointer (&machine);
   qvm_vm_set_phase (self, QVM_VM_PHASE_CREATED);
   return TRUE;
+}
+
+static void
+qvm_virtual_machine_constructed (GObject *object)
+{
+  QvmVirtualMachine *self = QVM_VIRTUAL_MACHINE (object);
+
+  G_OBJECT_CLASS (qvm_virtual_machine_parent_class)->constructed (object);
+
+  if (!set_up (self, &self->init_error))
+    g_debug ("%s: not usable: %s", self->id, self->init_error->message);
+}
+
+gboolean
+qvm_vm_check_constructed (QvmVirtualMachine  *vm,
+                          GError            **error)
+{
+  if (vm->init_error == NULL)
+    return TRUE;
+
+  if (error != NULL)
+    *error = g_error_copy (vm->init_error);
+  return FALSE;
+}
+
+/* The work is done in constructed(): init only tells how it went, as
+ * often as it is asked. */
+static gboolean
+qvm_virtual_machine_initable_init (GInitable     *initable,
+                                   GCancellable  *cancellable,
+                                   GError       **error)
+{
+  return qvm_vm_check_constructed (QVM_VIRTUAL_MACHINE (initable), error);
 }
 
 static void
@@ -188,6 +249,7 @@ qvm_virtual_machine_finalize (GObject *object)
   g_free (self->cdrom1);
   g_free (self->cdrom2);
   g_clear_object (&self->machine);
+  g_clear_error (&self->init_error);
   g_free (self->qemu_binary);
   g_free (self->accel);
   g_clear_error (&self->error);
@@ -314,6 +376,7 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
 
   qvm_i18n_init ();
 
+  object_class->constructed = qvm_virtual_machine_constructed;
   object_class->dispose = qvm_virtual_machine_dispose;
   object_class->finalize = qvm_virtual_machine_finalize;
   object_class->get_property = qvm_virtual_machine_get_property;
@@ -427,7 +490,8 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
    * QvmVirtualMachine:state:
    *
    * Where the machine is in its life cycle. Changes are notified on the
-   * main context the machine was created in, in the order they happen.
+   * main context the machine was created in, in the order they happen;
+   * %QVM_VM_STATE_DONE is notified after [signal@Qvm.VirtualMachine::done].
    */
   qvm_vm_properties[QVM_VM_PROP_STATE] =
     g_param_spec_enum ("state", NULL, NULL, QVM_TYPE_VM_STATE, QVM_VM_STATE_CREATED,
@@ -529,10 +593,14 @@ qvm_vm_run_task (QvmVirtualMachine   *vm,
                  gpointer             user_data)
 {
   g_autoptr(GTask) task = g_task_new (vm, cancellable, callback, user_data);
+  GError *error = NULL;
 
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, task_data, NULL);
-  qvm_coroutine_run_task (task, body);
+  if (!qvm_vm_check_constructed (vm, &error))
+    g_task_return_error (task, error);
+  else
+    qvm_coroutine_run_task (task, body);
 }
 
 /* ---- Public API ------------------------------------------------------------------ */

@@ -31,7 +31,8 @@ G_BEGIN_DECLS
  * @QVM_VM_STATE_STOPPING: QEMU is exiting or has exited; resources are
  *   being released.
  * @QVM_VM_STATE_DONE: everything is released and [signal@Qvm.VirtualMachine::done]
- *   has been emitted.
+ *   has been emitted: the change to this state is notified after that
+ *   signal (whose handlers already read this state).
  *
  * The life cycle of a [class@Qvm.VirtualMachine]. States only move
  * forward, except between running and paused; every state may go to

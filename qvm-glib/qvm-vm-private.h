@@ -105,6 +105,7 @@ struct _QvmVirtualMachine
   char              *cdrom2;
   QvmMachine        *machine;
   QvmVmImageUse      image_use;
+  GError            *init_error;        /* why constructed() left it NEW */
 
   char              *qemu_binary;
   char              *accel;
@@ -156,6 +157,11 @@ void        qvm_vm_run_task                (QvmVirtualMachine   *vm,
                                             GCancellable        *cancellable,
                                             GAsyncReadyCallback  callback,
                                             gpointer             user_data);
+
+/* FALSE, with the reason, for a machine whose construction failed (it
+ * stays in QVM_VM_PHASE_NEW and owns nothing). */
+gboolean    qvm_vm_check_constructed       (QvmVirtualMachine  *vm,
+                                            GError            **error);
 
 /* ---- qvm-vm-phase.c ---- */
 

@@ -663,6 +663,7 @@ qvm_virtual_machine_start_async (QvmVirtualMachine   *vm,
                                  gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
 
   g_return_if_fail (QVM_IS_VIRTUAL_MACHINE (vm));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
@@ -670,6 +671,11 @@ qvm_virtual_machine_start_async (QvmVirtualMachine   *vm,
   task = g_task_new (vm, cancellable, callback, user_data);
   g_task_set_source_tag (task, qvm_virtual_machine_start_async);
 
+  if (!qvm_vm_check_constructed (vm, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
   if (vm->phase != QVM_VM_PHASE_CREATED)
     {
       gboolean ended_unstarted = qvm_vm_phase_is_ending (vm->phase) &&

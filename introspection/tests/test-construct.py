@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+# Construction through properties, as PyGObject does it: Qvm.VirtualMachine(
+# image=…, …) makes a machine that starts; a missing required property is a
+# GLib.Error, never a critical (criticals are fatal here). Needs QEMU (no
+# guest OS: a blank disk, SeaBIOS's screen).
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+import gi
+gi.require_version('Qvm', '1.0')
+from gi.repository import Gio, GLib, Qvm  # noqa: E402
+
+TIMEOUT_S = 60
+
+GLib.log_set_always_fatal(GLib.LogLevelFlags.LEVEL_CRITICAL | GLib.LogLevelFlags.LEVEL_WARNING
+                          | GLib.LogLevelFlags.LEVEL_ERROR)
+
+
+class ConstructTest(unittest.TestCase):
+    def setUp(self):
+        self.folder = tempfile.mkdtemp(prefix='qvm-gi-construct-')
+        self.sockets = os.path.join(self.folder, 'sockets')
+        os.mkdir(self.sockets)
+        self.image = Qvm.FolderImage.new_blank(os.path.join(self.folder, 'image'),
+                                               16 * 1024 * 1024, Qvm.Machine.new_random())
+        self.network = Qvm.UserNetwork(folder=self.folder)
+        self.vms = []
+
+    def tearDown(self):
+        for vm in self.vms:
+            vm.kill()
+            if vm.get_machine() is not None:
+                self.run_until(lambda: vm.get_state() == Qvm.VmState.DONE)
+        self.image.delete()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def run_until(self, condition):
+        context = GLib.MainContext.default()
+        deadline = GLib.get_monotonic_time() + TIMEOUT_S * 1000000
+        while not condition():
+            self.assertLess(GLib.get_monotonic_time(), deadline, 'timed out')
+            context.iteration(True)
+
+    def start(self, vm):
+        result = {}
+
+        def done(source, async_result):
+            try:
+                result['value'] = vm.start_finish(async_result)
+            except GLib.Error as error:
+                result['error'] = error
+
+        vm.start_async(None, done)
+        self.run_until(lambda: result)
+        if 'error' in result:
+            raise result['error']
+        return result['value']
+
+    def make(self, **properties):
+        vm = Qvm.VirtualMachine(**properties)
+        self.vms.append(vm)
+        return vm
+
+    def test_network_by_properties(self):
+        self.network.init(None)
+        self.assertTrue(os.path.exists(self.network.props.socket_path))
+        self.assertIn('restrict=on', self.network.get_netdev('net0'))
+
+    def test_vm_by_properties_starts(self):
+        vm = self.make(options=Qvm.MachineOptions.new(64), image=self.image,
+                       network=self.network, socket_folder=self.sockets)
+        vm.init(None)
+        vm.set_accel(os.environ.get('QVM_TEST_ACCEL', 'tcg'))
+        self.assertEqual(vm.get_machine().props.memory, 64)
+        events = []
+        vm.connect('done', lambda vm: events.append('done'))
+        vm.connect('notify::state', lambda vm, pspec: events.append(vm.props.state.value_nick))
+
+        self.assertTrue(self.start(vm))
+        self.assertEqual(vm.get_state(), Qvm.VmState.RUNNING)
+        vm.kill()
+        self.run_until(lambda: 'done' in events and vm.get_state() == Qvm.VmState.DONE)
+        self.assertEqual(events[-3:], ['stopping', 'done', 'done'], events)
+        self.assertFalse(self.image.get_in_use())
+
+    def test_missing_image_is_an_error(self):
+        vm = self.make(options=Qvm.MachineOptions.new(64), network=self.network,
+                       socket_folder=self.sockets)
+        with self.assertRaises(GLib.Error) as caught:
+            vm.init(None)
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(),
+                                                 Gio.IOErrorEnum.INVALID_ARGUMENT))
+        self.assertIn('image', caught.exception.message)
+        self.assertIsNone(vm.get_machine())
+        with self.assertRaises(GLib.Error) as caught:
+            self.start(vm)
+        self.assertIn('image', caught.exception.message)
+        vm.kill()
+
+    def test_store_without_folder_is_an_error(self):
+        store = Qvm.ImageStore()
+        with self.assertRaises(GLib.Error) as caught:
+            store.init(None)
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(),
+                                                 Gio.IOErrorEnum.INVALID_ARGUMENT))
+
+
+if __name__ == '__main__':
+    sys.path.insert(0, __file__.rsplit('/', 1)[0])
+    from taptest import run_tap
+    sys.exit(run_tap(__name__))

@@ -251,7 +251,7 @@ qvm_virtual_machine_finalize (GObject *object)
   g_clear_object (&self->machine);
   g_clear_error (&self->init_error);
   g_free (self->qemu_binary);
-  g_free (self->accel);
+  g_clear_error (&self->accel_error);
   g_clear_error (&self->error);
   g_free (self->vnc_socket);
   g_clear_error (&self->end_error);
@@ -311,7 +311,7 @@ qvm_virtual_machine_get_property (GObject    *object,
       g_value_set_string (value, self->qemu_binary);
       break;
     case QVM_VM_PROP_ACCEL:
-      g_value_set_string (value, self->accel);
+      g_value_set_enum (value, self->accel);
       break;
     case QVM_VM_PROP_STATE:
       g_value_set_enum (value, self->state);
@@ -362,7 +362,7 @@ qvm_virtual_machine_set_property (GObject      *object,
       qvm_virtual_machine_set_qemu_binary (self, g_value_get_string (value));
       break;
     case QVM_VM_PROP_ACCEL:
-      qvm_virtual_machine_set_accel (self, g_value_get_string (value));
+      qvm_virtual_machine_set_accel (self, g_value_get_enum (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -476,15 +476,17 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
   /**
    * QvmVirtualMachine:accel:
    *
-   * The accelerator: `kvm`, `tcg`, or `auto`, which picks KVM only when
-   * `/dev/kvm` opens read-write and `/proc/cpuinfo` shows the `vmx` or
-   * `svm` flag (a paravirtual nested KVM without them fails on real-mode
-   * boot code). Defaults to the `QVM_ACCEL` environment variable, or
-   * `auto`. An unknown name makes the start fail.
+   * The accelerator. %QVM_ACCEL_AUTO picks KVM only when `/dev/kvm` opens
+   * read-write and `/proc/cpuinfo` shows the `vmx` or `svm` flag (a
+   * paravirtual nested KVM without them fails on real-mode boot code).
+   * Defaults to the one the `QVM_ACCEL` environment variable names
+   * (`auto`, `kvm` or `tcg`), or %QVM_ACCEL_AUTO; a `QVM_ACCEL` that names
+   * none makes the start fail with %G_IO_ERROR_INVALID_ARGUMENT unless
+   * this property is set. Read when the machine starts.
    */
   qvm_vm_properties[QVM_VM_PROP_ACCEL] =
-    g_param_spec_string ("accel", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+    g_param_spec_enum ("accel", NULL, NULL, QVM_TYPE_ACCEL, QVM_ACCEL_AUTO,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
    * QvmVirtualMachine:state:
@@ -580,7 +582,21 @@ qvm_virtual_machine_init (QvmVirtualMachine *self)
   env = g_getenv ("QVM_QEMU");
   self->qemu_binary = g_strdup (env != NULL && *env != '\0' ? env : "qemu-system-x86_64");
   env = g_getenv ("QVM_ACCEL");
-  self->accel = g_strdup (env != NULL && *env != '\0' ? env : "auto");
+  self->accel = env != NULL && *env != '\0' ? qvm_accel_parse (env, &self->accel_error) : QVM_ACCEL_AUTO;
+  if (self->accel_error != NULL)
+    g_prefix_error_literal (&self->accel_error, "QVM_ACCEL: ");
+}
+
+const char *
+qvm_vm_resolve_accel (QvmVirtualMachine  *vm,
+                      GError            **error)
+{
+  if (vm->accel_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (vm->accel_error));
+      return NULL;
+    }
+  return qvm_qemu_resolve_accel (vm->accel, "/dev/kvm", "/proc/cpuinfo");
 }
 
 void
@@ -816,41 +832,76 @@ qvm_virtual_machine_set_qemu_binary (QvmVirtualMachine *vm,
 }
 
 /**
+ * qvm_accel_parse:
+ * @name: the name of an accelerator: `auto`, `kvm` or `tcg` (the nicks of
+ *   [enum@Qvm.Accel])
+ * @error: return location for a #GError
+ *
+ * Reads the name of an accelerator, as the `QVM_ACCEL` environment
+ * variable and a command-line option give it. When @name is none of them
+ * this fails with %G_IO_ERROR_INVALID_ARGUMENT, and the message lists the
+ * names there are.
+ *
+ * Returns: the accelerator; %QVM_ACCEL_AUTO with @error set on failure
+ */
+QvmAccel
+qvm_accel_parse (const char  *name,
+                 GError     **error)
+{
+  g_autoptr(GEnumClass) accels = g_type_class_ref (QVM_TYPE_ACCEL);
+  g_autoptr(GString) known = g_string_new (NULL);
+  GEnumValue *value;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, QVM_ACCEL_AUTO);
+
+  value = name != NULL ? g_enum_get_value_by_nick (accels, name) : NULL;
+  if (value != NULL)
+    return value->value;
+
+  for (guint i = 0; i < accels->n_values; i++)
+    {
+      if (i > 0)
+        g_string_append (known, i + 1 < accels->n_values ? ", " : _(" or "));
+      g_string_append (known, accels->values[i].value_nick);
+    }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               _("Unknown accelerator “%s”: expected %s"), name != NULL ? name : "", known->str);
+  return QVM_ACCEL_AUTO;
+}
+
+/**
  * qvm_virtual_machine_get_accel:
  * @vm: a virtual machine
  *
  * The [property@Qvm.VirtualMachine:accel] of @vm.
  *
- * Returns: (transfer none): `auto`, `kvm` or `tcg`
+ * Returns: the accelerator
  */
-const char *
+QvmAccel
 qvm_virtual_machine_get_accel (QvmVirtualMachine *vm)
 {
-  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), NULL);
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), QVM_ACCEL_AUTO);
   return vm->accel;
 }
 
 /**
  * qvm_virtual_machine_set_accel:
  * @vm: a virtual machine
- * @accel: (nullable): `auto`, `kvm` or `tcg`; %NULL for the default
+ * @accel: the accelerator
  *
- * Sets the accelerator; read when the machine starts. An unknown name
- * makes the start fail with %QVM_ERROR_FAILED.
+ * Sets the accelerator; read when the machine starts. This overrides the
+ * `QVM_ACCEL` environment variable, a bad one included.
  */
 void
 qvm_virtual_machine_set_accel (QvmVirtualMachine *vm,
-                               const char        *accel)
+                               QvmAccel           accel)
 {
   g_return_if_fail (QVM_IS_VIRTUAL_MACHINE (vm));
+  g_return_if_fail (accel >= QVM_ACCEL_AUTO && accel <= QVM_ACCEL_TCG);
 
-  if (accel == NULL || *accel == '\0')
-    {
-      const char *env = g_getenv ("QVM_ACCEL");
-      accel = env != NULL && *env != '\0' ? env : "auto";
-    }
-
-  if (qvm_set_str (&vm->accel, accel))
-    g_object_notify_by_pspec (G_OBJECT (vm), qvm_vm_properties[QVM_VM_PROP_ACCEL]);
+  g_clear_error (&vm->accel_error);
+  if (vm->accel == accel)
+    return;
+  vm->accel = accel;
+  g_object_notify_by_pspec (G_OBJECT (vm), qvm_vm_properties[QVM_VM_PROP_ACCEL]);
 }
-

@@ -78,6 +78,28 @@ typedef enum {
 } QvmVmDoneReason;
 
 /**
+ * QvmAccel:
+ * @QVM_ACCEL_AUTO: KVM when it is usable (`/dev/kvm` opens read-write and
+ *   `/proc/cpuinfo` shows the `vmx` or `svm` flag), TCG otherwise.
+ * @QVM_ACCEL_KVM: the kernel's KVM.
+ * @QVM_ACCEL_TCG: QEMU's own emulator, slower but available everywhere.
+ *
+ * The accelerator a [class@Qvm.VirtualMachine] runs its guest with (see
+ * [property@Qvm.VirtualMachine:accel]). The nicks (`auto`, `kvm`, `tcg`)
+ * are the names the `QVM_ACCEL` environment variable and `qvm --accel`
+ * take; [func@Qvm.accel_parse] reads them.
+ */
+typedef enum {
+  QVM_ACCEL_AUTO,
+  QVM_ACCEL_KVM,
+  QVM_ACCEL_TCG,
+} QvmAccel;
+
+QVM_AVAILABLE_IN_ALL
+QvmAccel          qvm_accel_parse                      (const char        *name,
+                                                        GError           **error);
+
+/**
  * QVM_VM_ID_FIELD:
  *
  * The name of the structured logging field (see g_log_structured()) that
@@ -129,10 +151,10 @@ QVM_AVAILABLE_IN_ALL
 void              qvm_virtual_machine_set_qemu_binary  (QvmVirtualMachine *vm,
                                                         const char        *qemu_binary);
 QVM_AVAILABLE_IN_ALL
-const char       *qvm_virtual_machine_get_accel        (QvmVirtualMachine *vm);
+QvmAccel          qvm_virtual_machine_get_accel        (QvmVirtualMachine *vm);
 QVM_AVAILABLE_IN_ALL
 void              qvm_virtual_machine_set_accel        (QvmVirtualMachine *vm,
-                                                        const char        *accel);
+                                                        QvmAccel           accel);
 
 QVM_AVAILABLE_IN_ALL
 void              qvm_virtual_machine_start            (QvmVirtualMachine   *vm);

@@ -330,7 +330,7 @@ spawn_qemu (QvmVirtualMachine  *self,
     }
   self->image_use = QVM_VM_IMAGE_ACQUIRED;
 
-  accel = qvm_qemu_resolve_accel (self->accel, "/dev/kvm", "/proc/cpuinfo", error);
+  accel = qvm_vm_resolve_accel (self, error);
   if (accel == NULL)
     return FALSE;
 

@@ -226,6 +226,53 @@ test_done_before_state (Fixture       *fixture,
   g_assert_cmpstrv ((char **) fixture->events->pdata, expected);
 }
 
+/* The accelerator is an enum property; a $QVM_ACCEL that names none fails
+ * the start with a GError that says where the name came from, unless the
+ * caller sets one. */
+static void
+test_accel (Fixture       *fixture,
+            gconstpointer  data)
+{
+  g_autoptr(QvmMachineOptions) options = qvm_machine_options_new (64);
+  g_autoptr(QvmVirtualMachine) vm = NULL;
+  g_autoptr(QvmVirtualMachine) overridden = NULL;
+  g_autoptr(GError) error = NULL;
+  TestutilWait start = { FALSE, NULL };
+  guint notified = 0;
+  QvmAccel accel = QVM_ACCEL_AUTO;
+
+  g_setenv ("QVM_ACCEL", "warp-drive", TRUE);
+  vm = qvm_virtual_machine_new (options, QVM_IMAGE (fixture->image),
+                                QVM_NETWORK (fixture->network), fixture->socket_folder,
+                                NULL, NULL, &error);
+  g_unsetenv ("QVM_ACCEL");
+  g_assert_no_error (error);
+  g_assert_cmpint (qvm_virtual_machine_get_accel (vm), ==, QVM_ACCEL_AUTO);
+  g_signal_connect (vm, "done", G_CALLBACK (on_done), fixture);
+  qvm_virtual_machine_start_async (vm, NULL, testutil_on_wait_done, &start);
+  testutil_iterate_until (NULL, &start.done, 30);
+  g_assert_false (qvm_virtual_machine_start_finish (vm, start.result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpstr (error->message, ==,
+                   "QVM_ACCEL: Unknown accelerator “warp-drive”: expected auto, kvm or tcg");
+  g_clear_error (&error);
+  g_clear_object (&start.result);
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (vm), ==, QVM_VM_DONE_REASON_FAILED);
+  g_assert_cmpuint (fixture->events->len, ==, 1);
+
+  /* Set by the caller, the property wins over the environment. */
+  g_setenv ("QVM_ACCEL", "kvm", TRUE);
+  overridden = g_object_new (QVM_TYPE_VIRTUAL_MACHINE, NULL);
+  g_unsetenv ("QVM_ACCEL");
+  g_assert_cmpint (qvm_virtual_machine_get_accel (overridden), ==, QVM_ACCEL_KVM);
+  g_signal_connect (overridden, "notify::accel", G_CALLBACK (testutil_count_notify), &notified);
+  qvm_virtual_machine_set_accel (overridden, QVM_ACCEL_TCG);
+  qvm_virtual_machine_set_accel (overridden, QVM_ACCEL_TCG);
+  g_assert_cmpuint (notified, ==, 1);
+  g_object_get (overridden, "accel", &accel, NULL);
+  g_assert_cmpint (accel, ==, QVM_ACCEL_TCG);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -240,6 +287,7 @@ main (int argc, char *argv[])
               fixture_set_up, test_other_classes, fixture_tear_down);
   g_test_add ("/vm-api/state/done-before-state", Fixture, NULL,
               fixture_set_up, test_done_before_state, fixture_tear_down);
+  g_test_add ("/vm-api/accel", Fixture, NULL, fixture_set_up, test_accel, fixture_tear_down);
 
   return g_test_run ();
 }

@@ -250,6 +250,20 @@ testutil_count_notify (GObject    *object,
   *(guint *) counter += 1;
 }
 
+QvmAccel
+testutil_accel (void)
+{
+  g_autoptr(GError) error = NULL;
+  const char *name = g_getenv ("QVM_TEST_ACCEL");
+  QvmAccel accel;
+
+  if (name == NULL || *name == '\0')
+    return QVM_ACCEL_TCG;
+  accel = qvm_accel_parse (name, &error);
+  g_assert_no_error (error);
+  return accel;
+}
+
 const char *
 testutil_qemu_binary (void)
 {

@@ -98,6 +98,9 @@ void      testutil_count_notify      (GObject        *object,
                                       GParamSpec     *pspec,
                                       gpointer        counter);
 
+/* The accelerator the tests run with: $QVM_TEST_ACCEL, or TCG. */
+QvmAccel  testutil_accel             (void);
+
 /* The QEMU to run: $QVM_QEMU, or qemu-system-x86_64. */
 const char *testutil_qemu_binary     (void);
 

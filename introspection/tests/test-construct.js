@@ -91,7 +91,7 @@ t.test('network by properties', () => withParts(({network}) => {
 t.test('machine by properties starts', () => withParts(({image, network, sockets, make}) => {
     const vm = make({options: Qvm.MachineOptions.new(64), image, network, socket_folder: sockets});
     vm.init(null);
-    vm.set_accel(GLib.getenv('QVM_TEST_ACCEL') ?? 'tcg');
+    vm.set_accel(Qvm.accel_parse(GLib.getenv('QVM_TEST_ACCEL') ?? 'tcg'));
     t.equal(vm.get_machine().memory, 64, 'memory');
     const events = [];
     vm.connect('done', () => events.push('done'));
@@ -125,6 +125,23 @@ t.test('a missing image is an error', () => withParts(({network, sockets, make})
     }
     t.ok(error?.message.includes('image'), 'start error');
     vm.kill();
+}));
+
+t.test('the accelerator is an enum', () => withParts(({image, network, sockets, make}) => {
+    t.equal(Qvm.accel_parse('kvm'), Qvm.Accel.KVM, 'parse');
+    let error = null;
+    try {
+        Qvm.accel_parse('hvf');
+    } catch (e) {
+        error = e;
+    }
+    t.ok(error?.matches(Gio.io_error_quark(), Gio.IOErrorEnum.INVALID_ARGUMENT), 'parse error');
+    t.ok(error.message.includes('auto, kvm or tcg'), 'names the accelerators');
+    const vm = make({options: Qvm.MachineOptions.new(64), image, network, socket_folder: sockets,
+        accel: Qvm.Accel.TCG});
+    t.equal(vm.get_accel(), Qvm.Accel.TCG, 'by property');
+    vm.accel = Qvm.Accel.AUTO;
+    t.equal(vm.get_accel(), Qvm.Accel.AUTO, 'set');
 }));
 
 t.test('a store without a folder is an error', () => {

@@ -73,7 +73,7 @@ class ConstructTest(unittest.TestCase):
         vm = self.make(options=Qvm.MachineOptions.new(64), image=self.image,
                        network=self.network, socket_folder=self.sockets)
         vm.init(None)
-        vm.set_accel(os.environ.get('QVM_TEST_ACCEL', 'tcg'))
+        vm.set_accel(Qvm.accel_parse(os.environ.get('QVM_TEST_ACCEL', 'tcg')))
         self.assertEqual(vm.get_machine().props.memory, 64)
         events = []
         vm.connect('done', lambda vm: events.append('done'))
@@ -99,6 +99,21 @@ class ConstructTest(unittest.TestCase):
             self.start(vm)
         self.assertIn('image', caught.exception.message)
         vm.kill()
+
+    def test_accel_is_an_enum(self):
+        self.assertEqual(Qvm.accel_parse('kvm'), Qvm.Accel.KVM)
+        with self.assertRaises(GLib.Error) as caught:
+            Qvm.accel_parse('hvf')
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(),
+                                                 Gio.IOErrorEnum.INVALID_ARGUMENT))
+        self.assertIn('auto, kvm or tcg', caught.exception.message)
+        vm = self.make(options=Qvm.MachineOptions.new(64), image=self.image,
+                       network=self.network, socket_folder=self.sockets, accel=Qvm.Accel.TCG)
+        self.assertEqual(vm.get_accel(), Qvm.Accel.TCG)
+        vm.props.accel = Qvm.Accel.AUTO
+        self.assertEqual(vm.get_accel(), Qvm.Accel.AUTO)
+        with self.assertRaises(TypeError):
+            vm.set_accel('hvf')
 
     def test_store_without_folder_is_an_error(self):
         store = Qvm.ImageStore()

@@ -130,8 +130,11 @@ set_up (QvmVirtualMachine  *self,
   g_autoptr(QvmMachine) machine = NULL;
   gsize longest_socket;
 
-  if (!check_required (self->options, "options", error) ||
-      !check_required (self->image, "image", error) ||
+  /* No options: the defaults, as a default QvmMachineOptions has them. */
+  if (self->options == NULL)
+    self->options = g_object_new (QVM_TYPE_MACHINE_OPTIONS, NULL);
+
+  if (!check_required (self->image, "image", error) ||
       !check_required (self->network, "network", error) ||
       !check_required (self->socket_parent, "socket-folder", error))
     return FALSE;
@@ -397,7 +400,8 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
    * QvmVirtualMachine:options:
    *
    * The limits and defaults the image's machine definition was checked
-   * against.
+   * against. Left out (or %NULL) at construction, it is a new
+   * [class@Qvm.MachineOptions] with its defaults.
    */
   qvm_vm_properties[QVM_VM_PROP_OPTIONS] =
     g_param_spec_object ("options", NULL, NULL, QVM_TYPE_MACHINE_OPTIONS,
@@ -438,19 +442,23 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
    * QvmVirtualMachine:cdrom1:
    *
    * A file attached read-only as the first CD-ROM (boot index 2), or %NULL.
+   * Given at construction or by [method@Qvm.VirtualMachine.set_cdroms].
    */
   qvm_vm_properties[QVM_VM_PROP_CDROM1] =
     g_param_spec_string ("cdrom1", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS |
+                         G_PARAM_EXPLICIT_NOTIFY);
 
   /**
    * QvmVirtualMachine:cdrom2:
    *
    * A file attached read-only as the second CD-ROM (boot index 3), or %NULL.
+   * Given at construction or by [method@Qvm.VirtualMachine.set_cdroms].
    */
   qvm_vm_properties[QVM_VM_PROP_CDROM2] =
     g_param_spec_string ("cdrom2", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS |
+                         G_PARAM_EXPLICIT_NOTIFY);
 
   /**
    * QvmVirtualMachine:machine:
@@ -623,7 +631,8 @@ qvm_vm_run_task (QvmVirtualMachine   *vm,
 
 /**
  * qvm_virtual_machine_new:
- * @options: the limits and defaults for the image's machine definition
+ * @options: (nullable): the limits and defaults for the image's machine
+ *   definition; %NULL for the defaults of [class@Qvm.MachineOptions]
  * @image: the image to boot from
  * @network: the network to attach the machine to
  * @socket_folder: an existing folder in which the machine makes its own
@@ -635,8 +644,10 @@ qvm_vm_run_task (QvmVirtualMachine   *vm,
  * @error: return location for a #GError
  *
  * Makes a virtual machine from @image's machine definition, with the
- * defaults of @options applied (the seed's `NewVirtualMachine`). Nothing
- * runs and nothing is made on disk until [method@Qvm.VirtualMachine.start].
+ * defaults of @options applied (the shape of upstream's
+ * `NewVirtualMachine`). Nothing runs and nothing is made on disk until
+ * [method@Qvm.VirtualMachine.start]. Without CD-ROMs,
+ * [ctor@Qvm.VirtualMachine.new_simple] is shorter.
  *
  * When the machine definition conflicts with @options (memory above the
  * maximum, …) this fails with %QVM_ERROR_MALFORMED_PAYLOAD; a CD-ROM that
@@ -657,7 +668,7 @@ qvm_virtual_machine_new (QvmMachineOptions  *options,
                          const char         *cdrom2,
                          GError            **error)
 {
-  g_return_val_if_fail (QVM_IS_MACHINE_OPTIONS (options), NULL);
+  g_return_val_if_fail (options == NULL || QVM_IS_MACHINE_OPTIONS (options), NULL);
   g_return_val_if_fail (QVM_IS_IMAGE (image), NULL);
   g_return_val_if_fail (QVM_IS_NETWORK (network), NULL);
   g_return_val_if_fail (socket_folder != NULL, NULL);
@@ -671,6 +682,97 @@ qvm_virtual_machine_new (QvmMachineOptions  *options,
                          "cdrom1", cdrom1,
                          "cdrom2", cdrom2,
                          NULL);
+}
+
+/**
+ * qvm_virtual_machine_new_simple:
+ * @image: the image to boot from
+ * @network: the network to attach the machine to
+ * @socket_folder: (type filename): an existing folder in which the machine
+ *   makes its own private folder for QEMU's sockets when it starts
+ * @error: return location for a #GError
+ *
+ * The common case of [ctor@Qvm.VirtualMachine.new]: the default
+ * [class@Qvm.MachineOptions] and no CD-ROMs (add them with
+ * [method@Qvm.VirtualMachine.set_cdroms]). It fails, and takes the
+ * responsibility for @image and @network, as that does.
+ *
+ * Returns: (transfer full): the new virtual machine, or %NULL on error
+ */
+QvmVirtualMachine *
+qvm_virtual_machine_new_simple (QvmImage    *image,
+                                QvmNetwork  *network,
+                                const char  *socket_folder,
+                                GError     **error)
+{
+  return qvm_virtual_machine_new (NULL, image, network, socket_folder, NULL, NULL, error);
+}
+
+/**
+ * qvm_virtual_machine_set_cdroms:
+ * @vm: a virtual machine that was not started
+ * @cdroms: (array zero-terminated=1) (element-type filename) (nullable):
+ *   the files to attach read-only as CD-ROMs, at most two, in boot order;
+ *   %NULL or empty for none
+ * @error: return location for a #GError
+ *
+ * Replaces the CD-ROMs of @vm ([property@Qvm.VirtualMachine:cdrom1] and
+ * [property@Qvm.VirtualMachine:cdrom2]). Each file is checked as
+ * [ctor@Qvm.VirtualMachine.new] checks it; on failure nothing changes.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set: to
+ *   %QVM_ERROR_INVALID_STATE once @vm was started, to
+ *   %G_IO_ERROR_INVALID_ARGUMENT for more than two files, or to the
+ *   %G_IO_ERROR that says why a file cannot be used
+ */
+gboolean
+qvm_virtual_machine_set_cdroms (QvmVirtualMachine   *vm,
+                                const char * const  *cdroms,
+                                GError             **error)
+{
+  g_autofree char *cdrom1 = NULL;
+  g_autofree char *cdrom2 = NULL;
+  guint n = cdroms != NULL ? g_strv_length ((char **) cdroms) : 0;
+
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!qvm_vm_check_constructed (vm, error))
+    return FALSE;
+  if (vm->phase != QVM_VM_PHASE_CREATED)
+    {
+      g_set_error_literal (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                           _("The CD-ROMs of a virtual machine cannot change once it was started"));
+      return FALSE;
+    }
+  if (n > 2)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("A virtual machine has at most 2 CD-ROMs, not %u"), n);
+      return FALSE;
+    }
+
+  cdrom1 = n > 0 ? absolute_path (cdroms[0]) : NULL;
+  cdrom2 = n > 1 ? absolute_path (cdroms[1]) : NULL;
+  if ((cdrom1 != NULL && !check_cdrom (cdrom1, 1, error)) ||
+      (cdrom2 != NULL && !check_cdrom (cdrom2, 2, error)))
+    return FALSE;
+
+  g_object_freeze_notify (G_OBJECT (vm));
+  if (g_strcmp0 (vm->cdrom1, cdrom1) != 0)
+    {
+      g_free (vm->cdrom1);
+      vm->cdrom1 = g_steal_pointer (&cdrom1);
+      g_object_notify_by_pspec (G_OBJECT (vm), qvm_vm_properties[QVM_VM_PROP_CDROM1]);
+    }
+  if (g_strcmp0 (vm->cdrom2, cdrom2) != 0)
+    {
+      g_free (vm->cdrom2);
+      vm->cdrom2 = g_steal_pointer (&cdrom2);
+      g_object_notify_by_pspec (G_OBJECT (vm), qvm_vm_properties[QVM_VM_PROP_CDROM2]);
+    }
+  g_object_thaw_notify (G_OBJECT (vm));
+  return TRUE;
 }
 
 /**

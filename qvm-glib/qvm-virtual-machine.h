@@ -131,6 +131,16 @@ QvmVirtualMachine *qvm_virtual_machine_new (QvmMachineOptions  *options,
                                             GError            **error);
 
 QVM_AVAILABLE_IN_ALL
+QvmVirtualMachine *qvm_virtual_machine_new_simple (QvmImage           *image,
+                                                   QvmNetwork         *network,
+                                                   const char         *socket_folder,
+                                                   GError            **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_set_cdroms       (QvmVirtualMachine   *vm,
+                                                        const char * const  *cdroms,
+                                                        GError             **error);
+
+QVM_AVAILABLE_IN_ALL
 const char       *qvm_virtual_machine_get_id           (QvmVirtualMachine *vm);
 QVM_AVAILABLE_IN_ALL
 QvmMachine       *qvm_virtual_machine_get_machine      (QvmVirtualMachine *vm);

@@ -273,6 +273,70 @@ test_accel (Fixture       *fixture,
   g_assert_cmpint (accel, ==, QVM_ACCEL_TCG);
 }
 
+/* Options may be left out: the defaults. The short constructor has no
+ * CD-ROMs; set_cdroms() adds them before the start, checked, and all or
+ * nothing. */
+static void
+test_short_forms (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(QvmVirtualMachine) vm = NULL;
+  g_autoptr(QvmVirtualMachine) simple = NULL;
+  g_autoptr(QvmMachineOptions) options = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *iso1 = g_build_filename (fixture->folder, "one.iso", NULL);
+  g_autofree char *iso2 = g_build_filename (fixture->folder, "two.iso", NULL);
+  g_autofree char *missing = g_build_filename (fixture->folder, "missing.iso", NULL);
+  g_autofree char *cdrom1 = NULL;
+  g_autofree char *cdrom2 = NULL;
+  const char *two[] = { iso1, iso2, NULL };
+  const char *three[] = { iso1, iso2, iso1, NULL };
+  const char *bad[] = { iso2, missing, NULL };
+  guint notified = 0;
+
+  g_assert_true (g_file_set_contents (iso1, "1", 1, NULL));
+  g_assert_true (g_file_set_contents (iso2, "2", 1, NULL));
+
+  vm = qvm_virtual_machine_new (NULL, QVM_IMAGE (fixture->image), QVM_NETWORK (fixture->network),
+                                fixture->socket_folder, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_object_get (vm, "options", &options, NULL);
+  g_assert_cmpuint (qvm_machine_options_get_max_memory (options), ==,
+                    QVM_MACHINE_OPTIONS_DEFAULT_MAX_MEMORY);
+  g_clear_object (&vm);
+
+  simple = qvm_virtual_machine_new_simple (QVM_IMAGE (fixture->image),
+                                           QVM_NETWORK (fixture->network),
+                                           fixture->socket_folder, &error);
+  g_assert_no_error (error);
+  g_signal_connect (simple, "notify::cdrom1", G_CALLBACK (testutil_count_notify), &notified);
+  g_signal_connect (simple, "notify::cdrom2", G_CALLBACK (testutil_count_notify), &notified);
+
+  g_assert_true (qvm_virtual_machine_set_cdroms (simple, two, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (notified, ==, 2);
+
+  g_assert_false (qvm_virtual_machine_set_cdroms (simple, three, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (qvm_virtual_machine_set_cdroms (simple, bad, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "missing.iso"));
+  g_clear_error (&error);
+  g_assert_cmpuint (notified, ==, 2);
+  g_object_get (simple, "cdrom1", &cdrom1, "cdrom2", &cdrom2, NULL);
+  g_assert_cmpstr (cdrom1, ==, iso1);
+  g_assert_cmpstr (cdrom2, ==, iso2);
+
+  g_assert_true (qvm_virtual_machine_set_cdroms (simple, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (notified, ==, 4);
+
+  kill_and_wait (fixture, simple);
+  g_assert_false (qvm_virtual_machine_set_cdroms (simple, two, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -288,6 +352,8 @@ main (int argc, char *argv[])
   g_test_add ("/vm-api/state/done-before-state", Fixture, NULL,
               fixture_set_up, test_done_before_state, fixture_tear_down);
   g_test_add ("/vm-api/accel", Fixture, NULL, fixture_set_up, test_accel, fixture_tear_down);
+  g_test_add ("/vm-api/short-forms", Fixture, NULL,
+              fixture_set_up, test_short_forms, fixture_tear_down);
 
   return g_test_run ();
 }

@@ -144,6 +144,32 @@ t.test('the accelerator is an enum', () => withParts(({image, network, sockets, 
     t.equal(vm.get_accel(), Qvm.Accel.AUTO, 'set');
 }));
 
+t.test('short forms', () => withParts(({image, network, sockets, folder, make}) => {
+    const vm = Qvm.VirtualMachine.new(null, image, network, sockets, null, null);
+    t.equal(vm.options.max_memory, Qvm.MACHINE_OPTIONS_DEFAULT_MAX_MEMORY, 'default options');
+    vm.kill();
+    const defaults = make({image, network, socket_folder: sockets});
+    defaults.init(null);
+    t.ok(defaults.options !== null, 'options by default');
+
+    const simple = Qvm.VirtualMachine.new_simple(image, network, sockets);
+    const isos = ['one.iso', 'two.iso'].map(name => GLib.build_filenamev([folder, name]));
+    for (const iso of isos)
+        GLib.file_set_contents(iso, 'x');
+    t.equal(simple.set_cdroms(isos), true, 'set_cdroms');
+    t.equal(`${simple.cdrom1},${simple.cdrom2}`, isos.join(','), 'the properties');
+    let error = null;
+    try {
+        simple.set_cdroms([...isos, isos[0]]);
+    } catch (e) {
+        error = e;
+    }
+    t.ok(error?.matches(Gio.io_error_quark(), Gio.IOErrorEnum.INVALID_ARGUMENT), 'at most two');
+    t.equal(simple.set_cdroms(null), true, 'none');
+    t.equal(simple.cdrom1, null, 'cleared');
+    simple.kill();
+}));
+
 t.test('a store without a folder is an error', () => {
     let error = null;
     try {

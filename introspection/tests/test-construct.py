@@ -115,6 +115,30 @@ class ConstructTest(unittest.TestCase):
         with self.assertRaises(TypeError):
             vm.set_accel('hvf')
 
+    def test_short_forms(self):
+        vm = Qvm.VirtualMachine.new(None, self.image, self.network, self.sockets, None, None)
+        self.vms.append(vm)
+        self.assertEqual(vm.props.options.props.max_memory,
+                         Qvm.MACHINE_OPTIONS_DEFAULT_MAX_MEMORY)
+        defaults = self.make(image=self.image, network=self.network, socket_folder=self.sockets)
+        defaults.init(None)
+        self.assertIsNotNone(defaults.props.options)
+
+        simple = Qvm.VirtualMachine.new_simple(self.image, self.network, self.sockets)
+        self.vms.append(simple)
+        isos = [os.path.join(self.folder, name) for name in ('one.iso', 'two.iso')]
+        for iso in isos:
+            with open(iso, 'wb') as f:
+                f.write(b'x')
+        self.assertTrue(simple.set_cdroms(isos))
+        self.assertEqual([simple.props.cdrom1, simple.props.cdrom2], isos)
+        with self.assertRaises(GLib.Error) as caught:
+            simple.set_cdroms(isos + isos[:1])
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(),
+                                                 Gio.IOErrorEnum.INVALID_ARGUMENT))
+        self.assertTrue(simple.set_cdroms(None))
+        self.assertIsNone(simple.props.cdrom1)
+
     def test_store_without_folder_is_an_error(self):
         store = Qvm.ImageStore()
         with self.assertRaises(GLib.Error) as caught:

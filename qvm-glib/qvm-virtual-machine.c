@@ -684,6 +684,49 @@ qvm_virtual_machine_new (QvmMachineOptions  *options,
                          NULL);
 }
 
+/* What QEMU is started with can change until it starts: else
+ * QVM_ERROR_INVALID_STATE with @message. */
+static gboolean
+check_not_started (QvmVirtualMachine  *vm,
+                   const char         *message,
+                   GError            **error)
+{
+  if (!qvm_vm_check_constructed (vm, error))
+    return FALSE;
+  if (vm->phase == QVM_VM_PHASE_CREATED)
+    return TRUE;
+
+  g_set_error_literal (error, QVM_ERROR, QVM_ERROR_INVALID_STATE, message);
+  return FALSE;
+}
+
+/* Sets @member of @vm's machine (in the JSON object @object_member of it,
+ * or at its top when %NULL) to @value: through the machine's JSON, so that
+ * the new value is validated as a machine.json is. */
+static gboolean
+replace_in_machine (QvmVirtualMachine  *vm,
+                    const char         *object_member,
+                    const char         *member,
+                    const char         *value,
+                    GError            **error)
+{
+  g_autoptr(JsonNode) json = qvm_machine_to_json (vm->machine);
+  g_autoptr(QvmMachine) machine = NULL;
+  JsonObject *object = json_node_get_object (json);
+
+  if (object_member != NULL)
+    object = json_object_get_object_member (object, object_member);
+  json_object_set_string_member (object, member, value);
+
+  machine = qvm_machine_new_from_json (json, error);
+  if (machine == NULL || !qvm_machine_set_defaults (machine, vm->options, error))
+    return FALSE;
+
+  g_set_object (&vm->machine, machine);
+  g_object_notify_by_pspec (G_OBJECT (vm), qvm_vm_properties[QVM_VM_PROP_MACHINE]);
+  return TRUE;
+}
+
 /**
  * qvm_virtual_machine_new_simple:
  * @image: the image to boot from
@@ -737,14 +780,9 @@ qvm_virtual_machine_set_cdroms (QvmVirtualMachine   *vm,
   g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!qvm_vm_check_constructed (vm, error))
+  if (!check_not_started (vm, _("The CD-ROMs of a virtual machine cannot change once it was "
+                                "started"), error))
     return FALSE;
-  if (vm->phase != QVM_VM_PHASE_CREATED)
-    {
-      g_set_error_literal (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
-                           _("The CD-ROMs of a virtual machine cannot change once it was started"));
-      return FALSE;
-    }
   if (n > 2)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -773,6 +811,79 @@ qvm_virtual_machine_set_cdroms (QvmVirtualMachine   *vm,
     }
   g_object_thaw_notify (G_OBJECT (vm));
   return TRUE;
+}
+
+/**
+ * qvm_virtual_machine_set_uuid:
+ * @vm: a virtual machine that was not started
+ * @uuid: (nullable): the SMBIOS UUID to give the guest, in the lower-case
+ *   text form of RFC 4122; %NULL for a new random one
+ * @error: return location for a #GError
+ *
+ * Gives @vm its own UUID instead of its image's, which every instance of
+ * the image shares: [property@Qvm.VirtualMachine:machine] becomes a copy
+ * with this UUID.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set: to
+ *   %QVM_ERROR_INVALID_STATE once @vm was started, to
+ *   %QVM_ERROR_MALFORMED_PAYLOAD for a @uuid a machine.json could not hold
+ */
+gboolean
+qvm_virtual_machine_set_uuid (QvmVirtualMachine  *vm,
+                              const char         *uuid,
+                              GError            **error)
+{
+  g_autofree char *random = NULL;
+
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_not_started (vm, _("The UUID of a virtual machine cannot change once it was started"),
+                          error))
+    return FALSE;
+  if (uuid == NULL)
+    uuid = random = g_uuid_string_random ();
+  return replace_in_machine (vm, NULL, "uuid", uuid, error);
+}
+
+/**
+ * qvm_virtual_machine_set_mac_address:
+ * @vm: a virtual machine that was not started
+ * @mac_address: (nullable): the MAC address of the guest's network card,
+ *   as in machine.json (`02:5e:1a:00:00:01`: lower case, unicast); %NULL
+ *   for a new random, locally administered one
+ * @error: return location for a #GError
+ *
+ * Gives @vm its own MAC address instead of its image's, which every
+ * instance of the image shares: instances that meet on one network need
+ * one each. [property@Qvm.VirtualMachine:machine] becomes a copy with this
+ * address.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set: to
+ *   %QVM_ERROR_INVALID_STATE once @vm was started, to
+ *   %QVM_ERROR_MALFORMED_PAYLOAD for an address a machine.json could not
+ *   hold (the message says why)
+ */
+gboolean
+qvm_virtual_machine_set_mac_address (QvmVirtualMachine  *vm,
+                                     const char         *mac_address,
+                                     GError            **error)
+{
+  g_autoptr(QvmMachine) random = NULL;
+
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_not_started (vm, _("The MAC address of a virtual machine cannot change once it "
+                                "was started"), error))
+    return FALSE;
+  if (mac_address == NULL)
+    {
+      /* A random machine's MAC is a valid, locally administered one. */
+      random = qvm_machine_new_random ();
+      mac_address = qvm_machine_get_mac_address (random);
+    }
+  return replace_in_machine (vm, "network", "mac", mac_address, error);
 }
 
 /**

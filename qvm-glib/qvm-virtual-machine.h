@@ -141,6 +141,15 @@ gboolean          qvm_virtual_machine_set_cdroms       (QvmVirtualMachine   *vm,
                                                         GError             **error);
 
 QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_set_uuid         (QvmVirtualMachine   *vm,
+                                                        const char          *uuid,
+                                                        GError             **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_set_mac_address  (QvmVirtualMachine   *vm,
+                                                        const char          *mac_address,
+                                                        GError             **error);
+
+QVM_AVAILABLE_IN_ALL
 const char       *qvm_virtual_machine_get_id           (QvmVirtualMachine *vm);
 QVM_AVAILABLE_IN_ALL
 QvmMachine       *qvm_virtual_machine_get_machine      (QvmVirtualMachine *vm);

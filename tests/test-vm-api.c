@@ -337,6 +337,71 @@ test_short_forms (Fixture       *fixture,
   g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
 }
 
+/* Instances of one image share its UUID and MAC; a machine can have its
+ * own, given or generated, validated as machine.json is, before the
+ * start only. */
+static void
+test_identity (Fixture       *fixture,
+               gconstpointer  data)
+{
+  g_autoptr(QvmVirtualMachine) vm = NULL;
+  g_autoptr(QvmVirtualMachine) other = NULL;
+  g_autoptr(GError) error = NULL;
+  QvmMachine *image_machine = qvm_image_get_machine (QVM_IMAGE (fixture->image));
+  QvmMachine *machine;
+  guint notified = 0;
+
+  vm = qvm_virtual_machine_new_simple (QVM_IMAGE (fixture->image), QVM_NETWORK (fixture->network),
+                                       fixture->socket_folder, &error);
+  g_assert_no_error (error);
+  other = qvm_virtual_machine_new_simple (QVM_IMAGE (fixture->image),
+                                          QVM_NETWORK (fixture->network),
+                                          fixture->socket_folder, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (qvm_machine_get_uuid (qvm_virtual_machine_get_machine (vm)), ==,
+                   qvm_machine_get_uuid (qvm_virtual_machine_get_machine (other)));
+  g_signal_connect (vm, "notify::machine", G_CALLBACK (testutil_count_notify), &notified);
+
+  g_assert_true (qvm_virtual_machine_set_uuid (vm, "6b0f3f7e-2a57-4c1e-9d0b-1f3c5e7a9b2d", &error));
+  g_assert_no_error (error);
+  g_assert_true (qvm_virtual_machine_set_mac_address (vm, "02:5e:1a:00:00:07", &error));
+  g_assert_no_error (error);
+  machine = qvm_virtual_machine_get_machine (vm);
+  g_assert_cmpstr (qvm_machine_get_uuid (machine), ==, "6b0f3f7e-2a57-4c1e-9d0b-1f3c5e7a9b2d");
+  g_assert_cmpstr (qvm_machine_get_mac_address (machine), ==, "02:5e:1a:00:00:07");
+  /* The rest of the hardware, and the image's own machine, stay. */
+  g_assert_cmpuint (qvm_machine_get_memory (machine), ==,
+                    qvm_machine_get_memory (qvm_virtual_machine_get_machine (other)));
+  g_assert_cmpstr (qvm_machine_get_network_device (machine), ==,
+                   qvm_machine_get_network_device (image_machine));
+  g_assert_cmpstr (qvm_machine_get_uuid (image_machine), !=, qvm_machine_get_uuid (machine));
+  g_assert_cmpuint (notified, ==, 2);
+
+  /* Generated: new, valid ones. */
+  g_assert_true (qvm_virtual_machine_set_uuid (other, NULL, &error));
+  g_assert_true (qvm_virtual_machine_set_mac_address (other, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (qvm_machine_get_uuid (qvm_virtual_machine_get_machine (other)), !=,
+                   qvm_machine_get_uuid (image_machine));
+  g_assert_cmpstr (qvm_machine_get_mac_address (qvm_virtual_machine_get_machine (other)), !=,
+                   qvm_machine_get_mac_address (image_machine));
+
+  /* Refused as machine.json would be; nothing changes. */
+  g_assert_false (qvm_virtual_machine_set_mac_address (vm, "01:00:5e:00:00:01", &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+  g_assert_nonnull (strstr (error->message, "multicast"));
+  g_clear_error (&error);
+  g_assert_false (qvm_virtual_machine_set_uuid (vm, "not-a-uuid", &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+  g_clear_error (&error);
+  g_assert_true (qvm_virtual_machine_get_machine (vm) == machine);
+  g_assert_cmpuint (notified, ==, 2);
+
+  kill_and_wait (fixture, vm);
+  g_assert_false (qvm_virtual_machine_set_uuid (vm, NULL, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -354,6 +419,7 @@ main (int argc, char *argv[])
   g_test_add ("/vm-api/accel", Fixture, NULL, fixture_set_up, test_accel, fixture_tear_down);
   g_test_add ("/vm-api/short-forms", Fixture, NULL,
               fixture_set_up, test_short_forms, fixture_tear_down);
+  g_test_add ("/vm-api/identity", Fixture, NULL, fixture_set_up, test_identity, fixture_tear_down);
 
   return g_test_run ();
 }

@@ -139,6 +139,17 @@ class ConstructTest(unittest.TestCase):
         self.assertTrue(simple.set_cdroms(None))
         self.assertIsNone(simple.props.cdrom1)
 
+    def test_own_identity(self):
+        vm = Qvm.VirtualMachine.new_simple(self.image, self.network, self.sockets)
+        self.vms.append(vm)
+        self.assertTrue(vm.set_uuid(None))
+        self.assertTrue(vm.set_mac_address('02:5e:1a:00:00:07'))
+        self.assertNotEqual(vm.get_machine().props.uuid, self.image.get_machine().props.uuid)
+        self.assertEqual(vm.get_machine().props.mac_address, '02:5e:1a:00:00:07')
+        with self.assertRaises(GLib.Error) as caught:
+            vm.set_mac_address('01:00:5e:00:00:01')
+        self.assertTrue(caught.exception.matches(Qvm.error_quark(), Qvm.Error.MALFORMED_PAYLOAD))
+
     def test_store_without_folder_is_an_error(self):
         store = Qvm.ImageStore()
         with self.assertRaises(GLib.Error) as caught:

@@ -87,7 +87,7 @@ typedef enum {
  * The accelerator a [class@Qvm.VirtualMachine] runs its guest with (see
  * [property@Qvm.VirtualMachine:accel]). The nicks (`auto`, `kvm`, `tcg`)
  * are the names the `QVM_ACCEL` environment variable and `qvm --accel`
- * take; [func@Qvm.accel_parse] reads them.
+ * take; [func@Qvm.Accel.parse] reads them.
  */
 typedef enum {
   QVM_ACCEL_AUTO,

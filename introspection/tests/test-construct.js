@@ -91,7 +91,7 @@ t.test('network by properties', () => withParts(({network}) => {
 t.test('machine by properties starts', () => withParts(({image, network, sockets, make}) => {
     const vm = make({options: Qvm.MachineOptions.new(64), image, network, socket_folder: sockets});
     vm.init(null);
-    vm.set_accel(Qvm.accel_parse(GLib.getenv('QVM_TEST_ACCEL') ?? 'tcg'));
+    vm.set_accel(Qvm.Accel.parse(GLib.getenv('QVM_TEST_ACCEL') ?? 'tcg'));
     t.equal(vm.get_machine().memory, 64, 'memory');
     const events = [];
     vm.connect('done', () => events.push('done'));
@@ -128,10 +128,10 @@ t.test('a missing image is an error', () => withParts(({network, sockets, make})
 }));
 
 t.test('the accelerator is an enum', () => withParts(({image, network, sockets, make}) => {
-    t.equal(Qvm.accel_parse('kvm'), Qvm.Accel.KVM, 'parse');
+    t.equal(Qvm.Accel.parse('kvm'), Qvm.Accel.KVM, 'parse');
     let error = null;
     try {
-        Qvm.accel_parse('hvf');
+        Qvm.Accel.parse('hvf');
     } catch (e) {
         error = e;
     }

@@ -73,7 +73,7 @@ class ConstructTest(unittest.TestCase):
         vm = self.make(options=Qvm.MachineOptions.new(64), image=self.image,
                        network=self.network, socket_folder=self.sockets)
         vm.init(None)
-        vm.set_accel(Qvm.accel_parse(os.environ.get('QVM_TEST_ACCEL', 'tcg')))
+        vm.set_accel(Qvm.Accel.parse(os.environ.get('QVM_TEST_ACCEL', 'tcg')))
         self.assertEqual(vm.get_machine().props.memory, 64)
         events = []
         vm.connect('done', lambda vm: events.append('done'))
@@ -101,9 +101,9 @@ class ConstructTest(unittest.TestCase):
         vm.kill()
 
     def test_accel_is_an_enum(self):
-        self.assertEqual(Qvm.accel_parse('kvm'), Qvm.Accel.KVM)
+        self.assertEqual(Qvm.Accel.parse('kvm'), Qvm.Accel.KVM)
         with self.assertRaises(GLib.Error) as caught:
-            Qvm.accel_parse('hvf')
+            Qvm.Accel.parse('hvf')
         self.assertTrue(caught.exception.matches(Gio.io_error_quark(),
                                                  Gio.IOErrorEnum.INVALID_ARGUMENT))
         self.assertIn('auto, kvm or tcg', caught.exception.message)

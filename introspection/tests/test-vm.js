@@ -62,7 +62,7 @@ function withMachine(func) {
     const network = Qvm.UserNetwork.new(networkFolder);
     const vm = Qvm.VirtualMachine.new(Qvm.MachineOptions.new(64), image, network,
         sockets, null, null);
-    vm.set_accel(Qvm.accel_parse(GLib.getenv('QVM_TEST_ACCEL') ?? 'tcg'));
+    vm.set_accel(Qvm.Accel.parse(GLib.getenv('QVM_TEST_ACCEL') ?? 'tcg'));
     try {
         func(vm, image, sockets, folder);
     } finally {

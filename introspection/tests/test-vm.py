@@ -27,7 +27,7 @@ class VirtualMachineTest(unittest.TestCase):
         self.network = Qvm.UserNetwork.new(network_folder)
         self.vm = Qvm.VirtualMachine.new(Qvm.MachineOptions.new(64), self.image, self.network,
                                          sockets, None, None)
-        self.vm.set_accel(Qvm.accel_parse(os.environ.get('QVM_TEST_ACCEL', 'tcg')))
+        self.vm.set_accel(Qvm.Accel.parse(os.environ.get('QVM_TEST_ACCEL', 'tcg')))
         self.sockets = sockets
 
     def tearDown(self):

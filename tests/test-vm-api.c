@@ -19,7 +19,7 @@ typedef struct {
   char           *socket_folder;
   QvmFolderImage *image;
   QvmUserNetwork *network;
-  GPtrArray      *events;   /* what happened, in order: "done", "state:NICK" */
+  GPtrArray      *events;   /* in order: "done", or the state notified (its name) */
 } Fixture;
 
 static void
@@ -35,15 +35,8 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  g_clear_object (&fixture->network);
-  qvm_folder_image_delete (fixture->image, &error);
-  g_assert_no_error (error);
-  g_clear_object (&fixture->image);
-  testutil_remove_tree (fixture->folder);
-  g_free (fixture->socket_folder);
-  g_free (fixture->folder);
+  testutil_free_vm_parts (&fixture->folder, &fixture->socket_folder, &fixture->image,
+                          &fixture->network);
   g_ptr_array_unref (fixture->events);
 }
 
@@ -62,11 +55,10 @@ on_state (GObject    *object,
           gpointer    data)
 {
   Fixture *fixture = data;
-  GEnumClass *states = g_type_class_peek (QVM_TYPE_VM_STATE);
-  QvmVmState state = qvm_virtual_machine_get_state (QVM_VIRTUAL_MACHINE (object));
 
   g_ptr_array_add (fixture->events,
-                   g_strdup_printf ("state:%s", g_enum_get_value (states, state)->value_nick));
+                   g_enum_to_string (QVM_TYPE_VM_STATE,
+                                     qvm_virtual_machine_get_state (QVM_VIRTUAL_MACHINE (object))));
 }
 
 static void
@@ -210,7 +202,7 @@ test_done_before_state (Fixture       *fixture,
   g_autoptr(QvmMachineOptions) options = qvm_machine_options_new (64);
   g_autoptr(QvmVirtualMachine) vm = NULL;
   g_autoptr(GError) error = NULL;
-  const char *expected[] = { "state:stopping", "done", "state:done", NULL };
+  const char *expected[] = { "QVM_VM_STATE_STOPPING", "done", "QVM_VM_STATE_DONE", NULL };
 
   vm = qvm_virtual_machine_new (options, QVM_IMAGE (fixture->image),
                                 QVM_NETWORK (fixture->network), fixture->socket_folder,

@@ -7,53 +7,12 @@ import Gio from 'gi://Gio';
 import GLib from 'gi://GLib';
 import Qvm from 'gi://Qvm?version=1.0';
 import {TapRunner} from './taprunner.js';
+import {call, removeTree, runUntil} from './vmhelpers.js';
 
 GLib.log_set_always_fatal(GLib.LogLevelFlags.LEVEL_CRITICAL | GLib.LogLevelFlags.LEVEL_WARNING |
     GLib.LogLevelFlags.LEVEL_ERROR);
 
 const t = new TapRunner();
-const TIMEOUT_S = 60;
-
-function runUntil(condition) {
-    const context = GLib.MainContext.default();
-    const deadline = GLib.get_monotonic_time() + TIMEOUT_S * 1000000;
-    while (!condition()) {
-        if (GLib.get_monotonic_time() > deadline)
-            throw new Error('timed out');
-        context.iteration(true);
-    }
-}
-
-function start(vm) {
-    let result = null;
-    vm.start_async(null, (source, res) => {
-        try {
-            result = {value: vm.start_finish(res)};
-        } catch (e) {
-            result = {error: e};
-        }
-    });
-    runUntil(() => result !== null);
-    if (result.error)
-        throw result.error;
-    return result.value;
-}
-
-function removeTree(path) {
-    const file = Gio.File.new_for_path(path);
-    const children = file.enumerate_children('standard::name,standard::type',
-        Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
-    let info;
-    while ((info = children.next_file(null)) !== null) {
-        const child = GLib.build_filenamev([path, info.get_name()]);
-        if (info.get_file_type() === Gio.FileType.DIRECTORY)
-            removeTree(child);
-        else
-            Gio.File.new_for_path(child).delete(null);
-    }
-    file.delete(null);
-}
-
 // Calls func(parts) with an image, a network (made by properties) and a
 // socket folder; kills and waits for every machine it made.
 function withParts(func) {
@@ -97,7 +56,7 @@ t.test('machine by properties starts', () => withParts(({image, network, sockets
     vm.connect('done', () => events.push('done'));
     vm.connect('notify::state', () => events.push(`state ${vm.state}`));
 
-    t.equal(start(vm), true, 'start');
+    t.equal(call(vm, 'start'), true, 'start');
     t.equal(vm.state, Qvm.VmState.RUNNING, 'running');
     vm.kill();
     runUntil(() => events.includes(`state ${Qvm.VmState.DONE}`));
@@ -119,7 +78,7 @@ t.test('a missing image is an error', () => withParts(({network, sockets, make})
     t.equal(vm.get_machine(), null, 'no machine');
     error = null;
     try {
-        start(vm);
+        call(vm, 'start');
     } catch (e) {
         error = e;
     }

@@ -7,19 +7,18 @@ import os
 import shutil
 import sys
 import tempfile
-import unittest
 
 import gi
 gi.require_version('Qvm', '1.0')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from looptest import LoopTestCase  # noqa: E402
 from gi.repository import Gio, GLib, Qvm  # noqa: E402
-
-TIMEOUT_S = 60
 
 GLib.log_set_always_fatal(GLib.LogLevelFlags.LEVEL_CRITICAL | GLib.LogLevelFlags.LEVEL_WARNING
                           | GLib.LogLevelFlags.LEVEL_ERROR)
 
 
-class ConstructTest(unittest.TestCase):
+class ConstructTest(LoopTestCase):
     def setUp(self):
         self.folder = tempfile.mkdtemp(prefix='qvm-gi-construct-')
         self.sockets = os.path.join(self.folder, 'sockets')
@@ -36,28 +35,6 @@ class ConstructTest(unittest.TestCase):
                 self.run_until(lambda: vm.get_state() == Qvm.VmState.DONE)
         self.image.delete()
         shutil.rmtree(self.folder, ignore_errors=True)
-
-    def run_until(self, condition):
-        context = GLib.MainContext.default()
-        deadline = GLib.get_monotonic_time() + TIMEOUT_S * 1000000
-        while not condition():
-            self.assertLess(GLib.get_monotonic_time(), deadline, 'timed out')
-            context.iteration(True)
-
-    def start(self, vm):
-        result = {}
-
-        def done(source, async_result):
-            try:
-                result['value'] = vm.start_finish(async_result)
-            except GLib.Error as error:
-                result['error'] = error
-
-        vm.start_async(None, done)
-        self.run_until(lambda: result)
-        if 'error' in result:
-            raise result['error']
-        return result['value']
 
     def make(self, **properties):
         vm = Qvm.VirtualMachine(**properties)
@@ -79,7 +56,7 @@ class ConstructTest(unittest.TestCase):
         vm.connect('done', lambda vm: events.append('done'))
         vm.connect('notify::state', lambda vm, pspec: events.append(vm.props.state.value_nick))
 
-        self.assertTrue(self.start(vm))
+        self.assertTrue(self.call(vm.start_async, vm.start_finish))
         self.assertEqual(vm.get_state(), Qvm.VmState.RUNNING)
         vm.kill()
         self.run_until(lambda: 'done' in events and vm.get_state() == Qvm.VmState.DONE)
@@ -96,7 +73,7 @@ class ConstructTest(unittest.TestCase):
         self.assertIn('image', caught.exception.message)
         self.assertIsNone(vm.get_machine())
         with self.assertRaises(GLib.Error) as caught:
-            self.start(vm)
+            self.call(vm.start_async, vm.start_finish)
         self.assertIn('image', caught.exception.message)
         vm.kill()
 
@@ -159,6 +136,5 @@ class ConstructTest(unittest.TestCase):
 
 
 if __name__ == '__main__':
-    sys.path.insert(0, __file__.rsplit('/', 1)[0])
     from taptest import run_tap
     sys.exit(run_tap(__name__))

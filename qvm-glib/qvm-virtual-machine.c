@@ -737,8 +737,8 @@ replace_in_machine (QvmVirtualMachine  *vm,
  *
  * The common case of [ctor@Qvm.VirtualMachine.new]: the default
  * [class@Qvm.MachineOptions] and no CD-ROMs (add them with
- * [method@Qvm.VirtualMachine.set_cdroms]). It fails, and takes the
- * responsibility for @image and @network, as that does.
+ * [method@Qvm.VirtualMachine.set_cdroms]). It fails as that does, and
+ * takes over @image and @network on success only, as that does.
  *
  * Returns: (transfer full): the new virtual machine, or %NULL on error
  */

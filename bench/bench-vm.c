@@ -130,7 +130,7 @@ new_vm (void)
                                                    socket_folder, NULL, NULL, &error);
 
   g_assert_no_error (error);
-  qvm_virtual_machine_set_accel (vm, accel);
+  qvm_virtual_machine_set_accel (vm, g_str_equal (accel, "kvm") ? QVM_ACCEL_KVM : QVM_ACCEL_TCG);
   return vm;
 }
 

@@ -23,7 +23,7 @@ typedef struct {
   GMainLoop *loop;
   char      *folder;
   char      *png;
-  char      *accel;
+  QvmAccel   accel;
   char      *answer;       /* the body of POST /result */
   gboolean   screenshot_saved;
 } App;
@@ -145,7 +145,13 @@ main (int argc, char *argv[])
       return 2;
     }
   app.png = argv[2];
-  app.accel = argc > 3 ? argv[3] : "auto";
+  if (argc > 3)
+    app.accel = qvm_accel_parse (argv[3], &error);
+  if (error != NULL)
+    {
+      g_printerr ("%s: %s\n", argv[0], error->message);
+      return 2;
+    }
   app.folder = g_dir_make_tmp ("run-image-XXXXXX", &error);
   g_assert_no_error (error);
   app.loop = g_main_loop_new (NULL, FALSE);

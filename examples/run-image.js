@@ -58,7 +58,7 @@ function main([archive, png, accel = 'auto']) {
             loop.quit();
             return;
         }
-        vm.set_accel(accel);
+        vm.set_accel(Qvm.Accel.parse(accel));
         vm.set_http_handler(handle);
         vm.connect('done', () => loop.quit());
         vm.start_async(null, (_vm, started) => {

@@ -55,7 +55,7 @@ def main(archive, png, accel='auto'):
         network = Qvm.UserNetwork.new(folder)
         vm = Qvm.VirtualMachine.new(Qvm.MachineOptions.new(1024), image, network,
                                     folder, None, None)
-        vm.set_accel(accel)
+        vm.set_accel(Qvm.Accel.parse(accel))
         vm.set_http_handler(handle)
         vm.connect('done', lambda vm: loop.quit())
         vm.start_async(None, started)

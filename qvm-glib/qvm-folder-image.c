@@ -194,12 +194,30 @@ set_in_use (QvmFolderImage *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IN_USE]);
 }
 
+/* g_object_new() with a folder alone gives an image without a machine
+ * definition: it can be looked at, not used, packaged or deleted. */
+static gboolean
+check_made (QvmFolderImage *self,
+            GError        **error)
+{
+  if (self->folder != NULL && self->machine != NULL)
+    return TRUE;
+
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               _("The image in %s has no machine definition: make it with "
+                 "qvm_folder_image_new_blank() or qvm_folder_image_new_from_archive()"),
+               self->folder != NULL ? self->folder : "(no folder)");
+  return FALSE;
+}
+
 /* Whether the image is there and no virtual machine uses it: what both a
  * use and packaging need. */
 static gboolean
 check_free (QvmFolderImage *self,
             GError        **error)
 {
+  if (!check_made (self, error))
+    return FALSE;
   if (self->deleted)
     {
       g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
@@ -636,6 +654,8 @@ qvm_folder_image_delete (QvmFolderImage *image,
 
   if (image->deleted)
     return TRUE;
+  if (!check_made (image, error))
+    return FALSE;
   if (image->in_use || g_atomic_int_get (&image->packaging))
     {
       g_set_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,

@@ -90,6 +90,8 @@ struct _QvmImageStore
   GMutex mutex;               /* guards images and every StoreImage's state */
   GHashTable *images;         /* image id → StoreImage */
   guint n_loads;
+
+  GError *init_error;         /* why constructed() could not set it up */
 };
 
 /* One loaded (or loading) image archive. */
@@ -214,6 +216,7 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 static void qvm_image_store_initable_iface_init (GInitableIface *iface);
+static void qvm_image_store_constructed (GObject *object);
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (QvmImageStore, qvm_image_store, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, qvm_image_store_initable_iface_init))
@@ -241,6 +244,7 @@ qvm_image_store_finalize (GObject *object)
     close (self->dir_fd);
   g_mutex_clear (&self->mutex);
   g_free (self->folder);
+  g_clear_error (&self->init_error);
 
   G_OBJECT_CLASS (qvm_image_store_parent_class)->finalize (object);
 }
@@ -300,6 +304,7 @@ qvm_image_store_class_init (QvmImageStoreClass *klass)
 
   qvm_i18n_init ();
 
+  object_class->constructed = qvm_image_store_constructed;
   object_class->finalize = qvm_image_store_finalize;
   object_class->get_property = qvm_image_store_get_property;
   object_class->set_property = qvm_image_store_set_property;
@@ -436,12 +441,12 @@ check_folder_owner (QvmImageStore  *self,
   return TRUE;
 }
 
+/* Run once, from constructed(), so that g_object_new() makes a working
+ * store too. */
 static gboolean
-qvm_image_store_initable_init (GInitable     *initable,
-                               GCancellable  *cancellable,
-                               GError       **error)
+set_up (QvmImageStore  *self,
+        GError        **error)
 {
-  QvmImageStore *self = QVM_IMAGE_STORE (initable);
   g_autoptr(GPtrArray) names = NULL;
   gboolean has_mark = FALSE;
 
@@ -505,6 +510,31 @@ qvm_image_store_initable_init (GInitable     *initable,
   g_clear_pointer (&names, g_ptr_array_unref);
   names = list_folder_at (self->dir_fd, self->folder, &has_mark, error);
   return names != NULL && remove_leftovers (self, names, error);
+}
+
+static void
+qvm_image_store_constructed (GObject *object)
+{
+  QvmImageStore *self = QVM_IMAGE_STORE (object);
+
+  G_OBJECT_CLASS (qvm_image_store_parent_class)->constructed (object);
+
+  if (!set_up (self, &self->init_error))
+    g_debug ("Image store not usable: %s", self->init_error->message);
+}
+
+/* The work is done in constructed(): init tells how it went. */
+static gboolean
+qvm_image_store_initable_init (GInitable     *initable,
+                               GCancellable  *cancellable,
+                               GError       **error)
+{
+  QvmImageStore *self = QVM_IMAGE_STORE (initable);
+
+  if (self->init_error == NULL)
+    return TRUE;
+  g_propagate_error (error, g_error_copy (self->init_error));
+  return FALSE;
 }
 
 static void
@@ -1126,6 +1156,11 @@ qvm_image_store_instance_async (QvmImageStore       *store,
 
   task = g_task_new (store, cancellable, callback, user_data);
   g_task_set_source_tag (task, qvm_image_store_instance_async);
+  if (store->init_error != NULL)
+    {
+      g_task_return_error (task, g_error_copy (store->init_error));
+      return;
+    }
   source_uri = g_file_get_uri (source);
   if (image_id == NULL)
     image_id = source_uri;

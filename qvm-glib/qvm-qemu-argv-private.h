@@ -12,6 +12,8 @@
 
 #include <glib.h>
 
+#include "qvm-virtual-machine.h"
+
 G_BEGIN_DECLS
 
 /* The hardware part of the command line: a flat copy of what QvmMachine
@@ -56,16 +58,14 @@ GStrv qvm_qemu_argv_build (const QvmQemuArgvConfig *config);
 /* Escapes @value for a QEMU option list: commas are doubled. */
 char *qvm_qemu_escape_option (const char *value);
 
-/* Resolves the accelerator asked for ("auto", "kvm", "tcg"; NULL = "auto")
- * into the one to pass to QEMU: "auto" gives "kvm" only when @kvm_device
- * opens read-write and @cpuinfo lists the vmx or svm flag, else "tcg".
- * The paths are parameters so that tests can cover every combination; the
- * library passes /dev/kvm and /proc/cpuinfo. Returns NULL with
- * QVM_ERROR_FAILED for an unknown accelerator name. */
-const char *qvm_qemu_resolve_accel (const char  *requested,
+/* Resolves the accelerator asked for into the one to pass to QEMU:
+ * AUTO gives "kvm" only when @kvm_device opens read-write and @cpuinfo
+ * lists the vmx or svm flag, else "tcg". The paths are parameters so that
+ * tests can cover every combination; the library passes /dev/kvm and
+ * /proc/cpuinfo. */
+const char *qvm_qemu_resolve_accel (QvmAccel     requested,
                                     const char  *kvm_device,
-                                    const char  *cpuinfo,
-                                    GError     **error);
+                                    const char  *cpuinfo);
 
 /* The two probes of "auto", exposed for the tests. */
 gboolean qvm_qemu_kvm_device_usable (const char *kvm_device);

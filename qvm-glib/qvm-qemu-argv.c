@@ -242,12 +242,11 @@ qvm_qemu_cpuinfo_has_virtualization (const char *cpuinfo)
 }
 
 const char *
-qvm_qemu_resolve_accel (const char  *requested,
+qvm_qemu_resolve_accel (QvmAccel     requested,
                         const char  *kvm_device,
-                        const char  *cpuinfo,
-                        GError     **error)
+                        const char  *cpuinfo)
 {
-  if (requested == NULL || g_str_equal (requested, "auto"))
+  if (requested == QVM_ACCEL_AUTO)
     {
       /* A /dev/kvm alone is not enough: a paravirtual nested KVM opens
        * fine and then fails on real-mode boot code. Hardware support shows
@@ -258,12 +257,5 @@ qvm_qemu_resolve_accel (const char  *requested,
       return "tcg";
     }
 
-  if (g_str_equal (requested, "kvm"))
-    return "kvm";
-  if (g_str_equal (requested, "tcg"))
-    return "tcg";
-
-  g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED,
-               _("Unknown QEMU accelerator “%s”: expected auto, kvm or tcg"), requested);
-  return NULL;
+  return requested == QVM_ACCEL_KVM ? "kvm" : "tcg";
 }

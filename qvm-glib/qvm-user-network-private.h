@@ -82,6 +82,7 @@ struct _QvmUserNetwork
   guint idle_timeout;
 
   gboolean released;
+  GError *init_error;       /* why constructed() could not set it up */
 };
 
 /* qvm-user-network-limits.c: the limits on a request, checked from

@@ -483,6 +483,11 @@ qvm_user_network_get_netdev (QvmNetwork  *network,
 {
   QvmUserNetwork *self = QVM_USER_NETWORK (network);
 
+  if (self->init_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->init_error));
+      return NULL;
+    }
   if (self->released)
     {
       g_set_error_literal (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
@@ -501,14 +506,12 @@ qvm_user_network_get_netdev (QvmNetwork  *network,
   return qvm_user_network_build_netdev (id, self->helper, self->socket_path);
 }
 
+/* Run once, from constructed(), so that g_object_new() makes a working
+ * network too. */
 static gboolean
-qvm_user_network_initable_init (GInitable     *initable,
-                                GCancellable  *cancellable,
-                                GError       **error)
+set_up (QvmUserNetwork  *self,
+        GError         **error)
 {
-  QvmUserNetwork *self = QVM_USER_NETWORK (initable);
-
-  g_return_val_if_fail (self->server == NULL && !self->released, FALSE);
 
   self->helper = qvm_user_network_find_helper ();
   if (!g_file_test (self->helper, G_FILE_TEST_IS_EXECUTABLE))
@@ -547,6 +550,31 @@ qvm_user_network_initable_init (GInitable     *initable,
 /* GObject                                                              */
 
 static void
+qvm_user_network_constructed (GObject *object)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (object);
+
+  G_OBJECT_CLASS (qvm_user_network_parent_class)->constructed (object);
+
+  if (!set_up (self, &self->init_error))
+    g_debug ("Network not usable: %s", self->init_error->message);
+}
+
+/* The work is done in constructed(): init tells how it went. */
+static gboolean
+qvm_user_network_initable_init (GInitable     *initable,
+                                GCancellable  *cancellable,
+                                GError       **error)
+{
+  QvmUserNetwork *self = QVM_USER_NETWORK (initable);
+
+  if (self->init_error == NULL)
+    return TRUE;
+  g_propagate_error (error, g_error_copy (self->init_error));
+  return FALSE;
+}
+
+static void
 qvm_user_network_dispose (GObject *object)
 {
   QvmUserNetwork *self = QVM_USER_NETWORK (object);
@@ -570,6 +598,7 @@ qvm_user_network_finalize (GObject *object)
   g_clear_object (&self->local_address);
   g_clear_object (&self->remote_address);
   g_clear_object (&self->cancellable);
+  g_clear_error (&self->init_error);
   g_atomic_rc_box_release (self->connections);
 
   G_OBJECT_CLASS (qvm_user_network_parent_class)->finalize (object);
@@ -655,6 +684,7 @@ qvm_user_network_class_init (QvmUserNetworkClass *klass)
 
   qvm_i18n_init ();
 
+  object_class->constructed = qvm_user_network_constructed;
   object_class->dispose = qvm_user_network_dispose;
   object_class->finalize = qvm_user_network_finalize;
   object_class->get_property = qvm_user_network_get_property;

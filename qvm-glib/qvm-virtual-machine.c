@@ -52,6 +52,15 @@
  * [method@Qvm.VirtualMachine.kill] or
  * [method@Qvm.VirtualMachine.shutdown_async], or by itself.
  *
+ * The construct properties may also be given to g_object_new(), which is
+ * what `Qvm.VirtualMachine(image=…, …)` in Python and
+ * `new Qvm.VirtualMachine({image: …})` in JavaScript do: the machine is
+ * the same. One that could not be made that way (a required property
+ * missing, the definition conflicting with the options…) says why from
+ * g_initable_init(), and every operation on it fails with that error:
+ * [method@Qvm.VirtualMachine.start_async] and the others, without
+ * running anything; [method@Qvm.VirtualMachine.kill] does nothing.
+ *
  * Signals, notifications and callbacks run in the thread-default main
  * context of the thread that made the machine. A started machine keeps
  * itself alive until it is done: dropping the last reference does not
@@ -96,22 +105,38 @@ check_cdrom (const char  *path,
   return TRUE;
 }
 
+/* The construct-only property @name is required and was not given. */
 static gboolean
-qvm_virtual_machine_initable_init (GInitable     *initable,
-                                   GCancellable  *cancellable,
-                                   GError       **error)
+check_required (gconstpointer   value,
+                const char     *name,
+                GError        **error)
 {
-  QvmVirtualMachine *self = QVM_VIRTUAL_MACHINE (initable);
+  if (value != NULL)
+    return TRUE;
+
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               _("A virtual machine needs the property “%s”, set when it is made"), name);
+  return FALSE;
+}
+
+/* Everything construction checks and derives, run once from constructed()
+ * so that g_object_new() (and so Python's and GJS's constructors) makes
+ * the same machine qvm_virtual_machine_new() does. */
+static gboolean
+set_up (QvmVirtualMachine  *self,
+        GError            **error)
+{
   g_autoptr(QvmMachine) machine = NULL;
   gsize longest_socket;
 
-  if (self->options == NULL || self->image == NULL || self->network == NULL ||
-      self->socket_parent == NULL)
-    {
-      g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED,
-                   _("A virtual machine needs options, an image, a network and a socket folder"));
-      return FALSE;
-    }
+  /* No options: the defaults, as a default QvmMachineOptions has them. */
+  if (self->options == NULL)
+    self->options = g_object_new (QVM_TYPE_MACHINE_OPTIONS, NULL);
+
+  if (!check_required (self->image, "image", error) ||
+      !check_required (self->network, "network", error) ||
+      !check_required (self->socket_parent, "socket-folder", error))
+    return FALSE;
 
   if (!g_file_test (self->socket_parent, G_FILE_TEST_EXISTS))
     {
@@ -142,6 +167,12 @@ qvm_virtual_machine_initable_init (GInitable     *initable,
   if (self->cdrom2 != NULL && !check_cdrom (self->cdrom2, 2, error))
     return FALSE;
 
+  if (qvm_image_get_machine (self->image) == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("The image has no machine definition"));
+      return FALSE;
+    }
   machine = qvm_machine_copy (qvm_image_get_machine (self->image));
   if (!qvm_machine_set_defaults (machine, self->options, error))
     return FALSE;
@@ -149,6 +180,39 @@ qvm_virtual_machine_initable_init (GInitable     *initable,
   self->machine = g_steal_pointer (&machine);
   qvm_vm_set_phase (self, QVM_VM_PHASE_CREATED);
   return TRUE;
+}
+
+static void
+qvm_virtual_machine_constructed (GObject *object)
+{
+  QvmVirtualMachine *self = QVM_VIRTUAL_MACHINE (object);
+
+  G_OBJECT_CLASS (qvm_virtual_machine_parent_class)->constructed (object);
+
+  if (!set_up (self, &self->init_error))
+    g_debug ("%s: not usable: %s", self->id, self->init_error->message);
+}
+
+gboolean
+qvm_vm_check_constructed (QvmVirtualMachine  *vm,
+                          GError            **error)
+{
+  if (vm->init_error == NULL)
+    return TRUE;
+
+  if (error != NULL)
+    *error = g_error_copy (vm->init_error);
+  return FALSE;
+}
+
+/* The work is done in constructed(): init only tells how it went, as
+ * often as it is asked. */
+static gboolean
+qvm_virtual_machine_initable_init (GInitable     *initable,
+                                   GCancellable  *cancellable,
+                                   GError       **error)
+{
+  return qvm_vm_check_constructed (QVM_VIRTUAL_MACHINE (initable), error);
 }
 
 static void
@@ -195,8 +259,9 @@ qvm_virtual_machine_finalize (GObject *object)
   g_free (self->cdrom1);
   g_free (self->cdrom2);
   g_clear_object (&self->machine);
+  g_clear_error (&self->init_error);
   g_free (self->qemu_binary);
-  g_free (self->accel);
+  g_clear_error (&self->accel_error);
   g_clear_error (&self->error);
   g_free (self->vnc_socket);
   g_clear_error (&self->end_error);
@@ -256,7 +321,7 @@ qvm_virtual_machine_get_property (GObject    *object,
       g_value_set_string (value, self->qemu_binary);
       break;
     case QVM_VM_PROP_ACCEL:
-      g_value_set_string (value, self->accel);
+      g_value_set_enum (value, self->accel);
       break;
     case QVM_VM_PROP_STATE:
       g_value_set_enum (value, self->state);
@@ -310,7 +375,7 @@ qvm_virtual_machine_set_property (GObject      *object,
       qvm_virtual_machine_set_qemu_binary (self, g_value_get_string (value));
       break;
     case QVM_VM_PROP_ACCEL:
-      qvm_virtual_machine_set_accel (self, g_value_get_string (value));
+      qvm_virtual_machine_set_accel (self, g_value_get_enum (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -324,6 +389,7 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
 
   qvm_i18n_init ();
 
+  object_class->constructed = qvm_virtual_machine_constructed;
   object_class->dispose = qvm_virtual_machine_dispose;
   object_class->finalize = qvm_virtual_machine_finalize;
   object_class->get_property = qvm_virtual_machine_get_property;
@@ -344,7 +410,8 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
    * QvmVirtualMachine:options:
    *
    * The limits and defaults the image's machine definition was checked
-   * against.
+   * against. Left out (or %NULL) at construction, it is a new
+   * [class@Qvm.MachineOptions] with its defaults.
    */
   qvm_vm_properties[QVM_VM_PROP_OPTIONS] =
     g_param_spec_object ("options", NULL, NULL, QVM_TYPE_MACHINE_OPTIONS,
@@ -387,19 +454,23 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
    * QvmVirtualMachine:cdrom1:
    *
    * A file attached read-only as the first CD-ROM (boot index 2), or %NULL.
+   * Given at construction or by [method@Qvm.VirtualMachine.set_cdroms].
    */
   qvm_vm_properties[QVM_VM_PROP_CDROM1] =
     g_param_spec_string ("cdrom1", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS |
+                         G_PARAM_EXPLICIT_NOTIFY);
 
   /**
    * QvmVirtualMachine:cdrom2:
    *
    * A file attached read-only as the second CD-ROM (boot index 3), or %NULL.
+   * Given at construction or by [method@Qvm.VirtualMachine.set_cdroms].
    */
   qvm_vm_properties[QVM_VM_PROP_CDROM2] =
     g_param_spec_string ("cdrom2", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS |
+                         G_PARAM_EXPLICIT_NOTIFY);
 
   /**
    * QvmVirtualMachine:machine:
@@ -425,21 +496,24 @@ qvm_virtual_machine_class_init (QvmVirtualMachineClass *klass)
   /**
    * QvmVirtualMachine:accel:
    *
-   * The accelerator: `kvm`, `tcg`, or `auto`, which picks KVM only when
-   * `/dev/kvm` opens read-write and `/proc/cpuinfo` shows the `vmx` or
-   * `svm` flag (a paravirtual nested KVM without them fails on real-mode
-   * boot code). Defaults to the `QVM_ACCEL` environment variable, or
-   * `auto`. An unknown name makes the start fail.
+   * The accelerator. %QVM_ACCEL_AUTO picks KVM only when `/dev/kvm` opens
+   * read-write and `/proc/cpuinfo` shows the `vmx` or `svm` flag (a
+   * paravirtual nested KVM without them fails on real-mode boot code).
+   * Defaults to the one the `QVM_ACCEL` environment variable names
+   * (`auto`, `kvm` or `tcg`), or %QVM_ACCEL_AUTO; a `QVM_ACCEL` that names
+   * none makes the start fail with %G_IO_ERROR_INVALID_ARGUMENT unless
+   * this property is set. Read when the machine starts.
    */
   qvm_vm_properties[QVM_VM_PROP_ACCEL] =
-    g_param_spec_string ("accel", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+    g_param_spec_enum ("accel", NULL, NULL, QVM_TYPE_ACCEL, QVM_ACCEL_AUTO,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
    * QvmVirtualMachine:state:
    *
    * Where the machine is in its life cycle. Changes are notified on the
-   * main context the machine was created in, in the order they happen.
+   * main context the machine was created in, in the order they happen;
+   * %QVM_VM_STATE_DONE is notified after [signal@Qvm.VirtualMachine::done].
    */
   qvm_vm_properties[QVM_VM_PROP_STATE] =
     g_param_spec_enum ("state", NULL, NULL, QVM_TYPE_VM_STATE, QVM_VM_STATE_CREATED,
@@ -533,7 +607,21 @@ qvm_virtual_machine_init (QvmVirtualMachine *self)
   env = g_getenv ("QVM_QEMU");
   self->qemu_binary = g_strdup (env != NULL && *env != '\0' ? env : "qemu-system-x86_64");
   env = g_getenv ("QVM_ACCEL");
-  self->accel = g_strdup (env != NULL && *env != '\0' ? env : "auto");
+  self->accel = env != NULL && *env != '\0' ? qvm_accel_parse (env, &self->accel_error) : QVM_ACCEL_AUTO;
+  if (self->accel_error != NULL)
+    g_prefix_error_literal (&self->accel_error, "QVM_ACCEL: ");
+}
+
+const char *
+qvm_vm_resolve_accel (QvmVirtualMachine  *vm,
+                      GError            **error)
+{
+  if (vm->accel_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (vm->accel_error));
+      return NULL;
+    }
+  return qvm_qemu_resolve_accel (vm->accel, "/dev/kvm", "/proc/cpuinfo");
 }
 
 void
@@ -546,17 +634,22 @@ qvm_vm_run_task (QvmVirtualMachine   *vm,
                  gpointer             user_data)
 {
   g_autoptr(GTask) task = g_task_new (vm, cancellable, callback, user_data);
+  GError *error = NULL;
 
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, task_data, NULL);
-  qvm_coroutine_run_task (task, body);
+  if (!qvm_vm_check_constructed (vm, &error))
+    g_task_return_error (task, error);
+  else
+    qvm_coroutine_run_task (task, body);
 }
 
 /* ---- Public API ------------------------------------------------------------------ */
 
 /**
  * qvm_virtual_machine_new:
- * @options: the limits and defaults for the image's machine definition
+ * @options: (nullable): the limits and defaults for the image's machine
+ *   definition; %NULL for the defaults of [class@Qvm.MachineOptions]
  * @image: the image to boot from
  * @network: the network to attach the machine to
  * @socket_folder: (nullable) (type filename): an existing folder in which
@@ -569,8 +662,9 @@ qvm_vm_run_task (QvmVirtualMachine   *vm,
  * @error: return location for a #GError
  *
  * Makes a virtual machine from @image's machine definition, with the
- * defaults of @options applied. Nothing
- * runs and nothing is made on disk until [method@Qvm.VirtualMachine.start].
+ * defaults of @options applied. Nothing runs and nothing is made on disk
+ * until [method@Qvm.VirtualMachine.start]. Without CD-ROMs,
+ * [ctor@Qvm.VirtualMachine.new_simple] is shorter.
  *
  * When the machine definition conflicts with @options (memory above the
  * maximum, …) this fails with %QVM_ERROR_MALFORMED_PAYLOAD; a CD-ROM that
@@ -592,7 +686,7 @@ qvm_virtual_machine_new (QvmMachineOptions  *options,
                          const char         *cdrom2,
                          GError            **error)
 {
-  g_return_val_if_fail (QVM_IS_MACHINE_OPTIONS (options), NULL);
+  g_return_val_if_fail (options == NULL || QVM_IS_MACHINE_OPTIONS (options), NULL);
   g_return_val_if_fail (QVM_IS_IMAGE (image), NULL);
   g_return_val_if_fail (QVM_IS_NETWORK (network), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -605,6 +699,208 @@ qvm_virtual_machine_new (QvmMachineOptions  *options,
                          "cdrom1", cdrom1,
                          "cdrom2", cdrom2,
                          NULL);
+}
+
+/* What QEMU is started with can change until it starts: else
+ * QVM_ERROR_INVALID_STATE with @message. */
+static gboolean
+check_not_started (QvmVirtualMachine  *vm,
+                   const char         *message,
+                   GError            **error)
+{
+  if (!qvm_vm_check_constructed (vm, error))
+    return FALSE;
+  if (vm->phase == QVM_VM_PHASE_CREATED)
+    return TRUE;
+
+  g_set_error_literal (error, QVM_ERROR, QVM_ERROR_INVALID_STATE, message);
+  return FALSE;
+}
+
+/* Sets @member of @vm's machine (in the JSON object @object_member of it,
+ * or at its top when %NULL) to @value: through the machine's JSON, so that
+ * the new value is validated as a machine.json is. */
+static gboolean
+replace_in_machine (QvmVirtualMachine  *vm,
+                    const char         *object_member,
+                    const char         *member,
+                    const char         *value,
+                    GError            **error)
+{
+  g_autoptr(JsonNode) json = qvm_machine_to_json (vm->machine);
+  g_autoptr(QvmMachine) machine = NULL;
+  JsonObject *object = json_node_get_object (json);
+
+  if (object_member != NULL)
+    object = json_object_get_object_member (object, object_member);
+  json_object_set_string_member (object, member, value);
+
+  machine = qvm_machine_new_from_json (json, error);
+  if (machine == NULL || !qvm_machine_set_defaults (machine, vm->options, error))
+    return FALSE;
+
+  g_set_object (&vm->machine, machine);
+  g_object_notify_by_pspec (G_OBJECT (vm), qvm_vm_properties[QVM_VM_PROP_MACHINE]);
+  return TRUE;
+}
+
+/**
+ * qvm_virtual_machine_new_simple:
+ * @image: the image to boot from
+ * @network: the network to attach the machine to
+ * @socket_folder: (type filename): an existing folder in which the machine
+ *   makes its own private folder for QEMU's sockets when it starts
+ * @error: return location for a #GError
+ *
+ * The common case of [ctor@Qvm.VirtualMachine.new]: the default
+ * [class@Qvm.MachineOptions] and no CD-ROMs (add them with
+ * [method@Qvm.VirtualMachine.set_cdroms]). It fails as that does, and
+ * takes over @image and @network on success only, as that does.
+ *
+ * Returns: (transfer full): the new virtual machine, or %NULL on error
+ */
+QvmVirtualMachine *
+qvm_virtual_machine_new_simple (QvmImage    *image,
+                                QvmNetwork  *network,
+                                const char  *socket_folder,
+                                GError     **error)
+{
+  return qvm_virtual_machine_new (NULL, image, network, socket_folder, NULL, NULL, error);
+}
+
+/**
+ * qvm_virtual_machine_set_cdroms:
+ * @vm: a virtual machine that was not started
+ * @cdroms: (array zero-terminated=1) (element-type filename) (nullable):
+ *   the files to attach read-only as CD-ROMs, at most two, in boot order;
+ *   %NULL or empty for none
+ * @error: return location for a #GError
+ *
+ * Replaces the CD-ROMs of @vm ([property@Qvm.VirtualMachine:cdrom1] and
+ * [property@Qvm.VirtualMachine:cdrom2]). Each file is checked as
+ * [ctor@Qvm.VirtualMachine.new] checks it; on failure nothing changes.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set: to
+ *   %QVM_ERROR_INVALID_STATE once @vm was started, to
+ *   %G_IO_ERROR_INVALID_ARGUMENT for more than two files, or to the
+ *   %G_IO_ERROR that says why a file cannot be used
+ */
+gboolean
+qvm_virtual_machine_set_cdroms (QvmVirtualMachine   *vm,
+                                const char * const  *cdroms,
+                                GError             **error)
+{
+  g_autofree char *cdrom1 = NULL;
+  g_autofree char *cdrom2 = NULL;
+  guint n = cdroms != NULL ? g_strv_length ((char **) cdroms) : 0;
+
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_not_started (vm, _("The CD-ROMs of a virtual machine cannot change once it was "
+                                "started"), error))
+    return FALSE;
+  if (n > 2)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("A virtual machine has at most 2 CD-ROMs, not %u"), n);
+      return FALSE;
+    }
+
+  cdrom1 = n > 0 ? absolute_path (cdroms[0]) : NULL;
+  cdrom2 = n > 1 ? absolute_path (cdroms[1]) : NULL;
+  if ((cdrom1 != NULL && !check_cdrom (cdrom1, 1, error)) ||
+      (cdrom2 != NULL && !check_cdrom (cdrom2, 2, error)))
+    return FALSE;
+
+  g_object_freeze_notify (G_OBJECT (vm));
+  if (g_strcmp0 (vm->cdrom1, cdrom1) != 0)
+    {
+      g_free (vm->cdrom1);
+      vm->cdrom1 = g_steal_pointer (&cdrom1);
+      g_object_notify_by_pspec (G_OBJECT (vm), qvm_vm_properties[QVM_VM_PROP_CDROM1]);
+    }
+  if (g_strcmp0 (vm->cdrom2, cdrom2) != 0)
+    {
+      g_free (vm->cdrom2);
+      vm->cdrom2 = g_steal_pointer (&cdrom2);
+      g_object_notify_by_pspec (G_OBJECT (vm), qvm_vm_properties[QVM_VM_PROP_CDROM2]);
+    }
+  g_object_thaw_notify (G_OBJECT (vm));
+  return TRUE;
+}
+
+/**
+ * qvm_virtual_machine_set_uuid:
+ * @vm: a virtual machine that was not started
+ * @uuid: (nullable): the SMBIOS UUID to give the guest, in the lower-case
+ *   text form of RFC 4122; %NULL for a new random one
+ * @error: return location for a #GError
+ *
+ * Gives @vm its own UUID instead of its image's, which every instance of
+ * the image shares: [property@Qvm.VirtualMachine:machine] becomes a copy
+ * with this UUID.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set: to
+ *   %QVM_ERROR_INVALID_STATE once @vm was started, to
+ *   %QVM_ERROR_MALFORMED_PAYLOAD for a @uuid a machine.json could not hold
+ */
+gboolean
+qvm_virtual_machine_set_uuid (QvmVirtualMachine  *vm,
+                              const char         *uuid,
+                              GError            **error)
+{
+  g_autofree char *random = NULL;
+
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_not_started (vm, _("The UUID of a virtual machine cannot change once it was started"),
+                          error))
+    return FALSE;
+  if (uuid == NULL)
+    uuid = random = g_uuid_string_random ();
+  return replace_in_machine (vm, NULL, "uuid", uuid, error);
+}
+
+/**
+ * qvm_virtual_machine_set_mac_address:
+ * @vm: a virtual machine that was not started
+ * @mac_address: (nullable): the MAC address of the guest's network card,
+ *   as in machine.json (`02:5e:1a:00:00:01`: lower case, unicast); %NULL
+ *   for a new random, locally administered one
+ * @error: return location for a #GError
+ *
+ * Gives @vm its own MAC address instead of its image's, which every
+ * instance of the image shares: instances that meet on one network need
+ * one each. [property@Qvm.VirtualMachine:machine] becomes a copy with this
+ * address.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set: to
+ *   %QVM_ERROR_INVALID_STATE once @vm was started, to
+ *   %QVM_ERROR_MALFORMED_PAYLOAD for an address a machine.json could not
+ *   hold (the message says why)
+ */
+gboolean
+qvm_virtual_machine_set_mac_address (QvmVirtualMachine  *vm,
+                                     const char         *mac_address,
+                                     GError            **error)
+{
+  g_autoptr(QvmMachine) random = NULL;
+
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_not_started (vm, _("The MAC address of a virtual machine cannot change once it "
+                                "was started"), error))
+    return FALSE;
+  if (mac_address == NULL)
+    {
+      /* A random machine's MAC is a valid, locally administered one. */
+      random = qvm_machine_new_random ();
+      mac_address = qvm_machine_get_mac_address (random);
+    }
+  return replace_in_machine (vm, "network", "mac", mac_address, error);
 }
 
 /**
@@ -766,41 +1062,76 @@ qvm_virtual_machine_set_qemu_binary (QvmVirtualMachine *vm,
 }
 
 /**
+ * qvm_accel_parse:
+ * @name: the name of an accelerator: `auto`, `kvm` or `tcg` (the nicks of
+ *   [enum@Qvm.Accel])
+ * @error: return location for a #GError
+ *
+ * Reads the name of an accelerator, as the `QVM_ACCEL` environment
+ * variable and a command-line option give it. When @name is none of them
+ * this fails with %G_IO_ERROR_INVALID_ARGUMENT, and the message lists the
+ * names there are.
+ *
+ * Returns: the accelerator; %QVM_ACCEL_AUTO with @error set on failure
+ */
+QvmAccel
+qvm_accel_parse (const char  *name,
+                 GError     **error)
+{
+  g_autoptr(GEnumClass) accels = g_type_class_ref (QVM_TYPE_ACCEL);
+  g_autoptr(GString) known = g_string_new (NULL);
+  GEnumValue *value;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, QVM_ACCEL_AUTO);
+
+  value = name != NULL ? g_enum_get_value_by_nick (accels, name) : NULL;
+  if (value != NULL)
+    return value->value;
+
+  for (guint i = 0; i < accels->n_values; i++)
+    {
+      if (i > 0)
+        g_string_append (known, i + 1 < accels->n_values ? ", " : _(" or "));
+      g_string_append (known, accels->values[i].value_nick);
+    }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               _("Unknown accelerator “%s”: expected %s"), name != NULL ? name : "", known->str);
+  return QVM_ACCEL_AUTO;
+}
+
+/**
  * qvm_virtual_machine_get_accel:
  * @vm: a virtual machine
  *
  * The [property@Qvm.VirtualMachine:accel] of @vm.
  *
- * Returns: (transfer none): `auto`, `kvm` or `tcg`
+ * Returns: the accelerator
  */
-const char *
+QvmAccel
 qvm_virtual_machine_get_accel (QvmVirtualMachine *vm)
 {
-  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), NULL);
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), QVM_ACCEL_AUTO);
   return vm->accel;
 }
 
 /**
  * qvm_virtual_machine_set_accel:
  * @vm: a virtual machine
- * @accel: (nullable): `auto`, `kvm` or `tcg`; %NULL for the default
+ * @accel: the accelerator
  *
- * Sets the accelerator; read when the machine starts. An unknown name
- * makes the start fail with %QVM_ERROR_FAILED.
+ * Sets the accelerator; read when the machine starts. This overrides the
+ * `QVM_ACCEL` environment variable, a bad one included.
  */
 void
 qvm_virtual_machine_set_accel (QvmVirtualMachine *vm,
-                               const char        *accel)
+                               QvmAccel           accel)
 {
   g_return_if_fail (QVM_IS_VIRTUAL_MACHINE (vm));
+  g_return_if_fail (accel >= QVM_ACCEL_AUTO && accel <= QVM_ACCEL_TCG);
 
-  if (accel == NULL || *accel == '\0')
-    {
-      const char *env = g_getenv ("QVM_ACCEL");
-      accel = env != NULL && *env != '\0' ? env : "auto";
-    }
-
-  if (qvm_set_str (&vm->accel, accel))
-    g_object_notify_by_pspec (G_OBJECT (vm), qvm_vm_properties[QVM_VM_PROP_ACCEL]);
+  g_clear_error (&vm->accel_error);
+  if (vm->accel == accel)
+    return;
+  vm->accel = accel;
+  g_object_notify_by_pspec (G_OBJECT (vm), qvm_vm_properties[QVM_VM_PROP_ACCEL]);
 }
-

@@ -31,7 +31,8 @@ G_BEGIN_DECLS
  * @QVM_VM_STATE_STOPPING: QEMU is exiting or has exited; resources are
  *   being released.
  * @QVM_VM_STATE_DONE: everything is released and [signal@Qvm.VirtualMachine::done]
- *   has been emitted.
+ *   has been emitted: the change to this state is notified after that
+ *   signal (whose handlers already read this state).
  *
  * The life cycle of a [class@Qvm.VirtualMachine]. States only move
  * forward, except between running and paused; every state may go to
@@ -77,6 +78,28 @@ typedef enum {
 } QvmVmDoneReason;
 
 /**
+ * QvmAccel:
+ * @QVM_ACCEL_AUTO: KVM when it is usable (`/dev/kvm` opens read-write and
+ *   `/proc/cpuinfo` shows the `vmx` or `svm` flag), TCG otherwise.
+ * @QVM_ACCEL_KVM: the kernel's KVM.
+ * @QVM_ACCEL_TCG: QEMU's own emulator, slower but available everywhere.
+ *
+ * The accelerator a [class@Qvm.VirtualMachine] runs its guest with (see
+ * [property@Qvm.VirtualMachine:accel]). The nicks (`auto`, `kvm`, `tcg`)
+ * are the names the `QVM_ACCEL` environment variable and `qvm --accel`
+ * take; [func@Qvm.Accel.parse] reads them.
+ */
+typedef enum {
+  QVM_ACCEL_AUTO,
+  QVM_ACCEL_KVM,
+  QVM_ACCEL_TCG,
+} QvmAccel;
+
+QVM_AVAILABLE_IN_ALL
+QvmAccel          qvm_accel_parse                      (const char        *name,
+                                                        GError           **error);
+
+/**
  * QVM_VM_ID_FIELD:
  *
  * The name of the structured logging field (see g_log_structured()) that
@@ -108,6 +131,25 @@ QvmVirtualMachine *qvm_virtual_machine_new (QvmMachineOptions  *options,
                                             GError            **error);
 
 QVM_AVAILABLE_IN_ALL
+QvmVirtualMachine *qvm_virtual_machine_new_simple (QvmImage           *image,
+                                                   QvmNetwork         *network,
+                                                   const char         *socket_folder,
+                                                   GError            **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_set_cdroms       (QvmVirtualMachine   *vm,
+                                                        const char * const  *cdroms,
+                                                        GError             **error);
+
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_set_uuid         (QvmVirtualMachine   *vm,
+                                                        const char          *uuid,
+                                                        GError             **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_set_mac_address  (QvmVirtualMachine   *vm,
+                                                        const char          *mac_address,
+                                                        GError             **error);
+
+QVM_AVAILABLE_IN_ALL
 const char       *qvm_virtual_machine_get_id           (QvmVirtualMachine *vm);
 QVM_AVAILABLE_IN_ALL
 QvmMachine       *qvm_virtual_machine_get_machine      (QvmVirtualMachine *vm);
@@ -128,10 +170,10 @@ QVM_AVAILABLE_IN_ALL
 void              qvm_virtual_machine_set_qemu_binary  (QvmVirtualMachine *vm,
                                                         const char        *qemu_binary);
 QVM_AVAILABLE_IN_ALL
-const char       *qvm_virtual_machine_get_accel        (QvmVirtualMachine *vm);
+QvmAccel          qvm_virtual_machine_get_accel        (QvmVirtualMachine *vm);
 QVM_AVAILABLE_IN_ALL
 void              qvm_virtual_machine_set_accel        (QvmVirtualMachine *vm,
-                                                        const char        *accel);
+                                                        QvmAccel           accel);
 
 QVM_AVAILABLE_IN_ALL
 void              qvm_virtual_machine_start_in_background (QvmVirtualMachine *vm);

@@ -269,7 +269,8 @@ qvm_virtual_machine_set_http_handler (QvmVirtualMachine  *vm,
 {
   g_return_if_fail (QVM_IS_VIRTUAL_MACHINE (vm));
 
-  if (vm->phase == QVM_VM_PHASE_DONE)
+  /* Done, or its construction failed: no network to serve. */
+  if (vm->phase == QVM_VM_PHASE_DONE || vm->phase == QVM_VM_PHASE_NEW)
     {
       if (destroy != NULL)
         destroy (user_data);

@@ -111,9 +111,11 @@ struct _QvmVirtualMachine
   char              *cdrom2;
   QvmMachine        *machine;
   QvmVmImageUse      image_use;
+  GError            *init_error;        /* why constructed() left it NEW */
 
   char              *qemu_binary;
-  char              *accel;
+  QvmAccel           accel;
+  GError            *accel_error;       /* an unknown $QVM_ACCEL, until set_accel() */
   guint              handshake_timeout_ms;  /* QVM_VM_HANDSHAKE_TIMEOUT_MS */
 
   /* The life cycle (qvm-vm-phase.c). */
@@ -163,6 +165,16 @@ void        qvm_vm_run_task                (QvmVirtualMachine   *vm,
                                             GCancellable        *cancellable,
                                             GAsyncReadyCallback  callback,
                                             gpointer             user_data);
+
+/* The accelerator to pass to QEMU ("kvm" or "tcg"), or NULL when
+ * $QVM_ACCEL named none and set_accel() was not called. */
+const char *qvm_vm_resolve_accel           (QvmVirtualMachine  *vm,
+                                            GError            **error);
+
+/* FALSE, with the reason, for a machine whose construction failed (it
+ * stays in QVM_VM_PHASE_NEW and owns nothing). */
+gboolean    qvm_vm_check_constructed       (QvmVirtualMachine  *vm,
+                                            GError            **error);
 
 /* ---- qvm-vm-phase.c ---- */
 

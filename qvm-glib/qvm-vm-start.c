@@ -326,7 +326,7 @@ spawn_qemu (QvmVirtualMachine  *self,
     }
   self->image_use = QVM_VM_IMAGE_ACQUIRED;
 
-  accel = qvm_qemu_resolve_accel (self->accel, "/dev/kvm", "/proc/cpuinfo", error);
+  accel = qvm_vm_resolve_accel (self, error);
   if (accel == NULL)
     return FALSE;
 
@@ -659,6 +659,7 @@ qvm_virtual_machine_start_async (QvmVirtualMachine   *vm,
                                  gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
 
   g_return_if_fail (QVM_IS_VIRTUAL_MACHINE (vm));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
@@ -666,6 +667,11 @@ qvm_virtual_machine_start_async (QvmVirtualMachine   *vm,
   task = g_task_new (vm, cancellable, callback, user_data);
   g_task_set_source_tag (task, qvm_virtual_machine_start_async);
 
+  if (!qvm_vm_check_constructed (vm, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
   if (vm->phase != QVM_VM_PHASE_CREATED)
     {
       gboolean ended_unstarted = qvm_vm_phase_is_ending (vm->phase) &&

@@ -325,7 +325,6 @@ finish_done (gpointer data)
       g_object_notify_by_pspec (G_OBJECT (self), qvm_vm_properties[QVM_VM_PROP_VNC_SOCKET]);
     }
   g_object_notify_by_pspec (G_OBJECT (self), qvm_vm_properties[QVM_VM_PROP_DONE_REASON]);
-  g_object_notify_by_pspec (G_OBJECT (self), qvm_vm_properties[QVM_VM_PROP_STATE]);
 
   g_object_thaw_notify (G_OBJECT (self));
 
@@ -337,6 +336,9 @@ finish_done (gpointer data)
   g_signal_emit (self, qvm_vm_signals[QVM_VM_SIGNAL_DONE],
                  g_quark_from_static_string (g_enum_get_value (g_type_class_peek (QVM_TYPE_VM_DONE_REASON),
                                                                self->done_reason)->value_nick));
+  /* QvmVmState's promise: DONE is notified once "done" has been emitted
+   * (its handlers already read DONE). */
+  g_object_notify_by_pspec (G_OBJECT (self), qvm_vm_properties[QVM_VM_PROP_STATE]);
 
   if (self->start_task != NULL)
     {
@@ -609,7 +611,8 @@ qvm_virtual_machine_kill (QvmVirtualMachine *vm)
 {
   g_return_if_fail (QVM_IS_VIRTUAL_MACHINE (vm));
 
-  if (vm->phase == QVM_VM_PHASE_DONE)
+  /* One whose construction failed never lived: nothing to end. */
+  if (vm->phase == QVM_VM_PHASE_DONE || vm->phase == QVM_VM_PHASE_NEW)
     return;
 
   qvm_vm_end (vm, QVM_VM_DONE_REASON_KILLED,

@@ -517,7 +517,7 @@ start_machine (GuestVm *vm)
   g_clear_object (&vm->instance);
   g_clear_object (&vm->network);
 
-  qvm_virtual_machine_set_accel (vm->machine, test_accel ());
+  qvm_virtual_machine_set_accel (vm->machine, testutil_accel ());
   qvm_virtual_machine_set_qemu_binary (vm->machine, QEMU_WATCHDOG_PATH);
   g_signal_connect (vm->machine, "done", G_CALLBACK (machine_done_cb), vm);
   vm->log = g_string_new (NULL);

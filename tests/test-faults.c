@@ -86,7 +86,7 @@ fixture_set_up (Fixture       *fixture,
                                          QVM_NETWORK (fixture->network),
                                          fixture->socket_folder, NULL, NULL, &error);
   g_assert_no_error (error);
-  qvm_virtual_machine_set_accel (fixture->vm, g_getenv ("QVM_TEST_ACCEL"));
+  qvm_virtual_machine_set_accel (fixture->vm, testutil_accel ());
   g_signal_connect (fixture->vm, "done", G_CALLBACK (on_done), fixture);
 }
 

@@ -42,7 +42,7 @@ run_owner_and_die (const char *report)
   vm = qvm_virtual_machine_new (options, QVM_IMAGE (image), QVM_NETWORK (network),
                                 socket_folder, NULL, NULL, &error);
   g_assert_no_error (error);
-  qvm_virtual_machine_set_accel (vm, g_getenv ("QVM_TEST_ACCEL"));
+  qvm_virtual_machine_set_accel (vm, testutil_accel ());
   g_assert_true (testutil_start_vm (vm, TIMEOUT_S, &error));
   g_assert_no_error (error);
 

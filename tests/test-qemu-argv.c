@@ -499,39 +499,38 @@ test_accel_auto (AccelFixture  *fixture,
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autoptr(GError) error = NULL;
-      const char *accel;
-
-      accel = qvm_qemu_resolve_accel ("auto", cases[i].device, cases[i].cpuinfo, &error);
-      g_assert_no_error (error);
-      g_assert_cmpstr (accel, ==, cases[i].expected);
-
-      /* NULL means auto. */
-      accel = qvm_qemu_resolve_accel (NULL, cases[i].device, cases[i].cpuinfo, &error);
-      g_assert_no_error (error);
-      g_assert_cmpstr (accel, ==, cases[i].expected);
-    }
+    g_assert_cmpstr (qvm_qemu_resolve_accel (QVM_ACCEL_AUTO, cases[i].device, cases[i].cpuinfo),
+                     ==, cases[i].expected);
 }
 
 static void
 test_accel_explicit (AccelFixture  *fixture,
                      gconstpointer  data)
 {
+  /* An explicit choice is taken as is, whatever the probes say. */
+  g_assert_cmpstr (qvm_qemu_resolve_accel (QVM_ACCEL_KVM, fixture->missing_device,
+                                           fixture->cpuinfo_none), ==, "kvm");
+  g_assert_cmpstr (qvm_qemu_resolve_accel (QVM_ACCEL_TCG, fixture->openable_device,
+                                           fixture->cpuinfo_vmx), ==, "tcg");
+}
+
+/* The names: the enum's nicks, and an error that lists them. */
+static void
+test_accel_parse (void)
+{
   g_autoptr(GError) error = NULL;
 
-  /* An explicit choice is taken as is, whatever the probes say. */
-  g_assert_cmpstr (qvm_qemu_resolve_accel ("kvm", fixture->missing_device,
-                                           fixture->cpuinfo_none, &error), ==, "kvm");
-  g_assert_no_error (error);
-  g_assert_cmpstr (qvm_qemu_resolve_accel ("tcg", fixture->openable_device,
-                                           fixture->cpuinfo_vmx, &error), ==, "tcg");
+  g_assert_cmpint (qvm_accel_parse ("auto", &error), ==, QVM_ACCEL_AUTO);
+  g_assert_cmpint (qvm_accel_parse ("kvm", &error), ==, QVM_ACCEL_KVM);
+  g_assert_cmpint (qvm_accel_parse ("tcg", &error), ==, QVM_ACCEL_TCG);
   g_assert_no_error (error);
 
-  g_assert_null (qvm_qemu_resolve_accel ("hvf", fixture->openable_device,
-                                         fixture->cpuinfo_vmx, &error));
-  g_assert_error (error, QVM_ERROR, QVM_ERROR_FAILED);
-  g_assert_nonnull (strstr (error->message, "“hvf”"));
+  g_assert_cmpint (qvm_accel_parse ("hvf", &error), ==, QVM_ACCEL_AUTO);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpstr (error->message, ==, "Unknown accelerator “hvf”: expected auto, kvm or tcg");
+  g_clear_error (&error);
+  g_assert_cmpint (qvm_accel_parse ("", &error), ==, QVM_ACCEL_AUTO);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
 }
 
 /* QEMU itself accepts the argvs: start it on a blank disk, complete the QMP
@@ -733,6 +732,7 @@ main (int argc, char *argv[])
               accel_set_up, test_accel_auto, accel_tear_down);
   g_test_add ("/qemu-argv/accel/explicit", AccelFixture, NULL,
               accel_set_up, test_accel_explicit, accel_tear_down);
+  g_test_add_func ("/qemu-argv/accel/parse", test_accel_parse);
 
   return g_test_run ();
 }

@@ -764,7 +764,7 @@ test_tool_run_usage (Fixture       *fixture,
 
   run_qvm (fixture, &accel, "run", "--accel", "hvf", "x.tar.zst", NULL);
   g_assert_cmpint (accel.status, ==, 2);
-  assert_one_error_line (accel.err, "qvm: --accel: unknown accelerator “hvf”");
+  assert_one_error_line (accel.err, "qvm: --accel: Unknown accelerator “hvf”: expected auto, kvm or tcg");
 
   run_qvm (fixture, &folder, "run", "--metadata-dir", "no-such-folder", "x.tar.zst", NULL);
   g_assert_cmpint (folder.status, ==, 2);

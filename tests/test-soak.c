@@ -142,7 +142,7 @@ one_cycle (const char *folder)
   vm = qvm_virtual_machine_new (options, QVM_IMAGE (image), QVM_NETWORK (network),
                                 socket_folder, NULL, NULL, &error);
   g_assert_no_error (error);
-  qvm_virtual_machine_set_accel (vm, g_getenv ("QVM_TEST_ACCEL"));
+  qvm_virtual_machine_set_accel (vm, testutil_accel ());
   g_signal_connect (vm, "done", G_CALLBACK (on_done), &done);
 
   qvm_virtual_machine_start_async (vm, NULL, on_started, &started);

@@ -132,7 +132,7 @@ make_vm (Fixture    *fixture,
   if (vm == NULL)
     return NULL;
 
-  qvm_virtual_machine_set_accel (vm, g_getenv ("QVM_TEST_ACCEL"));
+  qvm_virtual_machine_set_accel (vm, testutil_accel ());
   g_signal_connect (vm, "done", G_CALLBACK (on_done), fixture);
   g_signal_connect (vm, "notify::state", G_CALLBACK (on_state), fixture);
   return vm;
@@ -904,19 +904,6 @@ test_qemu_missing (Fixture       *fixture,
 }
 
 static void
-test_bad_accel (Fixture       *fixture,
-                gconstpointer  data)
-{
-  qvm_virtual_machine_set_accel (fixture->vm, "warp-drive");
-  start_and_wait (fixture);
-
-  g_assert_error (fixture->start_error, QVM_ERROR, QVM_ERROR_FAILED);
-  g_assert_nonnull (strstr (fixture->start_error->message, "“warp-drive”"));
-  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_FAILED);
-  g_assert_true (folder_is_empty (fixture->socket_folder));
-}
-
-static void
 test_qemu_refuses (Fixture       *fixture,
                    gconstpointer  data)
 {
@@ -1353,7 +1340,6 @@ main (int argc, char *argv[])
   ADD ("qemu/missing-path", test_qemu_missing, "path");
   ADD ("qemu/missing-name", test_qemu_missing, "qemu-system-none");
   ADD ("qemu/refuses", test_qemu_refuses, NULL);
-  ADD ("qemu/bad-accel", test_bad_accel, NULL);
   ADD ("qemu/killed-from-outside", test_killed_from_outside, NULL);
   ADD ("qemu/terminated-from-outside", test_terminated_from_outside, NULL);
   ADD ("new/cdrom-missing", test_cdrom_missing, no_vm);

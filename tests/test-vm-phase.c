@@ -164,17 +164,10 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
   g_clear_object (&fixture->vm);
   current = NULL;
-  g_clear_object (&fixture->network);
-  qvm_folder_image_delete (fixture->image, &error);
-  g_assert_no_error (error);
-  g_clear_object (&fixture->image);
-  testutil_remove_tree (fixture->folder);
-  g_free (fixture->socket_folder);
-  g_free (fixture->folder);
+  testutil_free_vm_parts (&fixture->folder, &fixture->socket_folder, &fixture->image,
+                          &fixture->network);
   g_ptr_array_unref (fixture->records);
   g_ptr_array_unref (fixture->states);
 }

@@ -231,6 +231,23 @@ testutil_make_vm_parts (const char      *tmp_template,
 }
 
 void
+testutil_free_vm_parts (char           **folder,
+                        char           **socket_folder,
+                        QvmFolderImage **image,
+                        QvmUserNetwork **network)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_clear_object (network);
+  qvm_folder_image_delete (*image, &error);
+  g_assert_no_error (error);
+  g_clear_object (image);
+  testutil_remove_tree (*folder);
+  g_clear_pointer (socket_folder, g_free);
+  g_clear_pointer (folder, g_free);
+}
+
+void
 testutil_use_fake_qemu (QvmVirtualMachine *vm,
                         const char        *folder,
                         const char        *mode)
@@ -251,6 +268,20 @@ testutil_count_notify (GObject    *object,
                        gpointer    counter)
 {
   *(guint *) counter += 1;
+}
+
+QvmAccel
+testutil_accel (void)
+{
+  g_autoptr(GError) error = NULL;
+  const char *name = g_getenv ("QVM_TEST_ACCEL");
+  QvmAccel accel;
+
+  if (name == NULL || *name == '\0')
+    return QVM_ACCEL_TCG;
+  accel = qvm_accel_parse (name, &error);
+  g_assert_no_error (error);
+  return accel;
 }
 
 const char *

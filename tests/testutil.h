@@ -87,6 +87,14 @@ void      testutil_make_vm_parts     (const char      *tmp_template,
                                       QvmFolderImage **image,
                                       QvmUserNetwork **network);
 
+/* Undoes testutil_make_vm_parts(): drops the network, deletes the image
+ * (which must not be in use), removes the folder and frees and clears
+ * all four. */
+void      testutil_free_vm_parts     (char           **folder,
+                                      char           **socket_folder,
+                                      QvmFolderImage **image,
+                                      QvmUserNetwork **network);
+
 /* Makes @vm run tests/fake-qemu.py as its QEMU, playing @mode (see the
  * script for the modes), through a link "fake-qemu-@mode" in @folder. */
 void      testutil_use_fake_qemu     (QvmVirtualMachine *vm,
@@ -97,6 +105,9 @@ void      testutil_use_fake_qemu     (QvmVirtualMachine *vm,
 void      testutil_count_notify      (GObject        *object,
                                       GParamSpec     *pspec,
                                       gpointer        counter);
+
+/* The accelerator the tests run with: $QVM_TEST_ACCEL, or TCG. */
+QvmAccel  testutil_accel             (void);
 
 /* The QEMU to run: $QVM_QEMU, or qemu-system-x86_64. */
 const char *testutil_qemu_binary     (void);

@@ -406,7 +406,7 @@ qvm_boot_start_machine (QvmBoot  *boot,
     }
 
   /* Without --accel, the library's default applies ($QVM_ACCEL, else auto). */
-  if (boot->accel != NULL)
+  if (boot->accel_set)
     qvm_virtual_machine_set_accel (boot->vm, boot->accel);
   qvm_virtual_machine_set_http_handler (boot->vm, qvm_serve_handle, boot->serve, NULL);
   g_signal_connect (boot->vm, "notify::state", G_CALLBACK (state_changed_cb), boot);
@@ -515,14 +515,13 @@ gboolean
 qvm_boot_options_check (QvmBootOptions *options,
                         const char     *command)
 {
-  const char *accel = options->accel;
+  g_autoptr(GError) error = NULL;
 
-  if (accel != NULL && !g_str_equal (accel, "auto") && !g_str_equal (accel, "kvm") &&
-      !g_str_equal (accel, "tcg"))
+  if (options->accel != NULL)
+    options->accel_value = qvm_accel_parse (options->accel, &error);
+  if (error != NULL)
     {
-      g_autofree char *why = g_strdup_printf (_("unknown accelerator “%s”; expected auto, kvm or tcg"), accel);
-
-      qvm_tool_print_error ("--accel", why);
+      qvm_tool_print_error ("--accel", error->message);
       return FALSE;
     }
   if (options->timeout_seconds < 0 || options->grace_seconds < 0 || options->memory <= 0)
@@ -665,7 +664,8 @@ qvm_boot_begin (QvmBoot        *boot,
   boot->vnc = options->vnc;
   boot->memory = options->memory;
   boot->vcpus = options->vcpus;
-  boot->accel = options->accel;
+  boot->accel_set = options->accel != NULL;
+  boot->accel = options->accel_value;
   boot->timeout_seconds = options->timeout_seconds;
   boot->grace_seconds = options->grace_seconds;
   boot->serve = qvm_serve_new (options->metadata_dir, options->payload, boot->outbox);

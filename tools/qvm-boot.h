@@ -27,6 +27,7 @@ typedef struct {
   char     *outbox;
   char     *screenshot;
   char     *accel;
+  QvmAccel  accel_value;          /* --accel, parsed by qvm_boot_options_check() */
   gboolean  vnc;
   gboolean  console;
   int       timeout_seconds;
@@ -51,7 +52,8 @@ typedef struct {
   gboolean           vnc;
   guint              memory;
   guint              vcpus;
-  const char        *accel;
+  gboolean           accel_set;           /* --accel given: accel overrides $QVM_ACCEL */
+  QvmAccel           accel;
   guint              timeout_seconds;     /* 0 = none */
   guint              grace_seconds;
   guint              timeout_id;

@@ -6,51 +6,9 @@ import Gio from 'gi://Gio';
 import GLib from 'gi://GLib';
 import Qvm from 'gi://Qvm?version=1.0';
 import {TapRunner} from './taprunner.js';
+import {call, removeTree, runUntil} from './vmhelpers.js';
 
 const t = new TapRunner();
-const TIMEOUT_S = 60;
-
-function runUntil(condition) {
-    const context = GLib.MainContext.default();
-    const deadline = GLib.get_monotonic_time() + TIMEOUT_S * 1000000;
-    while (!condition()) {
-        if (GLib.get_monotonic_time() > deadline)
-            throw new Error('timed out');
-        context.iteration(true);
-    }
-}
-
-// Runs an _async/_finish pair to completion and returns the result.
-function call(vm, name, ...args) {
-    let result = null;
-    vm[`${name}_async`](...args, null, (source, res) => {
-        try {
-            result = {value: vm[`${name}_finish`](res)};
-        } catch (e) {
-            result = {error: e};
-        }
-    });
-    runUntil(() => result !== null);
-    if (result.error)
-        throw result.error;
-    return result.value;
-}
-
-function removeTree(path) {
-    const file = Gio.File.new_for_path(path);
-    const children = file.enumerate_children('standard::name,standard::type',
-        Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
-    let info;
-    while ((info = children.next_file(null)) !== null) {
-        const child = GLib.build_filenamev([path, info.get_name()]);
-        if (info.get_file_type() === Gio.FileType.DIRECTORY)
-            removeTree(child);
-        else
-            Gio.File.new_for_path(child).delete(null);
-    }
-    file.delete(null);
-}
-
 function withMachine(func) {
     const folder = GLib.dir_make_tmp('qvm-gjs-vm-XXXXXX');
     const sockets = GLib.build_filenamev([folder, 'sockets']);
@@ -62,7 +20,7 @@ function withMachine(func) {
     const network = Qvm.UserNetwork.new(networkFolder);
     const vm = Qvm.VirtualMachine.new(Qvm.MachineOptions.new(64), image, network,
         sockets, null, null);
-    vm.set_accel(GLib.getenv('QVM_TEST_ACCEL') ?? 'tcg');
+    vm.set_accel(Qvm.Accel.parse(GLib.getenv('QVM_TEST_ACCEL') ?? 'tcg'));
     try {
         func(vm, image, sockets, folder);
     } finally {

@@ -5,17 +5,16 @@ import os
 import shutil
 import sys
 import tempfile
-import unittest
 
 import gi
 gi.require_version('Qvm', '1.0')
 gi.require_version('GdkPixbuf', '2.0')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from looptest import LoopTestCase  # noqa: E402
 from gi.repository import GdkPixbuf, Gio, GLib, Qvm  # noqa: E402
 
-TIMEOUT_S = 60
 
-
-class VirtualMachineTest(unittest.TestCase):
+class VirtualMachineTest(LoopTestCase):
     def setUp(self):
         self.folder = tempfile.mkdtemp(prefix='qvm-gi-vm-')
         sockets = os.path.join(self.folder, 'sockets')
@@ -27,7 +26,7 @@ class VirtualMachineTest(unittest.TestCase):
         self.network = Qvm.UserNetwork.new(network_folder)
         self.vm = Qvm.VirtualMachine.new(Qvm.MachineOptions.new(64), self.image, self.network,
                                          sockets, None, None)
-        self.vm.set_accel(os.environ.get('QVM_TEST_ACCEL', 'tcg'))
+        self.vm.set_accel(Qvm.Accel.parse(os.environ.get('QVM_TEST_ACCEL', 'tcg')))
         self.sockets = sockets
 
     def tearDown(self):
@@ -36,28 +35,6 @@ class VirtualMachineTest(unittest.TestCase):
         self.run_until(lambda: self.vm.get_state() == Qvm.VmState.DONE)
         self.image.delete()
         shutil.rmtree(self.folder, ignore_errors=True)
-
-    def run_until(self, condition):
-        context = GLib.MainContext.default()
-        deadline = GLib.get_monotonic_time() + TIMEOUT_S * 1000000
-        while not condition():
-            self.assertLess(GLib.get_monotonic_time(), deadline, 'timed out')
-            context.iteration(True)
-
-    def call(self, start, finish, *args):
-        result = {}
-
-        def done(vm, async_result):
-            try:
-                result['value'] = finish(async_result)
-            except GLib.Error as error:
-                result['error'] = error
-
-        start(*args, None, done)
-        self.run_until(lambda: result)
-        if 'error' in result:
-            raise result['error']
-        return result['value']
 
     def test_start_screenshot_kill_done(self):
         reasons = []
@@ -125,6 +102,5 @@ class VirtualMachineTest(unittest.TestCase):
 
 
 if __name__ == '__main__':
-    sys.path.insert(0, __file__.rsplit('/', 1)[0])
     from taptest import run_tap
     sys.exit(run_tap(__name__))

@@ -992,7 +992,8 @@ qvm_virtual_machine_get_error (QvmVirtualMachine *vm)
  * @vm: a virtual machine
  *
  * The path of QEMU's VNC server (a unix socket) while @vm runs; see
- * "Watching the screen" in [the overview](overview.html) for a viewer.
+ * "Watching the screen" in [the overview](overview.html) for a viewer
+ * (gtk-vnc's `Display.open_addr()` with a #GUnixSocketAddress).
  *
  * Returns: (transfer none) (nullable) (type filename): the path, or %NULL
  *   before the machine runs and once it is done

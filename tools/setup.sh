@@ -12,6 +12,7 @@ PACKAGES="
   python3-gi gjs valgrind libclang-rt-14-dev
   qemu-system-x86 qemu-utils zstd
   libgvnc-1.0-dev gnome-desktop-testing
+  gir1.2-gtk-vnc-2.0 gir1.2-gtk-3.0 xvfb xauth
   json-schema-test-suite
   syslinux syslinux-common mtools dosfstools fdisk xz-utils
   gi-docgen

@@ -118,10 +118,11 @@ test_every_layout (void)
         continue;
       keymap = qvm_keymap_load (KEYMAPS, name, &error);
       g_assert_no_error (error);
-      /* The digits, in every layout but Thai, whose keys type Thai
-       * digits: an error there is the right answer. */
+      /* The digits, in every layout but two whose keys type other
+       * digits: Thai, and QEMU 7.2's "et", which xkb made Ethiopic, not
+       * Estonian. An error there is the right answer. */
       strokes = qvm_keymap_strokes_for_text (keymap, "0123456789", &error);
-      if (g_str_equal (name, "th"))
+      if (g_str_equal (name, "th") || g_str_equal (name, "et"))
         g_assert_error (error, QVM_ERROR, QVM_ERROR_FAILED);
       else
         g_assert_no_error (error);

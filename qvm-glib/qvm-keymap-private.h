@@ -23,8 +23,8 @@ typedef struct {
 typedef struct _QvmKeymap QvmKeymap;
 
 /* The folder QEMU reads its keymaps from, for the QEMU binary @qemu_path
- * (PREFIX/bin/qemu-… → PREFIX/share/qemu/keymaps); $QVM_QEMU_KEYMAPS
- * overrides it. */
+ * (PREFIX/bin/qemu-… → PREFIX/share/qemu/keymaps, else the system's
+ * /usr/share/qemu/keymaps); $QVM_QEMU_KEYMAPS overrides it. */
 char      *qvm_keymap_folder_for_qemu (const char    *qemu_path);
 
 /* Loads the layout @layout ("en-us", "de"…) from @folder: QEMU's own

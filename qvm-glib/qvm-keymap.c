@@ -22,6 +22,7 @@
 #include "qvm-keymap-private.h"
 
 #define KEYMAP_MAX_SIZE (256 * 1024) /* QEMU's largest is about 20 KiB */
+#define QVM_DEFAULT_QEMU_KEYMAPS "/usr/share/qemu/keymaps"
 
 struct _QvmKeymap
 {
@@ -238,12 +239,17 @@ qvm_keymap_folder_for_qemu (const char *qemu_path)
   const char *from_environment = g_getenv ("QVM_QEMU_KEYMAPS");
   g_autofree char *bin = NULL;
   g_autofree char *prefix = NULL;
+  g_autofree char *beside = NULL;
 
   if (from_environment != NULL && *from_environment != '\0')
     return g_strdup (from_environment);
   bin = g_path_get_dirname (qemu_path);
   prefix = g_path_get_dirname (bin);
-  return g_build_filename (prefix, "share", "qemu", "keymaps", NULL);
+  beside = g_build_filename (prefix, "share", "qemu", "keymaps", NULL);
+  /* A wrapper script, or a QEMU outside its prefix: the system's. */
+  if (!g_file_test (beside, G_FILE_TEST_IS_DIR))
+    return g_strdup (QVM_DEFAULT_QEMU_KEYMAPS);
+  return g_steal_pointer (&beside);
 }
 
 GArray *

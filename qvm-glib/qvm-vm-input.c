@@ -231,7 +231,7 @@ type_text_co (GTask        *task,
   QvmVirtualMachine *self = source_object;
   Typing *typing = task_data;
   g_autoptr(GError) error = NULL;
-  guint pause_ms = typing->interval_ms > KEY_HOLD_MS ? typing->interval_ms - KEY_HOLD_MS : 0;
+  gint64 began = g_get_monotonic_time ();
 
   if (!qvm_vm_check_running (self, &error))
     {
@@ -241,10 +241,14 @@ type_text_co (GTask        *task,
   for (guint i = 0; i < typing->strokes->len; i++)
     {
       const QvmKeyStroke *stroke = &g_array_index (typing->strokes, QvmKeyStroke, i);
+      /* Each key at its own time from the start, so that the time QMP
+       * takes does not add up over the text. */
+      gint64 next = began + (gint64) (i + 1) * typing->interval_ms * 1000;
+      gint64 wait_ms = (next - g_get_monotonic_time ()) / 1000;
 
       if (!type_stroke (self, stroke, cancellable, &error) ||
-          (i + 1 < typing->strokes->len && pause_ms > 0 &&
-           !qvm_coroutine_sleep (pause_ms, cancellable, &error)))
+          (i + 1 < typing->strokes->len && wait_ms > 0 &&
+           !qvm_coroutine_sleep ((guint) wait_ms, cancellable, &error)))
         {
           g_prefix_error (&error, _("Typing stopped after %u of %u characters: "), i, typing->strokes->len);
           qvm_task_return_error (task, g_steal_pointer (&error));

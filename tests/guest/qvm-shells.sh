@@ -13,4 +13,4 @@ for tty in ttyS0 tty1; do
     done
   ) &
 done
-echo "qvm-guest: shells started on ttyS0 and tty1"
+echo "qvm-guest: shells started on ttyS0 and tty1" > /dev/console

@@ -95,6 +95,25 @@ typedef enum {
   QVM_ACCEL_TCG,
 } QvmAccel;
 
+/**
+ * QvmPointerButton:
+ * @QVM_POINTER_BUTTON_LEFT: the left button
+ * @QVM_POINTER_BUTTON_MIDDLE: the middle button
+ * @QVM_POINTER_BUTTON_RIGHT: the right button
+ * @QVM_POINTER_BUTTON_WHEEL_UP: one step of the wheel, up
+ * @QVM_POINTER_BUTTON_WHEEL_DOWN: one step of the wheel, down
+ *
+ * A button of the guest's pointing device, for
+ * [method@Qvm.VirtualMachine.pointer_click_async].
+ */
+typedef enum {
+  QVM_POINTER_BUTTON_LEFT,
+  QVM_POINTER_BUTTON_MIDDLE,
+  QVM_POINTER_BUTTON_RIGHT,
+  QVM_POINTER_BUTTON_WHEEL_UP,
+  QVM_POINTER_BUTTON_WHEEL_DOWN,
+} QvmPointerButton;
+
 QVM_AVAILABLE_IN_ALL
 QvmAccel          qvm_accel_parse                      (const char        *name,
                                                         GError           **error);
@@ -306,5 +325,40 @@ gboolean          qvm_virtual_machine_type_text        (QvmVirtualMachine   *vm,
                                                         guint                keys_per_second,
                                                         GCancellable        *cancellable,
                                                         GError             **error);
+
+/* Pointer (qvm-vm-input.c) */
+QVM_AVAILABLE_IN_ALL
+void              qvm_virtual_machine_pointer_move_async  (QvmVirtualMachine   *vm,
+                                                           guint                x,
+                                                           guint                y,
+                                                           GCancellable        *cancellable,
+                                                           GAsyncReadyCallback  callback,
+                                                           gpointer             user_data);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_pointer_move_finish (QvmVirtualMachine   *vm,
+                                                           GAsyncResult        *result,
+                                                           GError             **error);
+QVM_AVAILABLE_IN_ALL
+void              qvm_virtual_machine_pointer_click_async (QvmVirtualMachine   *vm,
+                                                           QvmPointerButton     button,
+                                                           GCancellable        *cancellable,
+                                                           GAsyncReadyCallback  callback,
+                                                           gpointer             user_data);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_pointer_click_finish (QvmVirtualMachine  *vm,
+                                                            GAsyncResult       *result,
+                                                            GError            **error);
+
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_pointer_move        (QvmVirtualMachine   *vm,
+                                                           guint                x,
+                                                           guint                y,
+                                                           GCancellable        *cancellable,
+                                                           GError             **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_pointer_click       (QvmVirtualMachine   *vm,
+                                                           QvmPointerButton     button,
+                                                           GCancellable        *cancellable,
+                                                           GError             **error);
 
 G_END_DECLS

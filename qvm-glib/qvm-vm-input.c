@@ -410,3 +410,309 @@ qvm_virtual_machine_type_text (QvmVirtualMachine  *vm,
                                        qvm_sync_store_result, &sync);
   return qvm_virtual_machine_type_text_finish (vm, qvm_sync_end (&sync), error);
 }
+
+/* ---- Pointer ---------------------------------------------------------------------- */
+
+#define ABS_AXIS_MAX 0x7fff  /* QEMU's absolute axis: 0 … 0x7fff across the screen */
+#define BUTTON_HOLD_MS 50
+
+/* The absolute axis value of pixel @position on a screen @size pixels
+ * wide: the first pixel is 0, the last ABS_AXIS_MAX. */
+guint
+qvm_vm_pointer_axis_value (guint position,
+                           guint size)
+{
+  if (size <= 1)
+    return 0;
+  position = MIN (position, size - 1);
+  return (guint) (((guint64) position * ABS_AXIS_MAX + (size - 1) / 2) / (size - 1));
+}
+
+static void
+add_abs_event (JsonArray  *events,
+               const char *axis,
+               guint       value)
+{
+  JsonObject *data = json_object_new ();
+  JsonObject *event = json_object_new ();
+
+  json_object_set_string_member (data, "axis", axis);
+  json_object_set_int_member (data, "value", value);
+  json_object_set_string_member (event, "type", "abs");
+  json_object_set_object_member (event, "data", data);
+  json_array_add_object_element (events, event);
+}
+
+static void
+add_button_event (JsonArray  *events,
+                  const char *button,
+                  gboolean    down)
+{
+  JsonObject *data = json_object_new ();
+  JsonObject *event = json_object_new ();
+
+  json_object_set_string_member (data, "button", button);
+  json_object_set_boolean_member (data, "down", down);
+  json_object_set_string_member (event, "type", "btn");
+  json_object_set_object_member (event, "data", data);
+  json_array_add_object_element (events, event);
+}
+
+typedef struct {
+  guint x;
+  guint y;
+} PointerMove;
+
+static void
+pointer_move_co (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  QvmVirtualMachine *self = source_object;
+  PointerMove *move = task_data;
+  g_autoptr(JsonArray) events = json_array_new ();
+  g_autoptr(GError) error = NULL;
+
+  if (!qvm_vm_check_running (self, &error))
+    {
+      qvm_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  /* Coordinates are pixels of the screen: learn its size once. */
+  if (self->screen_width == 0)
+    {
+      g_autoptr(GdkPixbuf) screen = qvm_vm_take_screenshot (self, cancellable, &error);
+
+      if (screen == NULL)
+        {
+          qvm_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+    }
+  if (move->x >= (guint) self->screen_width || move->y >= (guint) self->screen_height)
+    {
+      qvm_task_return_error (task, g_error_new (QVM_ERROR, QVM_ERROR_FAILED,
+                                                _("The point %u,%u lies outside the screen (%d×%d pixels)"),
+                                                move->x, move->y, self->screen_width, self->screen_height));
+      return;
+    }
+  add_abs_event (events, "x", qvm_vm_pointer_axis_value (move->x, self->screen_width));
+  add_abs_event (events, "y", qvm_vm_pointer_axis_value (move->y, self->screen_height));
+  if (!send_events (self, events, cancellable, &error))
+    qvm_task_return_error (task, g_steal_pointer (&error));
+  else
+    qvm_task_return_boolean (task, TRUE);
+}
+
+/**
+ * qvm_virtual_machine_pointer_move_async:
+ * @vm: a virtual machine
+ * @x: the column, in pixels of the guest's screen from its left edge
+ * @y: the row, in pixels from its top edge
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once the pointer was moved
+ * @user_data: data for @callback
+ *
+ * Moves the guest's pointer to @x, @y on its screen, as an absolute
+ * pointing device (the machine's USB tablet) does: the coordinates are
+ * those of a screenshot ([method@Qvm.VirtualMachine.screenshot_async]) of
+ * the screen as it is, for example where
+ * [method@Qvm.VirtualMachine.wait_for_screen_async] found something. The
+ * size of the screen is that of the last screenshot; before any, one is
+ * taken first. A point outside the screen fails with %QVM_ERROR_FAILED.
+ */
+void
+qvm_virtual_machine_pointer_move_async (QvmVirtualMachine   *vm,
+                                        guint                x,
+                                        guint                y,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  PointerMove *move;
+
+  g_return_if_fail (QVM_IS_VIRTUAL_MACHINE (vm));
+
+  task = g_task_new (vm, cancellable, callback, user_data);
+  g_task_set_source_tag (task, qvm_virtual_machine_pointer_move_async);
+  move = g_new0 (PointerMove, 1);
+  move->x = x;
+  move->y = y;
+  g_task_set_task_data (task, move, g_free);
+  qvm_coroutine_run_task (task, pointer_move_co);
+}
+
+/**
+ * qvm_virtual_machine_pointer_move_finish:
+ * @vm: a virtual machine
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Qvm.VirtualMachine.pointer_move_async].
+ *
+ * Returns: %TRUE once the pointer was moved
+ */
+gboolean
+qvm_virtual_machine_pointer_move_finish (QvmVirtualMachine  *vm,
+                                         GAsyncResult       *result,
+                                         GError            **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, vm), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, qvm_virtual_machine_pointer_move_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static const char *
+button_name (QvmPointerButton button)
+{
+  switch (button)
+    {
+    case QVM_POINTER_BUTTON_LEFT:
+      return "left";
+    case QVM_POINTER_BUTTON_MIDDLE:
+      return "middle";
+    case QVM_POINTER_BUTTON_RIGHT:
+      return "right";
+    case QVM_POINTER_BUTTON_WHEEL_UP:
+      return "wheel-up";
+    case QVM_POINTER_BUTTON_WHEEL_DOWN:
+      return "wheel-down";
+    default:
+      return NULL;
+    }
+}
+
+static void
+pointer_click_co (GTask        *task,
+                  gpointer      source_object,
+                  gpointer      task_data,
+                  GCancellable *cancellable)
+{
+  QvmVirtualMachine *self = source_object;
+  const char *button = task_data;
+  g_autoptr(JsonArray) down = json_array_new ();
+  g_autoptr(JsonArray) up = json_array_new ();
+  g_autoptr(GError) error = NULL;
+
+  add_button_event (down, button, TRUE);
+  add_button_event (up, button, FALSE);
+  /* Once down, the button is let go, cancelled or not. */
+  if (!qvm_vm_check_running (self, &error) ||
+      !send_events (self, down, cancellable, &error) ||
+      !qvm_coroutine_sleep (BUTTON_HOLD_MS, NULL, NULL) ||
+      !send_events (self, up, NULL, &error))
+    qvm_task_return_error (task, g_steal_pointer (&error));
+  else
+    qvm_task_return_boolean (task, TRUE);
+}
+
+/**
+ * qvm_virtual_machine_pointer_click_async:
+ * @vm: a virtual machine
+ * @button: the button
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once the button was let go
+ * @user_data: data for @callback
+ *
+ * Presses @button where the pointer is, holds it for 50 ms and lets it
+ * go. For a double click, click twice; to click somewhere, move the
+ * pointer there first ([method@Qvm.VirtualMachine.pointer_move_async]).
+ */
+void
+qvm_virtual_machine_pointer_click_async (QvmVirtualMachine   *vm,
+                                         QvmPointerButton     button,
+                                         GCancellable        *cancellable,
+                                         GAsyncReadyCallback  callback,
+                                         gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  const char *name = button_name (button);
+
+  g_return_if_fail (QVM_IS_VIRTUAL_MACHINE (vm));
+  g_return_if_fail (name != NULL);
+
+  task = g_task_new (vm, cancellable, callback, user_data);
+  g_task_set_source_tag (task, qvm_virtual_machine_pointer_click_async);
+  g_task_set_task_data (task, (gpointer) name, NULL);
+  qvm_coroutine_run_task (task, pointer_click_co);
+}
+
+/**
+ * qvm_virtual_machine_pointer_click_finish:
+ * @vm: a virtual machine
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Qvm.VirtualMachine.pointer_click_async].
+ *
+ * Returns: %TRUE once the button was let go
+ */
+gboolean
+qvm_virtual_machine_pointer_click_finish (QvmVirtualMachine  *vm,
+                                          GAsyncResult       *result,
+                                          GError            **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, vm), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, qvm_virtual_machine_pointer_click_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * qvm_virtual_machine_pointer_move:
+ * @vm: a virtual machine
+ * @x: the column, in pixels of the guest's screen
+ * @y: the row, in pixels
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of [method@Qvm.VirtualMachine.pointer_move_async],
+ * with the same rules as [method@Qvm.VirtualMachine.start].
+ *
+ * Returns: %TRUE once the pointer was moved
+ */
+gboolean
+qvm_virtual_machine_pointer_move (QvmVirtualMachine  *vm,
+                                  guint               x,
+                                  guint               y,
+                                  GCancellable       *cancellable,
+                                  GError            **error)
+{
+  g_auto(QvmSync) sync = QVM_SYNC_INIT;
+
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+
+  qvm_sync_begin (&sync, vm->context);
+  qvm_virtual_machine_pointer_move_async (vm, x, y, cancellable, qvm_sync_store_result, &sync);
+  return qvm_virtual_machine_pointer_move_finish (vm, qvm_sync_end (&sync), error);
+}
+
+/**
+ * qvm_virtual_machine_pointer_click:
+ * @vm: a virtual machine
+ * @button: the button
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of [method@Qvm.VirtualMachine.pointer_click_async],
+ * with the same rules as [method@Qvm.VirtualMachine.start].
+ *
+ * Returns: %TRUE once the button was let go
+ */
+gboolean
+qvm_virtual_machine_pointer_click (QvmVirtualMachine  *vm,
+                                   QvmPointerButton    button,
+                                   GCancellable       *cancellable,
+                                   GError            **error)
+{
+  g_auto(QvmSync) sync = QVM_SYNC_INIT;
+
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+
+  qvm_sync_begin (&sync, vm->context);
+  qvm_virtual_machine_pointer_click_async (vm, button, cancellable, qvm_sync_store_result, &sync);
+  return qvm_virtual_machine_pointer_click_finish (vm, qvm_sync_end (&sync), error);
+}

@@ -78,15 +78,13 @@ decode_screenshot (int      memfd,
  * add-fd to name the set. Far above the small ids QEMU hands out. */
 #define SCREENSHOT_FDSET_BASE (G_GINT64_CONSTANT (1) << 30)
 
-static void
-screenshot_co (GTask        *task,
-               gpointer      source_object,
-               gpointer      task_data,
-               GCancellable *cancellable)
+GdkPixbuf *
+qvm_vm_take_screenshot (QvmVirtualMachine  *self,
+                        GCancellable       *cancellable,
+                        GError            **error)
 {
   static guint counter;
-  QvmVirtualMachine *self = source_object;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(QvmQmpClient) client = NULL;
   g_autoptr(JsonObject) add_args = json_object_new ();
   g_autoptr(JsonObject) dump_args = json_object_new ();
@@ -98,20 +96,16 @@ screenshot_co (GTask        *task,
   int memfd;
   int fd;
 
-  if (!qvm_vm_check_running (self, &error))
-    {
-      qvm_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
+  if (!qvm_vm_check_running (self, error))
+    return NULL;
 
   memfd = memfd_create ("qvm-screenshot", MFD_CLOEXEC);
   if (memfd < 0)
     {
       int saved_errno = errno;
-      qvm_task_return_error (task, g_error_new (G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                                                _("Cannot make a memory file: %s"),
-                                                g_strerror (saved_errno)));
-      return;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   _("Cannot make a memory file: %s"), g_strerror (saved_errno));
+      return NULL;
     }
 
   /* QEMU hands out an fdset member only to an open() with the same access
@@ -122,10 +116,9 @@ screenshot_co (GTask        *task,
     {
       int saved_errno = errno;
       close (memfd);
-      qvm_task_return_error (task, g_error_new (G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                                                _("Cannot reopen the memory file: %s"),
-                                                g_strerror (saved_errno)));
-      return;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   _("Cannot reopen the memory file: %s"), g_strerror (saved_errno));
+      return NULL;
     }
 
   /* The library picks the set's id so that the three commands go at once,
@@ -148,27 +141,45 @@ screenshot_co (GTask        *task,
     if (!qvm_qmp_client_await_batch (client, commands, G_N_ELEMENTS (commands), cancellable))
       {
         /* The first failure tells most. */
-        for (guint i = 0; i < G_N_ELEMENTS (commands) && error == NULL; i++)
+        for (guint i = 0; i < G_N_ELEMENTS (commands) && local_error == NULL; i++)
           if (commands[i].error != NULL)
-            error = g_steal_pointer (&commands[i].error);
+            local_error = g_steal_pointer (&commands[i].error);
       }
     for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
       qvm_qmp_batch_command_clear (&commands[i]);
   }
   close (fd);
 
-  if (error != NULL)
+  if (local_error != NULL)
     {
       close (memfd);
-      g_prefix_error (&error, _("Cannot take a screenshot: "));
-      qvm_task_return_error (task, g_steal_pointer (&error));
-      return;
+      g_prefix_error (&local_error, _("Cannot take a screenshot: "));
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
     }
 
-  pixbuf = decode_screenshot (memfd, &error);
+  pixbuf = decode_screenshot (memfd, error);
   close (memfd);
+  if (pixbuf != NULL)
+    {
+      /* Pointer coordinates are in pixels of the screen as last seen. */
+      self->screen_width = gdk_pixbuf_get_width (pixbuf);
+      self->screen_height = gdk_pixbuf_get_height (pixbuf);
+    }
+  return pixbuf;
+}
+
+static void
+screenshot_co (GTask        *task,
+               gpointer      source_object,
+               gpointer      task_data,
+               GCancellable *cancellable)
+{
+  GError *error = NULL;
+  GdkPixbuf *pixbuf = qvm_vm_take_screenshot (source_object, cancellable, &error);
+
   if (pixbuf == NULL)
-    qvm_task_return_error (task, g_steal_pointer (&error));
+    qvm_task_return_error (task, error);
   else
     qvm_task_return_pointer (task, pixbuf, g_object_unref);
 }

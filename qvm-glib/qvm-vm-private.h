@@ -115,6 +115,8 @@ struct _QvmVirtualMachine
 
   char              *qemu_binary;
   struct _QvmKeymap *keymap;            /* the machine's layout, once typed with */
+  int                screen_width;      /* of the last screenshot; 0 before one */
+  int                screen_height;
   QvmAccel           accel;
   GError            *accel_error;       /* an unknown $QVM_ACCEL, until set_accel() */
   guint              handshake_timeout_ms;  /* QVM_VM_HANDSHAKE_TIMEOUT_MS */
@@ -222,6 +224,20 @@ void        qvm_vm_on_qmp_event            (QvmQmpClient      *client,
 void        qvm_vm_on_qmp_closed           (QvmQmpClient      *client,
                                             const GError      *reason,
                                             gpointer           user_data);
+
+/* ---- qvm-vm-output.c ---- */
+
+/* A screenshot, inside a coroutine of @self; remembers the screen's size. */
+GdkPixbuf  *qvm_vm_take_screenshot         (QvmVirtualMachine  *self,
+                                            GCancellable       *cancellable,
+                                            GError            **error);
+
+/* ---- qvm-vm-input.c ---- */
+
+/* QEMU's absolute axis value (0 … 0x7fff) of pixel @position on a screen
+ * @size pixels long. */
+guint       qvm_vm_pointer_axis_value      (guint position,
+                                            guint size);
 
 /* ---- qvm-vm-stop.c ---- */
 

@@ -12,6 +12,7 @@
 
 #include "qvm.h"
 #include "qvm-keymap-private.h"
+#include "qvm-vm-private.h"
 #include "testutil.h"
 
 #define KEYMAPS "/usr/share/qemu/keymaps"
@@ -184,6 +185,19 @@ test_chords (void)
   g_assert_error (error, QVM_ERROR, QVM_ERROR_FAILED);
 }
 
+/* Pixels of the screen to QEMU's absolute axis: the edges are 0 and
+ * 0x7fff, and nothing lies beyond them. */
+static void
+test_pointer_axis (void)
+{
+  g_assert_cmpuint (qvm_vm_pointer_axis_value (0, 720), ==, 0);
+  g_assert_cmpuint (qvm_vm_pointer_axis_value (719, 720), ==, 0x7fff);
+  g_assert_cmpuint (qvm_vm_pointer_axis_value (5000, 720), ==, 0x7fff);
+  g_assert_cmpuint (qvm_vm_pointer_axis_value (360, 721), ==, 0x7fff / 2 + 1);
+  g_assert_cmpuint (qvm_vm_pointer_axis_value (3, 1), ==, 0);
+  g_assert_cmpuint (qvm_vm_pointer_axis_value (200, 400), >, qvm_vm_pointer_axis_value (199, 400));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -196,6 +210,7 @@ main (int   argc,
   g_test_add_func ("/keymap/every-layout", test_every_layout);
   g_test_add_func ("/keymap/bad-keymaps", test_bad_keymaps);
   g_test_add_func ("/keymap/chords", test_chords);
+  g_test_add_func ("/keymap/pointer-axis", test_pointer_axis);
 
   return g_test_run ();
 }

@@ -830,6 +830,41 @@ test_blocking (Fixture       *fixture,
   g_assert_no_error (error);
 }
 
+/* Keyboard and pointer on a running machine (SeaBIOS reads neither; QEMU
+ * takes every event): what is valid goes through, what is not is refused
+ * before it is sent. */
+static void
+test_input (Fixture       *fixture,
+            gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  start_running (fixture);
+  g_assert_true (qvm_virtual_machine_send_keys (fixture->vm, "shift-f10", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (qvm_virtual_machine_type_text (fixture->vm, "Hi there!\n", 200, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (qvm_virtual_machine_type_text (fixture->vm, "naïve", 0, NULL, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "“ï”"));
+  g_clear_error (&error);
+
+  /* The screen's size comes from a screenshot taken first. */
+  g_assert_true (qvm_virtual_machine_pointer_move (fixture->vm, 10, 20, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (qvm_virtual_machine_pointer_click (fixture->vm, QVM_POINTER_BUTTON_LEFT, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (qvm_virtual_machine_pointer_move (fixture->vm, 100000, 20, NULL, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "outside the screen"));
+  g_clear_error (&error);
+
+  qvm_virtual_machine_kill (fixture->vm);
+  testutil_iterate_until_nonzero (NULL, &fixture->done_count, TIMEOUT_S);
+  g_assert_false (qvm_virtual_machine_send_keys (fixture->vm, "ret", NULL, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+}
+
 static void
 test_kill_done (Fixture       *fixture,
                 gconstpointer  data)
@@ -1335,6 +1370,7 @@ main (int argc, char *argv[])
   ADD ("kill/stopping", test_kill_stopping, NULL);
   ADD ("kill/done", test_kill_done, NULL);
   ADD ("blocking", test_blocking, NULL);
+  ADD ("input", test_input, NULL);
   ADD ("shutdown/never-started", test_shutdown_never_started, NULL);
   ADD ("shutdown/quit-over-qmp", test_quit_over_qmp, NULL);
   ADD ("qemu/missing-path", test_qemu_missing, "path");

@@ -54,6 +54,20 @@ t.test('start, screenshot, kill, done', () => withMachine((vm, image, sockets) =
         Gio.FileQueryInfoFlags.NONE, null).next_file(null), null, 'socket folder empty');
 }));
 
+t.test('keyboard and pointer', () => withMachine(vm => {
+    t.ok(vm.start(null), 'started');
+    t.ok(vm.send_keys('alt-f2', null), 'chord');
+    t.ok(vm.type_text('echo typed\n', 100, null), 'typed');
+    try {
+        vm.type_text('Straße', 0, null);
+        throw new Error('expected an error');
+    } catch (e) {
+        t.ok(e.matches(Qvm.error_quark(), Qvm.Error.FAILED), e.message);
+    }
+    t.ok(vm.pointer_move(4, 4, null), 'moved');
+    t.ok(vm.pointer_click(Qvm.PointerButton.LEFT, null), 'clicked');
+}));
+
 t.test('the blocking forms, with no main loop running', () => withMachine(vm => {
     t.ok(vm.start(null), 'started');
     t.equal(vm.get_state(), Qvm.VmState.RUNNING);

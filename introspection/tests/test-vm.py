@@ -65,6 +65,19 @@ class VirtualMachineTest(LoopTestCase):
         self.assertEqual(os.listdir(self.sockets), [])
         self.assertFalse(self.image.get_in_use())
 
+    def test_input(self):
+        self.assertTrue(self.vm.start(None))
+        self.assertTrue(self.vm.send_keys('ctrl-alt-f2', None))
+        self.assertTrue(self.vm.type_text('echo typed\n', 100, None))
+        with self.assertRaises(GLib.Error) as caught:
+            self.vm.type_text('Straße', 0, None)
+        self.assertTrue(caught.exception.matches(Qvm.error_quark(), Qvm.Error.FAILED))
+        self.assertIn('ß', caught.exception.message)
+        with self.assertRaises(GLib.Error):
+            self.vm.send_keys('ctrl-nokey', None)
+        self.assertTrue(self.vm.pointer_move(4, 4, None))
+        self.assertTrue(self.vm.pointer_click(Qvm.PointerButton.RIGHT, None))
+
     def test_blocking(self):
         # No main loop runs: each blocking call returns when it is over.
         self.assertTrue(self.vm.start(None))

@@ -203,7 +203,7 @@ qvm_owned_folder_sweep (const char *parent,
         continue;
       if (qvm_fs_remove_tree_at (dirfd (dir), name, &error))
         {
-          g_message ("Removed %s/%s, left by an owner that died", parent, name);
+          g_debug ("Removed %s/%s, left by an owner that died", parent, name);
           removed++;
         }
       else

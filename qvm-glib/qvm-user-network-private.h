@@ -80,6 +80,8 @@ struct _QvmUserNetwork
   guint max_body_size;
   guint max_connections;
   guint idle_timeout;
+  gboolean tokens_required;
+  struct _QvmMetadataTokens *tokens;   /* the live tokens, while required */
 
   gboolean released;
   GError *init_error;       /* why constructed() could not set it up */

@@ -17,6 +17,7 @@
 #include "qvm-error.h"
 #include "qvm-fs-private.h"
 #include "qvm-i18n-private.h"
+#include "qvm-metadata-tokens-private.h"
 #include "qvm-owned-folder-private.h"
 #include "qvm-qemu-argv-private.h"
 #include "qvm-request-headers-private.h"
@@ -119,6 +120,7 @@ enum {
   PROP_MAX_BODY_SIZE,
   PROP_MAX_CONNECTIONS,
   PROP_IDLE_TIMEOUT,
+  PROP_TOKENS_REQUIRED,
   N_PROPS
 };
 
@@ -218,6 +220,25 @@ handler_release (Handler *handler)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Handler, handler_release)
 
 
+/* The token rules, before the handler: FALSE when they answered @msg. */
+static gboolean
+pass_token_check (QvmUserNetwork    *self,
+                  SoupServerMessage *msg,
+                  const char        *path)
+{
+  g_autofree char *token = NULL;
+  guint status;
+
+  if (qvm_metadata_tokens_check (self->tokens, soup_server_message_get_method (msg), path,
+                                 soup_server_message_get_request_headers (msg),
+                                 g_get_monotonic_time (), &status, &token))
+    return TRUE;
+  soup_server_message_set_status (msg, status, NULL);
+  if (token != NULL)
+    soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_COPY, token, strlen (token));
+  return FALSE;
+}
+
 static void
 on_request (SoupServer        *server,
             SoupServerMessage *msg,
@@ -233,6 +254,8 @@ on_request (SoupServer        *server,
       soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
       return;
     }
+  if (self->tokens_required && !pass_token_check (self, msg, path))
+    return;
 
   handler = g_rc_box_acquire (self->handler);
   handler->callback (server, msg, path, query, handler->user_data);
@@ -592,6 +615,7 @@ qvm_user_network_finalize (GObject *object)
 
   if (self->private_folder_lock >= 0)
     close (self->private_folder_lock);
+  g_clear_pointer (&self->tokens, qvm_metadata_tokens_free);
   g_clear_pointer (&self->folder, g_free);
   g_clear_pointer (&self->helper, g_free);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -632,6 +656,9 @@ qvm_user_network_get_property (GObject    *object,
     case PROP_IDLE_TIMEOUT:
       g_value_set_uint (value, self->idle_timeout);
       break;
+    case PROP_TOKENS_REQUIRED:
+      g_value_set_boolean (value, self->tokens_required);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -671,6 +698,9 @@ qvm_user_network_set_property (GObject      *object,
       break;
     case PROP_IDLE_TIMEOUT:
       qvm_user_network_set_idle_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_TOKENS_REQUIRED:
+      qvm_user_network_set_tokens_required (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -770,6 +800,22 @@ qvm_user_network_class_init (QvmUserNetworkClass *klass)
                        1, MAX_IDLE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT |
                        G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * QvmUserNetwork:tokens-required: (getter get_tokens_required) (setter set_tokens_required)
+   *
+   * Whether the metadata service wants a session token with every request,
+   * as AWS's IMDSv2 and Firecracker's MMDS version 2 do: the guest first
+   * sends `PUT /latest/api/token` with the header
+   * `X-metadata-token-ttl-seconds` (1 to 21600) and gets a token, which it
+   * then sends as `X-metadata-token` with every other request. A request
+   * without a live token gets 401 and never reaches the handler. See "Token
+   * sessions" in [the metadata service](metadata-service.html) for every
+   * status. Off by default: every request goes to the handler.
+   */
+  properties[PROP_TOKENS_REQUIRED] =
+    g_param_spec_boolean ("tokens-required", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -1013,4 +1059,45 @@ qvm_user_network_set_idle_timeout (QvmUserNetwork *self,
 
   self->idle_timeout = idle_timeout;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDLE_TIMEOUT]);
+}
+
+/**
+ * qvm_user_network_get_tokens_required: (get-property tokens-required)
+ * @self: a network
+ *
+ * Gets [property@Qvm.UserNetwork:tokens-required].
+ *
+ * Returns: whether every request needs a session token
+ */
+gboolean
+qvm_user_network_get_tokens_required (QvmUserNetwork *self)
+{
+  g_return_val_if_fail (QVM_IS_USER_NETWORK (self), FALSE);
+
+  return self->tokens_required;
+}
+
+/**
+ * qvm_user_network_set_tokens_required: (set-property tokens-required)
+ * @self: a network
+ * @tokens_required: whether every request needs a session token
+ *
+ * Sets [property@Qvm.UserNetwork:tokens-required]. Turning it off forgets
+ * every token handed out; turning it on again starts with none.
+ */
+void
+qvm_user_network_set_tokens_required (QvmUserNetwork *self,
+                                      gboolean        tokens_required)
+{
+  g_return_if_fail (QVM_IS_USER_NETWORK (self));
+
+  tokens_required = !!tokens_required;
+  if (self->tokens_required == tokens_required)
+    return;
+
+  self->tokens_required = tokens_required;
+  g_clear_pointer (&self->tokens, qvm_metadata_tokens_free);
+  if (tokens_required)
+    self->tokens = qvm_metadata_tokens_new ();
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOKENS_REQUIRED]);
 }

@@ -51,5 +51,10 @@ guint           qvm_user_network_get_idle_timeout    (QvmUserNetwork  *self);
 QVM_AVAILABLE_IN_ALL
 void            qvm_user_network_set_idle_timeout    (QvmUserNetwork  *self,
                                                       guint            idle_timeout);
+QVM_AVAILABLE_IN_ALL
+gboolean        qvm_user_network_get_tokens_required (QvmUserNetwork  *self);
+QVM_AVAILABLE_IN_ALL
+void            qvm_user_network_set_tokens_required (QvmUserNetwork  *self,
+                                                      gboolean         tokens_required);
 
 G_END_DECLS

@@ -822,6 +822,54 @@ test_request_unusual (Fixture       *fixture,
   raw_exchange_clear (&refused);
 }
 
+/* With tokens required: a request without a token is answered 401 by
+ * the network and never reaches the handler; a PUT for a token gets one;
+ * with it, the request goes through. Over the wire, as a guest sends it. */
+static void
+test_request_tokens (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  const char *socket_path = qvm_user_network_get_socket_path (fixture->network);
+  const char without[] = "GET /payload HTTP/1.0\r\n\r\n";
+  const char put[] = "PUT /latest/api/token HTTP/1.0\r\nX-metadata-token-ttl-seconds: 60\r\n"
+                     "Content-Length: 0\r\n\r\n";
+  const char forwarded[] = "PUT /latest/api/token HTTP/1.0\r\nX-metadata-token-ttl-seconds: 60\r\n"
+                           "X-Forwarded-For: 192.0.2.7\r\nContent-Length: 0\r\n\r\n";
+  RawExchange refused = { 0 }, issued = { 0 }, answered = { 0 }, proxied = { 0 };
+  g_autofree char *with_token = NULL;
+  const char *token;
+
+  use_recorder (fixture);
+  g_assert_false (qvm_user_network_get_tokens_required (fixture->network));
+  qvm_user_network_set_tokens_required (fixture->network, TRUE);
+
+  raw_exchange (&refused, socket_path, without, sizeof without - 1, TRUE);
+  assert_has_prefix (refused.response->str, "HTTP/1.0 401 Unauthorized\r\n");
+  g_assert_cmpuint (fixture->recorder.calls, ==, 0);
+
+  raw_exchange (&proxied, socket_path, forwarded, sizeof forwarded - 1, TRUE);
+  assert_has_prefix (proxied.response->str, "HTTP/1.0 400 Bad Request\r\n");
+
+  raw_exchange (&issued, socket_path, put, sizeof put - 1, TRUE);
+  assert_has_prefix (issued.response->str, "HTTP/1.0 200 OK\r\n");
+  token = strstr (issued.response->str, "\r\n\r\n");
+  g_assert_nonnull (token);
+  token += 4;
+  g_assert_cmpuint (strlen (token), ==, 43);
+  g_assert_cmpuint (fixture->recorder.calls, ==, 0);
+
+  with_token = g_strdup_printf ("GET /payload HTTP/1.0\r\nX-metadata-token: %s\r\n\r\n", token);
+  raw_exchange (&answered, socket_path, with_token, strlen (with_token), TRUE);
+  assert_has_prefix (answered.response->str, "HTTP/1.0 200 OK\r\n");
+  g_assert_cmpuint (fixture->recorder.calls, ==, 1);
+  g_assert_cmpstr (fixture->recorder.path, ==, "/payload");
+
+  raw_exchange_clear (&refused);
+  raw_exchange_clear (&issued);
+  raw_exchange_clear (&answered);
+  raw_exchange_clear (&proxied);
+}
+
 /* A network made while another context is the thread-default serves in it,
  * even when that context is iterated without being the thread-default. */
 static void
@@ -2013,6 +2061,7 @@ main (int argc, char *argv[])
   ADD ("request/replace-handler", test_request_replace_handler);
   ADD ("request/replace-from-handler", test_request_replace_from_handler);
   ADD ("request/unusual", test_request_unusual);
+  ADD ("request/tokens", test_request_tokens);
   g_test_add_func ("/user-network/request/context", test_request_context);
   ADD ("helper/pipes", test_helper_pipes);
   ADD ("helper/large", test_helper_large);

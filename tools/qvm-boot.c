@@ -392,6 +392,7 @@ qvm_boot_start_machine (QvmBoot  *boot,
       qvm_boot_finish (boot, EXIT_INVALID);
       return;
     }
+  qvm_user_network_set_tokens_required (network, boot->metadata_tokens);
   options = qvm_machine_options_new (boot->memory);
   qvm_machine_options_set_max_vcpus (options, boot->vcpus);
   boot->vm = qvm_virtual_machine_new (options, image, QVM_NETWORK (network), boot->temporary,
@@ -487,6 +488,9 @@ qvm_boot_options_add_to (QvmBootOptions *options,
       N_("Print the guest's serial console (its first serial port), one line each"), NULL },
     { "vnc", 0, 0, G_OPTION_ARG_NONE, &options->vnc,
       N_("Print the path of the VNC socket once the machine runs"), NULL },
+    { "metadata-tokens", 0, 0, G_OPTION_ARG_NONE, &options->metadata_tokens,
+      N_("Require a session token with every metadata request (PUT /latest/api/token with "
+         "X-metadata-token-ttl-seconds first, then X-metadata-token), as IMDSv2 does"), NULL },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &options->timeout_seconds,
       N_("Shut the machine down if it still runs SECS seconds after it started "
          "(default: no limit)"), N_("SECS") },
@@ -662,6 +666,7 @@ qvm_boot_begin (QvmBoot        *boot,
   boot->cancellable = g_cancellable_new ();
   boot->screenshot = options->screenshot;
   boot->vnc = options->vnc;
+  boot->metadata_tokens = options->metadata_tokens;
   boot->memory = options->memory;
   boot->vcpus = options->vcpus;
   boot->accel_set = options->accel != NULL;

@@ -29,6 +29,7 @@ typedef struct {
   char     *accel;
   QvmAccel  accel_value;          /* --accel, parsed by qvm_boot_options_check() */
   gboolean  vnc;
+  gboolean  metadata_tokens;
   gboolean  console;
   int       timeout_seconds;
   int       grace_seconds;
@@ -50,6 +51,7 @@ typedef struct {
   const char        *screenshot;          /* nullable */
   gboolean           screenshot_taken;
   gboolean           vnc;
+  gboolean           metadata_tokens;
   guint              memory;
   guint              vcpus;
   gboolean           accel_set;           /* --accel given: accel overrides $QVM_ACCEL */

@@ -517,8 +517,8 @@ pointer_move_co (GTask        *task,
  * Moves the guest's pointer to @x, @y on its screen, as an absolute
  * pointing device (the machine's USB tablet) does: the coordinates are
  * those of a screenshot ([method@Qvm.VirtualMachine.screenshot_async]) of
- * the screen as it is, for example where
- * [method@Qvm.VirtualMachine.wait_for_screen_async] found something. The
+ * the screen as it is, for example where a match of the screen was
+ * found. The
  * size of the screen is that of the last screenshot; before any, one is
  * taken first. A point outside the screen fails with %QVM_ERROR_FAILED.
  */

@@ -221,6 +221,33 @@ test_run_payload (Fixture *fixture, gconstpointer data)
   assert_cleaned_up (out);
 }
 
+/* --metadata-tokens: the test guest gets 401 for its payload, asks for a
+ * token with a PUT (busybox nc) and sends it from then on; its payload
+ * uses it too. A request without it never reaches the metadata folder. */
+static void
+test_run_tokens (Fixture *fixture, gconstpointer data)
+{
+  const char *extra[] = { "--metadata-tokens", "--timeout", "300", NULL };
+  g_autoptr(GSubprocess) process = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *result = NULL;
+
+  write_payload (fixture,
+                 "wget -q -O - --header \"X-metadata-token: $METADATA_TOKEN\" http://169.254.169.254/hello\n"
+                 "wget -q -O - http://169.254.169.254/hello 2>/dev/null || echo refused-without-token\n");
+  process = start_qvm (fixture, extra);
+  g_assert_cmpint (finish_qvm (process, &out, &err), ==, 0);
+
+  result = read_in (fixture, "outbox/result");
+  g_assert_cmpstr (result, ==, "served from the metadata folder\nrefused-without-token\n");
+  /* The handler saw the payload once, /hello once: the refused ones
+   * never reached it. */
+  g_assert_nonnull (strstr (out, "guest: GET /payload → 200"));
+  g_assert_nonnull (strstr (out, "guest: GET /hello → 200"));
+  g_assert_null (strstr (strstr (out, "guest: GET /hello → 200") + 1, "guest: GET /hello"));
+}
+
 /* A guest that outlives --timeout: shut down, killed after --grace (the
  * test guest ignores the power button), exit 4, a screenshot anyway. */
 static void
@@ -473,6 +500,7 @@ main (int argc, char *argv[])
 
   g_test_add ("/qvm-run/payload", Fixture, NULL, fixture_set_up, test_run_payload, fixture_tear_down);
   g_test_add ("/qvm-run/timeout", Fixture, NULL, fixture_set_up, test_run_timeout, fixture_tear_down);
+  g_test_add ("/qvm-run/tokens", Fixture, NULL, fixture_set_up, test_run_tokens, fixture_tear_down);
   g_test_add ("/qvm-build/from", Fixture, NULL, fixture_set_up, test_build_from, fixture_tear_down);
   g_test_add ("/qvm-run/interrupt", Fixture, NULL, fixture_set_up, test_run_interrupt, fixture_tear_down);
   g_test_add ("/qvm-run/as-pid1", Fixture, NULL, fixture_set_up, test_run_as_pid1, fixture_tear_down);

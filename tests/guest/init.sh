@@ -137,12 +137,30 @@ if ! udhcpc -f -q -n -t 5 -T 2 -i "$ifname" -s /etc/udhcpc.script; then
   power_off
 fi
 
+# A metadata service that wants session tokens (IMDSv2 style) answers
+# 401: get one with a PUT (busybox wget cannot PUT, nc can) and send it
+# from then on; payloads find it in $METADATA_TOKEN.
+METADATA_TOKEN=
+get_token () {
+  printf 'PUT /latest/api/token HTTP/1.0\r\nX-metadata-token-ttl-seconds: 21600\r\nContent-Length: 0\r\n\r\n' |
+    timeout 10 nc 169.254.169.254 80 > /tmp/token-answer 2>/dev/null
+  head -n 1 /tmp/token-answer | grep -q " 200 " || return 1
+  METADATA_TOKEN=$(sed '1,/^\r*$/d' /tmp/token-answer | tr -d '\r\n')
+  [ -n "$METADATA_TOKEN" ]
+}
+
 tries=0
 while :; do
   tries=$((tries + 1))
   say "fetching payload (try $tries of $FETCH_TRIES)"
-  if timeout 10 wget -q -O /tmp/payload "$METADATA/payload"; then
+  # The token header, once there is a token (one word, or none).
+  if timeout 10 wget ${METADATA_TOKEN:+--header} ${METADATA_TOKEN:+"X-metadata-token: $METADATA_TOKEN"} \
+      -q -O /tmp/payload "$METADATA/payload" 2> /tmp/wget-error; then
     break
+  fi
+  if [ -z "$METADATA_TOKEN" ] && grep -q " 401 " /tmp/wget-error && get_token; then
+    say "the metadata service wants a token: got one"
+    continue
   fi
   if [ "$tries" -ge "$FETCH_TRIES" ]; then
     say "no payload from $METADATA/payload after $tries tries: giving up"
@@ -152,6 +170,7 @@ while :; do
 done
 
 say "running payload ($(wc -c < /tmp/payload) bytes)"
+export METADATA_TOKEN
 sh /tmp/payload < /dev/null > /tmp/output 2>&1
 status=$?
 say "payload exit status $status"
@@ -164,7 +183,8 @@ tries=0
 while :; do
   tries=$((tries + 1))
   say "posting result (try $tries of $POST_TRIES)"
-  if timeout 30 wget -q -O /dev/null \
+  if timeout 30 wget ${METADATA_TOKEN:+--header} ${METADATA_TOKEN:+"X-metadata-token: $METADATA_TOKEN"} \
+      -q -O /dev/null \
       --header "Content-Type: application/octet-stream" \
       --post-file /tmp/output "$METADATA/result?status=$status"; then
     say "result posted"

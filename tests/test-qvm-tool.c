@@ -511,7 +511,10 @@ test_tool_run_sweeps_leftovers (Fixture       *fixture,
   g_autofree char *abandoned_disk = g_build_filename (abandoned, "instance.qcow2", NULL);
   g_autofree char *unmarked = g_build_filename (tmp, "qvm-run-bbbbbb", NULL);
   g_autofree char *live = NULL;
+  g_autofree char *inspected = g_build_filename (tmp, "qvm-inspect-dddddd", NULL);
+  g_autofree char *inspected_mark = g_build_filename (inspected, QVM_OWNED_FOLDER_MARK, NULL);
   g_auto(Result) missing = { 0 };
+  g_auto(Result) inspect = { 0 };
   int live_lock = -1;
 
   g_assert_cmpint (g_mkdir (tmp, 0700), ==, 0);
@@ -522,11 +525,17 @@ test_tool_run_sweeps_leftovers (Fixture       *fixture,
   live = qvm_owned_folder_make (tmp, "qvm-run-", &live_lock, NULL);
   g_assert_nonnull (live);
 
+  g_assert_cmpint (g_mkdir (inspected, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (inspected_mark, "", 0, NULL));
+
   g_setenv ("TMPDIR", tmp, TRUE);
   run_qvm (fixture, &missing, "run", "--accel", "tcg", "missing.tar.zst", NULL);
+  run_qvm (fixture, &inspect, "inspect", "missing.tar.zst", NULL);
   g_unsetenv ("TMPDIR");
   g_assert_cmpint (missing.status, ==, 3);
+  g_assert_cmpint (inspect.status, ==, 1); /* inspect: 1 for an invalid archive */
 
+  g_assert_false (g_file_test (inspected, G_FILE_TEST_EXISTS));
   g_assert_false (g_file_test (abandoned, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (unmarked, G_FILE_TEST_IS_DIR));
   g_assert_true (g_file_test (live, G_FILE_TEST_IS_DIR));

@@ -12,6 +12,8 @@
 
 #include "config.h"
 
+#include <unistd.h>
+
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,7 +23,9 @@
 #include <glib/gstdio.h>
 
 #include "qvm.h"
+#include "qvm-fs-private.h"
 #include "qvm-init.h"
+#include "qvm-owned-folder-private.h"
 #include "qvm-tool.h"
 
 typedef int (*CommandFunc) (int argc, char **argv);
@@ -156,6 +160,7 @@ command_inspect (int    argc,
   g_autofree char *data = NULL;
   const char *disk;
   struct stat st;
+  int temporary_lock = -1;
 
   if (!qvm_tool_parse_options (context, "inspect", &argc, &argv))
     return EXIT_USAGE;
@@ -165,7 +170,10 @@ command_inspect (int    argc,
       return EXIT_USAGE;
     }
 
-  temporary = g_dir_make_tmp ("qvm-inspect-XXXXXX", &error);
+  /* Marked like the folder of qvm run: an inspect interrupted (Ctrl-C
+   * while a large archive is extracted) leaves nothing the next one keeps. */
+  qvm_owned_folder_sweep (g_get_tmp_dir (), "qvm-inspect-");
+  temporary = qvm_owned_folder_make (g_get_tmp_dir (), "qvm-inspect-", &temporary_lock, &error);
   if (temporary == NULL)
     {
       qvm_tool_print_error ("inspect", error->message);
@@ -176,7 +184,8 @@ command_inspect (int    argc,
   if (image == NULL)
     {
       qvm_tool_print_file_error (argv[1], error);
-      g_rmdir (temporary);
+      qvm_fs_remove_tree (temporary, NULL);
+      close (temporary_lock);
       g_print (_("verdict: invalid image archive\n"));
       return EXIT_INVALID;
     }
@@ -193,7 +202,8 @@ command_inspect (int    argc,
 
   if (!qvm_folder_image_delete (image, &error))
     qvm_tool_print_error (folder, error->message);
-  g_rmdir (temporary);
+  qvm_fs_remove_tree (temporary, NULL);
+  close (temporary_lock);
   return EXIT_SUCCESS;
 }
 

@@ -102,7 +102,7 @@ double qvm_screen_similarity_from_mse (double mse);
 /* The peak signal-to-noise ratio of @b against @a over their RGB
  * channels, in dB: 10 log10 (255² · 3N / Σ Δ²). Infinite (INFINITY) for
  * identical pictures, 0 for pictures of different sizes. */
-double qvm_screen_psnr (GdkPixbuf *a,
+double qvm_screen_match_psnr (GdkPixbuf *a,
                         GdkPixbuf *b);
 
 G_END_DECLS

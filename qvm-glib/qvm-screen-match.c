@@ -596,7 +596,7 @@ qvm_screen_matcher_match (QvmScreenMatcher *matcher,
 /* ---- Still screens ---------------------------------------------------------- */
 
 double
-qvm_screen_psnr (GdkPixbuf *a,
+qvm_screen_match_psnr (GdkPixbuf *a,
                  GdkPixbuf *b)
 {
   int width = gdk_pixbuf_get_width (a);

@@ -273,21 +273,21 @@ test_psnr (void)
   g_autoptr(GdkPixbuf) smaller = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 10, 10);
   double one_dot, a_block, shifted;
 
-  g_assert_true (isinf (qvm_screen_psnr (a, b)));
+  g_assert_true (isinf (qvm_screen_match_psnr (a, b)));
 
   fill_rect (b, 0, 0, 1, 1, 255, 255, 255);
-  one_dot = qvm_screen_psnr (a, b);
+  one_dot = qvm_screen_match_psnr (a, b);
   g_assert_true (isfinite (one_dot));
   fill_rect (b, 0, 0, 20, 20, 255, 255, 255);
-  a_block = qvm_screen_psnr (a, b);
-  shifted = qvm_screen_psnr (a, moved);
+  a_block = qvm_screen_match_psnr (a, b);
+  shifted = qvm_screen_match_psnr (a, moved);
   g_assert_cmpfloat (a_block, <, one_dot);
   g_assert_cmpfloat (shifted, <, one_dot);
   /* A changed block is far below openQA's level of 47 dB. */
   g_assert_cmpfloat (a_block, <, 47.0);
 
   gdk_pixbuf_fill (smaller, 0);
-  g_assert_cmpfloat (qvm_screen_psnr (a, smaller), ==, 0.0);
+  g_assert_cmpfloat (qvm_screen_match_psnr (a, smaller), ==, 0.0);
 }
 
 int

@@ -88,6 +88,8 @@ qvm_needle_new (GdkPixbuf *reference,
  * qvm_needle_ref:
  * @needle: a needle
  *
+ * Takes a reference to @needle.
+ *
  * Returns: (transfer full): @needle, with one more reference
  */
 QvmNeedle *
@@ -169,6 +171,8 @@ qvm_needle_add_area (QvmNeedle          *needle,
  * qvm_needle_get_reference:
  * @needle: a needle
  *
+ * Gets the picture @needle's areas are cut from.
+ *
  * Returns: (transfer none): the reference picture of @needle
  */
 GdkPixbuf *
@@ -183,6 +187,8 @@ qvm_needle_get_reference (QvmNeedle *needle)
  * qvm_needle_get_match_level:
  * @needle: a needle
  *
+ * Gets the match level given to [ctor@Qvm.Needle.new].
+ *
  * Returns: the similarity, from 0 to 1, each match area must reach
  */
 double
@@ -196,6 +202,8 @@ qvm_needle_get_match_level (QvmNeedle *needle)
 /**
  * qvm_needle_get_margin:
  * @needle: a needle
+ *
+ * Gets the margin given to [ctor@Qvm.Needle.new].
  *
  * Returns: how far, in pixels, each match area is looked for
  */

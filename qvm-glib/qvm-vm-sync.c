@@ -205,6 +205,7 @@ qvm_virtual_machine_wait_for_screen (QvmVirtualMachine  *vm,
   g_auto(QvmSync) sync = QVM_SYNC_INIT;
 
   g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+  g_return_val_if_fail (needle != NULL, FALSE);
 
   qvm_sync_begin (&sync, vm->context);
   qvm_virtual_machine_wait_for_screen_async (vm, needle, timeout_ms, cancellable,
@@ -242,6 +243,7 @@ qvm_virtual_machine_wait_for_still_screen (QvmVirtualMachine  *vm,
   g_auto(QvmSync) sync = QVM_SYNC_INIT;
 
   g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+  g_return_val_if_fail (psnr_threshold >= 0.0, FALSE);
 
   qvm_sync_begin (&sync, vm->context);
   qvm_virtual_machine_wait_for_still_screen_async (vm, still_ms, psnr_threshold, timeout_ms,

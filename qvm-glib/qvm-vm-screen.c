@@ -447,6 +447,7 @@ wait_for_screen_co (GTask        *task,
   for (;;)
     {
       g_autoptr(GError) error = NULL;
+      gint64 asked = g_get_monotonic_time ();
       g_autoptr(GdkPixbuf) screen = next_screenshot (self, next, deadline, cancellable, &error);
       ScreenFound found;
 
@@ -455,7 +456,8 @@ wait_for_screen_co (GTask        *task,
           qvm_task_return_error (task, g_steal_pointer (&error));
           return;
         }
-      next = g_get_monotonic_time () + SCREEN_POLL_MS * 1000;
+      /* From the start of this screenshot: at @next if it waited. */
+      next = MAX (asked, next) + SCREEN_POLL_MS * 1000;
 
       found.similarity = matcher_compare (wait->matcher, screen, &found.x, &found.y);
       if (found.similarity >= wait->match_level)

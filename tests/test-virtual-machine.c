@@ -1228,6 +1228,7 @@ test_screen_timed_out (Fixture       *fixture,
   g_autoptr(GdkPixbuf) first = NULL;
   g_autoptr(QvmNeedle) needle = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GCancellable) cancellable = NULL;
   double similarity = -1;
 
   start_running (fixture);
@@ -1241,6 +1242,15 @@ test_screen_timed_out (Fixture       *fixture,
   g_assert_error (error, QVM_ERROR, QVM_ERROR_TIMED_OUT);
   g_assert_nonnull (strstr (error->message, "best similarity"));
   g_assert_cmpfloat (similarity, ==, -1);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+  g_clear_error (&error);
+
+  /* Cancelled, it ends at once, and the machine runs on. */
+  cancellable = g_cancellable_new ();
+  g_timeout_add (200, cancel_later, cancellable);
+  g_assert_false (qvm_virtual_machine_wait_for_screen (fixture->vm, needle, TIMEOUT_S * 1000,
+                                                       NULL, NULL, NULL, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
 }
 

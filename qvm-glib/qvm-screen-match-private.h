@@ -67,7 +67,8 @@ typedef struct {
 } QvmAreaMatch;
 
 /* A reference prepared for matching against many screens: its blurred
- * grey, its areas, the search margin and the search order. */
+ * grey, its areas, the search margin, and scratch memory for the screens
+ * (so one matcher is used by one thread at a time). */
 typedef struct _QvmScreenMatcher QvmScreenMatcher;
 
 /* @areas must lie inside @reference and have a size (checked by the

@@ -10,6 +10,7 @@
 
 #include <math.h>
 
+#include "qvm.h"
 #include "qvm-screen-match-private.h"
 
 #define WIDTH 160
@@ -290,6 +291,57 @@ test_psnr (void)
   g_assert_cmpfloat (qvm_screen_match_psnr (a, smaller), ==, 0.0);
 }
 
+/* The public face: QvmNeedle and qvm_screen_psnr(). */
+static void
+test_needle (void)
+{
+  g_autoptr(GdkPixbuf) reference = make_screen (30, 20);
+  g_autoptr(GdkPixbuf) moved = make_screen (37, 15);
+  g_autoptr(QvmNeedle) needle = qvm_needle_new (reference, QVM_NEEDLE_DEFAULT_MATCH_LEVEL,
+                                                QVM_NEEDLE_DEFAULT_MARGIN);
+  g_autoptr(GError) error = NULL;
+  int x = -1, y = -1;
+
+  g_assert_true (qvm_needle_get_reference (needle) == reference);
+  g_assert_cmpfloat (qvm_needle_get_match_level (needle), ==, 0.96);
+  g_assert_cmpuint (qvm_needle_get_margin (needle), ==, 50);
+
+  /* No area: the whole reference, which the moved screen is not. */
+  g_assert_cmpfloat (qvm_needle_compare (needle, reference, &x, &y), ==, 1.0);
+  g_assert_cmpint (x, ==, 0);
+  g_assert_cmpint (y, ==, 0);
+  g_assert_cmpfloat (qvm_needle_compare (needle, moved, NULL, NULL), <, 0.96);
+
+  /* Areas outside the reference, or empty, are refused. */
+  g_assert_false (qvm_needle_add_area (needle, WIDTH - 10, 0, 11, 10, QVM_SCREEN_AREA_MATCH, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (qvm_needle_add_area (needle, 0, 0, 0, 10, QVM_SCREEN_AREA_EXCLUDE, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (qvm_needle_add_area (needle, -1, 0, 10, 10, QVM_SCREEN_AREA_MATCH, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  /* An exclude area alone leaves the whole reference to match. */
+  g_assert_true (qvm_needle_add_area (needle, 0, 0, 10, 10, QVM_SCREEN_AREA_EXCLUDE, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (qvm_needle_compare (needle, moved, NULL, NULL), <, 0.96);
+
+  /* The texture as a match area: found where it moved. */
+  g_assert_true (qvm_needle_add_area (needle, 30, 20, 64, 32, QVM_SCREEN_AREA_MATCH, &error));
+  g_assert_cmpfloat (qvm_needle_compare (needle, moved, &x, &y), ==, 1.0);
+  g_assert_cmpint (x, ==, 37);
+  g_assert_cmpint (y, ==, 15);
+
+  g_assert_true (isinf (qvm_screen_psnr (reference, reference)));
+  g_assert_cmpfloat (qvm_screen_psnr (reference, moved), <, QVM_STILL_SCREEN_DEFAULT_PSNR);
+
+  /* A reference is kept for each reference taken. */
+  qvm_needle_unref (qvm_needle_ref (needle));
+  g_assert_true (G_TYPE_IS_BOXED (QVM_TYPE_NEEDLE));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -304,6 +356,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/screen-match/noise", test_noise);
   g_test_add_func ("/screen-match/several-areas", test_several_areas);
   g_test_add_func ("/screen-match/psnr", test_psnr);
+  g_test_add_func ("/screen-match/needle", test_needle);
 
   return g_test_run ();
 }

@@ -360,5 +360,128 @@ gboolean          qvm_virtual_machine_pointer_click       (QvmVirtualMachine   *
                                                            QvmPointerButton     button,
                                                            GCancellable        *cancellable,
                                                            GError             **error);
+/* ---- Waiting for the screen (qvm-vm-screen.c) ---------------------------- */
+
+/**
+ * QvmScreenAreaKind:
+ * @QVM_SCREEN_AREA_MATCH: the area must be found on the screen, near its
+ *   place in the reference.
+ * @QVM_SCREEN_AREA_EXCLUDE: the area is left out of the comparison, on
+ *   the reference and on the screen alike (a clock, a cursor).
+ *
+ * What an area of a [struct@Qvm.Needle] is for.
+ */
+typedef enum {
+  QVM_SCREEN_AREA_MATCH,
+  QVM_SCREEN_AREA_EXCLUDE,
+} QvmScreenAreaKind;
+
+/**
+ * QVM_NEEDLE_DEFAULT_MATCH_LEVEL:
+ *
+ * The similarity a screen must reach by default for a needle to match,
+ * as openQA's default of 96%.
+ */
+#define QVM_NEEDLE_DEFAULT_MATCH_LEVEL 0.96
+
+/**
+ * QVM_NEEDLE_DEFAULT_MARGIN:
+ *
+ * How far, in pixels, a match area is looked for around its place by
+ * default, as in openQA.
+ */
+#define QVM_NEEDLE_DEFAULT_MARGIN 50
+
+/**
+ * QVM_STILL_SCREEN_DEFAULT_PSNR:
+ *
+ * The peak signal-to-noise ratio, in dB, under which two screenshots are
+ * taken to differ by default, as openQA's `wait_still_screen`.
+ */
+#define QVM_STILL_SCREEN_DEFAULT_PSNR 47.0
+
+#define QVM_TYPE_NEEDLE (qvm_needle_get_type ())
+
+typedef struct _QvmNeedle QvmNeedle;
+
+QVM_AVAILABLE_IN_ALL
+GType             qvm_needle_get_type                  (void) G_GNUC_CONST;
+QVM_AVAILABLE_IN_ALL
+QvmNeedle        *qvm_needle_new                       (GdkPixbuf          *reference,
+                                                        double              match_level,
+                                                        guint               margin);
+QVM_AVAILABLE_IN_ALL
+QvmNeedle        *qvm_needle_ref                       (QvmNeedle          *needle);
+QVM_AVAILABLE_IN_ALL
+void              qvm_needle_unref                     (QvmNeedle          *needle);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_needle_add_area                  (QvmNeedle          *needle,
+                                                        int                 x,
+                                                        int                 y,
+                                                        int                 width,
+                                                        int                 height,
+                                                        QvmScreenAreaKind   kind,
+                                                        GError            **error);
+QVM_AVAILABLE_IN_ALL
+GdkPixbuf        *qvm_needle_get_reference             (QvmNeedle          *needle);
+QVM_AVAILABLE_IN_ALL
+double            qvm_needle_get_match_level           (QvmNeedle          *needle);
+QVM_AVAILABLE_IN_ALL
+guint             qvm_needle_get_margin                (QvmNeedle          *needle);
+QVM_AVAILABLE_IN_ALL
+double            qvm_needle_compare                   (QvmNeedle          *needle,
+                                                        GdkPixbuf          *screen,
+                                                        int                *x,
+                                                        int                *y);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QvmNeedle, qvm_needle_unref)
+
+QVM_AVAILABLE_IN_ALL
+double            qvm_screen_psnr                      (GdkPixbuf          *a,
+                                                        GdkPixbuf          *b);
+
+QVM_AVAILABLE_IN_ALL
+void              qvm_virtual_machine_wait_for_screen_async  (QvmVirtualMachine   *vm,
+                                                              QvmNeedle           *needle,
+                                                              guint                timeout_ms,
+                                                              GCancellable        *cancellable,
+                                                              GAsyncReadyCallback  callback,
+                                                              gpointer             user_data);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_wait_for_screen_finish (QvmVirtualMachine   *vm,
+                                                              GAsyncResult        *result,
+                                                              double              *similarity,
+                                                              int                 *x,
+                                                              int                 *y,
+                                                              GError             **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_wait_for_screen        (QvmVirtualMachine   *vm,
+                                                              QvmNeedle           *needle,
+                                                              guint                timeout_ms,
+                                                              double              *similarity,
+                                                              int                 *x,
+                                                              int                 *y,
+                                                              GCancellable        *cancellable,
+                                                              GError             **error);
+
+QVM_AVAILABLE_IN_ALL
+void              qvm_virtual_machine_wait_for_still_screen_async  (QvmVirtualMachine   *vm,
+                                                                    guint                still_ms,
+                                                                    double               psnr_threshold,
+                                                                    guint                timeout_ms,
+                                                                    GCancellable        *cancellable,
+                                                                    GAsyncReadyCallback  callback,
+                                                                    gpointer             user_data);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_wait_for_still_screen_finish (QvmVirtualMachine   *vm,
+                                                                    GAsyncResult        *result,
+                                                                    GError             **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_wait_for_still_screen        (QvmVirtualMachine   *vm,
+                                                                    guint                still_ms,
+                                                                    double               psnr_threshold,
+                                                                    guint                timeout_ms,
+                                                                    GCancellable        *cancellable,
+                                                                    GError             **error);
 
 G_END_DECLS

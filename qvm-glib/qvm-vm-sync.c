@@ -172,3 +172,81 @@ qvm_virtual_machine_wait (QvmVirtualMachine  *vm,
   return run_blocking_timed (vm, qvm_virtual_machine_wait_async, qvm_virtual_machine_wait_finish,
                              timeout_ms, cancellable, error);
 }
+
+/**
+ * qvm_virtual_machine_wait_for_screen:
+ * @vm: a virtual machine
+ * @needle: what to wait for
+ * @timeout_ms: how long to wait at most, in milliseconds; 0 waits as long
+ *   as it takes
+ * @similarity: (out) (optional): the similarity of the screen that
+ *   matched
+ * @x: (out) (optional): where the needle's first match area was found
+ * @y: (out) (optional): its top edge
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of [method@Qvm.VirtualMachine.wait_for_screen_async],
+ * with the same rules as [method@Qvm.VirtualMachine.start].
+ *
+ * Returns: %TRUE when the screen matched; %FALSE with @error set
+ *   otherwise (%QVM_ERROR_TIMED_OUT after @timeout_ms)
+ */
+gboolean
+qvm_virtual_machine_wait_for_screen (QvmVirtualMachine  *vm,
+                                     QvmNeedle          *needle,
+                                     guint               timeout_ms,
+                                     double             *similarity,
+                                     int                *x,
+                                     int                *y,
+                                     GCancellable       *cancellable,
+                                     GError            **error)
+{
+  g_auto(QvmSync) sync = QVM_SYNC_INIT;
+
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+  g_return_val_if_fail (needle != NULL, FALSE);
+
+  qvm_sync_begin (&sync, vm->context);
+  qvm_virtual_machine_wait_for_screen_async (vm, needle, timeout_ms, cancellable,
+                                             qvm_sync_store_result, &sync);
+  return qvm_virtual_machine_wait_for_screen_finish (vm, qvm_sync_end (&sync), similarity, x, y,
+                                                     error);
+}
+
+/**
+ * qvm_virtual_machine_wait_for_still_screen:
+ * @vm: a virtual machine
+ * @still_ms: how long the screen must not change, in milliseconds
+ * @psnr_threshold: the ratio in dB under which two screenshots differ; 0
+ *   for %QVM_STILL_SCREEN_DEFAULT_PSNR
+ * @timeout_ms: how long to wait at most, in milliseconds; 0 waits as long
+ *   as it takes
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of
+ * [method@Qvm.VirtualMachine.wait_for_still_screen_async], with the same
+ * rules as [method@Qvm.VirtualMachine.start].
+ *
+ * Returns: %TRUE when the screen stayed still; %FALSE with @error set
+ *   otherwise
+ */
+gboolean
+qvm_virtual_machine_wait_for_still_screen (QvmVirtualMachine  *vm,
+                                           guint               still_ms,
+                                           double              psnr_threshold,
+                                           guint               timeout_ms,
+                                           GCancellable       *cancellable,
+                                           GError            **error)
+{
+  g_auto(QvmSync) sync = QVM_SYNC_INIT;
+
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+  g_return_val_if_fail (psnr_threshold >= 0.0, FALSE);
+
+  qvm_sync_begin (&sync, vm->context);
+  qvm_virtual_machine_wait_for_still_screen_async (vm, still_ms, psnr_threshold, timeout_ms,
+                                                   cancellable, qvm_sync_store_result, &sync);
+  return qvm_virtual_machine_wait_for_still_screen_finish (vm, qvm_sync_end (&sync), error);
+}

@@ -1164,6 +1164,181 @@ test_concurrent_screenshots (Fixture       *fixture,
   }
 }
 
+/* ---- Waiting for the screen ------------------------------------------------ */
+
+/* SeaBIOS's first line, "SeaBIOS (version …)", on a 720x400 text screen. */
+#define BANNER_WIDTH 360
+#define BANNER_HEIGHT 16
+
+/* Screenshots until SeaBIOS has written its banner and the line after
+ * it: over 300 lit pixels in the second row of text (the cursor alone
+ * has 16). The cursor has then left the banner's row: it blinks, and
+ * would make a needle cut with it fail. */
+static GdkPixbuf *
+screenshot_with_banner (QvmVirtualMachine *vm)
+{
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr(GdkPixbuf) pixbuf = screenshot_not_blank (vm);
+      const guint8 *pixels = gdk_pixbuf_read_pixels (pixbuf);
+      int rowstride = gdk_pixbuf_get_rowstride (pixbuf);
+      int channels = gdk_pixbuf_get_n_channels (pixbuf);
+      guint lit = 0;
+
+      for (int y = BANNER_HEIGHT; y < 2 * BANNER_HEIGHT; y++)
+        for (int x = 0; x < BANNER_WIDTH; x++)
+          lit += pixels[y * rowstride + x * channels] != pixels[0];
+      if (lit > 300)
+        return g_steal_pointer (&pixbuf);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (50 * 1000);
+    }
+}
+
+/* A needle of SeaBIOS's banner cut from @screen and pasted at (@x, @y) of
+ * an otherwise black reference. */
+static QvmNeedle *
+banner_needle (GdkPixbuf *screen,
+               int        x,
+               int        y)
+{
+  g_autoptr(GdkPixbuf) reference = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8,
+                                                   gdk_pixbuf_get_width (screen),
+                                                   gdk_pixbuf_get_height (screen));
+  g_autoptr(GError) error = NULL;
+  QvmNeedle *needle;
+
+  gdk_pixbuf_fill (reference, 0x000000ff);
+  gdk_pixbuf_copy_area (screen, 0, 0, BANNER_WIDTH, BANNER_HEIGHT, reference, x, y);
+  needle = qvm_needle_new (reference, QVM_NEEDLE_DEFAULT_MATCH_LEVEL, QVM_NEEDLE_DEFAULT_MARGIN);
+  g_assert_true (qvm_needle_add_area (needle, x, y, BANNER_WIDTH, BANNER_HEIGHT,
+                                      QVM_SCREEN_AREA_MATCH, &error));
+  g_assert_no_error (error);
+  return needle;
+}
+
+static void
+test_screen_found (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(GdkPixbuf) first = NULL;
+  g_autoptr(QvmNeedle) needle = NULL;
+  g_autoptr(GError) error = NULL;
+  TestutilWait wait = { FALSE, NULL };
+  double similarity = 0;
+  int x = -1, y = -1;
+
+  start_running (fixture);
+  first = screenshot_with_banner (fixture->vm);
+
+  /* Cut from the first screenshot and moved by (10, 20) in the
+   * reference: found where it is on the live screen, within the margin. */
+  needle = banner_needle (first, 10, 20);
+  qvm_virtual_machine_wait_for_screen_async (fixture->vm, needle, TIMEOUT_S * 1000, NULL,
+                                             testutil_on_wait_done, &wait);
+  testutil_iterate_until (NULL, &wait.done, TIMEOUT_S + 10);
+  g_assert_true (qvm_virtual_machine_wait_for_screen_finish (fixture->vm, wait.result,
+                                                             &similarity, &x, &y, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (similarity, >=, QVM_NEEDLE_DEFAULT_MATCH_LEVEL);
+  g_assert_cmpint (x, ==, 0);
+  g_assert_cmpint (y, ==, 0);
+  g_clear_object (&wait.result);
+
+  /* The blocking form, the banner at its own place. */
+  g_clear_pointer (&needle, qvm_needle_unref);
+  needle = banner_needle (first, 0, 0);
+  g_assert_true (qvm_virtual_machine_wait_for_screen (fixture->vm, needle, TIMEOUT_S * 1000,
+                                                      &similarity, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (similarity, >=, QVM_NEEDLE_DEFAULT_MATCH_LEVEL);
+}
+
+static void
+test_screen_timed_out (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autoptr(GdkPixbuf) first = NULL;
+  g_autoptr(QvmNeedle) needle = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GCancellable) cancellable = NULL;
+  double similarity = -1;
+
+  start_running (fixture);
+  first = screenshot_not_blank (fixture->vm);
+
+  /* A white block where the banner is: never on the screen. */
+  needle = banner_needle (first, 0, 0);
+  gdk_pixbuf_fill (qvm_needle_get_reference (needle), 0xffffffff);
+  g_assert_false (qvm_virtual_machine_wait_for_screen (fixture->vm, needle, 500,
+                                                       &similarity, NULL, NULL, NULL, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (error->message, "best similarity"));
+  g_assert_cmpfloat (similarity, ==, -1);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+  g_clear_error (&error);
+
+  /* Cancelled, it ends at once, and the machine runs on. */
+  cancellable = g_cancellable_new ();
+  g_timeout_add (200, cancel_later, cancellable);
+  g_assert_false (qvm_virtual_machine_wait_for_screen (fixture->vm, needle, TIMEOUT_S * 1000,
+                                                       NULL, NULL, NULL, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+}
+
+static gboolean
+kill_vm_later (gpointer data)
+{
+  qvm_virtual_machine_kill (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_screen_machine_done (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(GdkPixbuf) first = NULL;
+  g_autoptr(QvmNeedle) needle = NULL;
+  g_autoptr(GError) error = NULL;
+
+  start_running (fixture);
+  first = screenshot_not_blank (fixture->vm);
+  needle = banner_needle (first, 0, 0);
+  gdk_pixbuf_fill (qvm_needle_get_reference (needle), 0xffffffff);
+
+  /* The machine's end ends the wait, with the machine's error. */
+  g_timeout_add (300, kill_vm_later, fixture->vm);
+  g_assert_false (qvm_virtual_machine_wait_for_screen (fixture->vm, needle, TIMEOUT_S * 1000,
+                                                       NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_KILLED);
+}
+
+static void
+test_still_screen (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  TestutilWait wait = { FALSE, NULL };
+
+  /* Not started: nothing to look at. */
+  g_assert_false (qvm_virtual_machine_wait_for_still_screen (fixture->vm, 100, 0, 1000, NULL, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+
+  /* SeaBIOS's idle screen, whose only change is the text cursor's blink:
+   * 45.7 dB on 720x400, under the default of 47 dB, so a lower level. */
+  start_running (fixture);
+  qvm_virtual_machine_wait_for_still_screen_async (fixture->vm, 500, 40.0, TIMEOUT_S * 1000, NULL,
+                                                   testutil_on_wait_done, &wait);
+  testutil_iterate_until (NULL, &wait.done, TIMEOUT_S + 10);
+  g_assert_true (qvm_virtual_machine_wait_for_still_screen_finish (fixture->vm, wait.result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&wait.result);
+}
+
 static void
 on_stop_event (QvmVirtualMachine *vm,
                const char        *name,
@@ -1383,6 +1558,10 @@ main (int argc, char *argv[])
   ADD ("new/malformed", test_malformed, no_vm);
   ADD ("new/bad-socket-folder", test_bad_socket_folder, no_vm);
   ADD ("screenshot/concurrent", test_concurrent_screenshots, NULL);
+  ADD ("screen/found", test_screen_found, NULL);
+  ADD ("screen/timed-out", test_screen_timed_out, NULL);
+  ADD ("screen/machine-done", test_screen_machine_done, NULL);
+  ADD ("screen/still", test_still_screen, NULL);
   ADD ("qmp-event", test_qmp_event, NULL);
   ADD ("cycles", test_cycles, GUINT_TO_POINTER (20));
   ADD ("fake/guest-failed", test_guest_failed, NULL);

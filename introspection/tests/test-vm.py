@@ -95,6 +95,58 @@ class VirtualMachineTest(LoopTestCase):
         self.assertTrue(self.vm.wait(0, None))
         self.assertEqual(self.vm.get_done_reason(), Qvm.VmDoneReason.KILLED)
 
+    def screenshot_with_banner(self):
+        # SeaBIOS's text screen once it wrote its banner and the line
+        # after: over 300 lit pixels in the second row (the cursor alone
+        # has 16), so the blinking cursor has left the banner's row.
+        deadline = GLib.get_monotonic_time() + 60 * 1000000
+        while True:
+            pixbuf = self.vm.screenshot(None)
+            pixels = pixbuf.get_pixels()
+            stride, channels = pixbuf.get_rowstride(), pixbuf.get_n_channels()
+            lit = sum(pixels[y * stride + x * channels] != pixels[0]
+                      for y in range(16, 32) for x in range(360)) if pixbuf.get_width() == 720 else 0
+            if lit > 300:
+                return pixbuf
+            self.assertLess(GLib.get_monotonic_time(), deadline, 'no banner')
+            GLib.usleep(50000)
+
+    def test_wait_for_screen(self):
+        self.assertTrue(self.vm.start(None))
+        first = self.screenshot_with_banner()
+
+        # SeaBIOS's banner, cut from the first screenshot: on the screen.
+        needle = Qvm.Needle.new(first, Qvm.NEEDLE_DEFAULT_MATCH_LEVEL, Qvm.NEEDLE_DEFAULT_MARGIN)
+        self.assertTrue(needle.add_area(0, 0, 360, 16, Qvm.ScreenAreaKind.MATCH))
+        self.assertEqual(needle.compare(first), (1.0, 0, 0))
+        ok, similarity, x, y = self.call(self.vm.wait_for_screen_async,
+                                         self.vm.wait_for_screen_finish, needle, 60000)
+        self.assertTrue(ok)
+        self.assertGreaterEqual(similarity, 0.96)
+        self.assertEqual((x, y), (0, 0))
+
+        # An area outside the reference is refused.
+        with self.assertRaises(GLib.Error) as caught:
+            needle.add_area(700, 0, 100, 16, Qvm.ScreenAreaKind.EXCLUDE)
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(),
+                                                 Gio.IOErrorEnum.INVALID_ARGUMENT))
+
+        # A white banner is never shown: the blocking form times out.
+        white = first.copy()
+        white.fill(0xffffffff)
+        never = Qvm.Needle.new(white, 0.96, 10)
+        never.add_area(0, 0, 360, 16, Qvm.ScreenAreaKind.MATCH)
+        with self.assertRaises(GLib.Error) as caught:
+            self.vm.wait_for_screen(never, 300, None)
+        self.assertTrue(caught.exception.matches(Qvm.error_quark(), Qvm.Error.TIMED_OUT))
+        self.assertIn('best similarity', caught.exception.message)
+
+        self.assertEqual(Qvm.screen_psnr(first, first), float('inf'))
+        self.assertLess(Qvm.screen_psnr(first, white), Qvm.STILL_SCREEN_DEFAULT_PSNR)
+
+        # SeaBIOS's idle screen, its cursor blinking (about 45.7 dB).
+        self.assertTrue(self.vm.wait_for_still_screen(500, 40.0, 60000, None))
+
     def test_missing_qemu(self):
         details = []
         self.vm.connect('done::failed', lambda vm: details.append('failed'))

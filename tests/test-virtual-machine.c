@@ -21,6 +21,8 @@
 #include <glib/gstdio.h>
 #include <gvnc.h>
 
+#include <zstd.h>
+
 #include "qvm.h"
 #include "testutil.h"
 
@@ -865,6 +867,66 @@ test_input (Fixture       *fixture,
   g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
 }
 
+/* The first bytes of a zstd file, decompressed. */
+static GBytes *
+zstd_head (const char *path,
+           gsize       want)
+{
+  g_autofree char *compressed = NULL;
+  gsize length;
+  g_autofree guint8 *plain = g_malloc (want);
+  ZSTD_DCtx *context = ZSTD_createDCtx ();
+  ZSTD_inBuffer in;
+  ZSTD_outBuffer out = { plain, want, 0 };
+
+  g_assert_true (g_file_get_contents (path, &compressed, &length, NULL));
+  in = (ZSTD_inBuffer) { compressed, length, 0 };
+  while (out.pos < want && in.pos < in.size)
+    g_assert_false (ZSTD_isError (ZSTD_decompressStream (context, &out, &in)));
+  ZSTD_freeDCtx (context);
+  return g_bytes_new (plain, out.pos);
+}
+
+/* The running state, saved: a QEMU migration stream ("QEVM", then the
+ * version) under zstd; the guest goes on, or the machine ends. A target
+ * that cannot be written is an error that leaves nothing behind. */
+static void
+test_save (Fixture       *fixture,
+           gconstpointer  data)
+{
+  g_autofree char *target = g_build_filename (fixture->folder, "state.zst", NULL);
+  g_autofree char *nowhere = g_build_filename (fixture->folder, "no", "state.zst", NULL);
+  g_autoptr(GFile) target_file = g_file_new_for_path (target);
+  g_autoptr(GFile) nowhere_file = g_file_new_for_path (nowhere);
+  g_autoptr(GBytes) head = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *status = NULL;
+  guint entries;
+
+  start_running (fixture);
+  entries = testutil_count_entries (fixture->folder);
+  g_assert_true (qvm_virtual_machine_save (fixture->vm, target_file, QVM_SAVE_FLAGS_NONE, NULL, &error));
+  g_assert_no_error (error);
+  head = zstd_head (target, 8);
+  g_assert_cmpuint (g_bytes_get_size (head), ==, 8);
+  g_assert_cmpmem (g_bytes_get_data (head, NULL), 4, "QEVM", 4);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+  status = query_status (fixture->vm);
+  g_assert_cmpstr (status, ==, "running");
+  g_assert_cmpuint (testutil_count_entries (fixture->folder), ==, entries + 1);
+
+  g_assert_false (qvm_virtual_machine_save (fixture->vm, nowhere_file, QVM_SAVE_FLAGS_NONE, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+
+  g_assert_true (qvm_virtual_machine_save (fixture->vm, target_file, QVM_SAVE_FLAGS_END, NULL, &error));
+  g_assert_no_error (error);
+  testutil_iterate_until_nonzero (NULL, &fixture->done_count, TIMEOUT_S);
+  g_assert_cmpuint (testutil_count_entries (fixture->folder), ==, entries + 1);
+  g_unlink (target);
+}
+
 static void
 test_kill_done (Fixture       *fixture,
                 gconstpointer  data)
@@ -1370,6 +1432,7 @@ main (int argc, char *argv[])
   ADD ("kill/stopping", test_kill_stopping, NULL);
   ADD ("kill/done", test_kill_done, NULL);
   ADD ("blocking", test_blocking, NULL);
+  ADD ("save", test_save, NULL);
   ADD ("input", test_input, NULL);
   ADD ("shutdown/never-started", test_shutdown_never_started, NULL);
   ADD ("shutdown/quit-over-qmp", test_quit_over_qmp, NULL);

@@ -393,4 +393,9 @@ gboolean          qvm_virtual_machine_save             (QvmVirtualMachine   *vm,
                                                         GCancellable        *cancellable,
                                                         GError             **error);
 
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_set_restore_file (QvmVirtualMachine   *vm,
+                                                        GFile               *state,
+                                                        GError             **error);
+
 G_END_DECLS

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -145,6 +146,7 @@ wait_migration_verdict (QvmVirtualMachine  *self,
 static gboolean
 compress_stream (GInputStream  *input,
                  int            out_fd,
+                 guint64        offset,
                  guint64       *size,
                  GCancellable  *cancellable,
                  GError       **error)
@@ -155,7 +157,6 @@ compress_stream (GInputStream  *input,
   ZSTD_CCtx *context = ZSTD_createCCtx ();
   gboolean ok = TRUE;
   gboolean ended = FALSE;
-  guint64 offset = 0;
 
   ZSTD_CCtx_setParameter (context, ZSTD_c_compressionLevel, 1);
   *size = 0;
@@ -199,6 +200,123 @@ compress_stream (GInputStream  *input,
   return ok;
 }
 
+/* ---- What the state needs ------------------------------------------------------ */
+
+/* The file starts with a zstd skippable frame (which any zstd reader
+ * passes over) holding what a restore must match, as JSON:
+ * {"format": 1, "qemu": "7.2.11", "machine": {machine.json}}. */
+#define SKIPPABLE_MAGIC 0x184D2A50u
+#define HEADER_MAX (1024 * 1024)
+#define STATE_FORMAT 1
+
+static void
+put_le32 (guint8  *bytes,
+          guint32  value)
+{
+  for (guint i = 0; i < 4; i++)
+    bytes[i] = (guint8) (value >> (8 * i));
+}
+
+static guint32
+get_le32 (const guint8 *bytes)
+{
+  return (guint32) bytes[0] | (guint32) bytes[1] << 8 | (guint32) bytes[2] << 16 |
+         (guint32) bytes[3] << 24;
+}
+
+static gboolean
+write_header (QvmVirtualMachine  *self,
+              int                 fd,
+              guint64            *header_size,
+              GError            **error)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *machine = qvm_machine_to_data (self->machine);
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *json = NULL;
+  guint8 frame[8];
+  gsize length;
+
+  if (!json_parser_load_from_data (parser, machine, -1, error))
+    return FALSE;
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "format");
+  json_builder_add_int_value (builder, STATE_FORMAT);
+  json_builder_set_member_name (builder, "qemu");
+  json_builder_add_string_value (builder, qvm_qmp_client_get_qemu_version (self->qmp));
+  json_builder_set_member_name (builder, "machine");
+  json_builder_add_value (builder, json_node_copy (json_parser_get_root (parser)));
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  json = json_to_string (root, FALSE);
+  length = strlen (json);
+
+  put_le32 (frame, SKIPPABLE_MAGIC);
+  put_le32 (frame + 4, (guint32) length);
+  if (!qvm_fs_pwrite_all (fd, frame, sizeof frame, 0, error) ||
+      !qvm_fs_pwrite_all (fd, json, length, sizeof frame, error))
+    return FALSE;
+  *header_size = sizeof frame + length;
+  return TRUE;
+}
+
+/* Reads the header of the state file open as @fd (leaving the offset
+ * after it): its QEMU version and machine. */
+static JsonObject *
+read_header (int          fd,
+             const char  *path,
+             GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *json = NULL;
+  guint8 frame[8];
+  guint32 length;
+  JsonNode *root;
+
+  if (read (fd, frame, sizeof frame) != (gssize) sizeof frame || get_le32 (frame) != SKIPPABLE_MAGIC ||
+      (length = get_le32 (frame + 4)) == 0 || length > HEADER_MAX)
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD,
+                   _("%s is not a saved machine state of qvm-glib"), path);
+      return NULL;
+    }
+  json = g_malloc0 (length + 1);
+  if (read (fd, json, length) != (gssize) length || !json_parser_load_from_data (parser, json, length, NULL) ||
+      (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+      json_object_get_int_member_with_default (json_node_get_object (root), "format", 0) != STATE_FORMAT)
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD,
+                   _("%s: the description of the saved state is damaged or of another format"), path);
+      return NULL;
+    }
+  return json_object_ref (json_node_get_object (root));
+}
+
+/* What the state was saved from must be what will run it: the same
+ * machine definition (memory, devices, topology, layout, identity). */
+static gboolean
+check_header_machine (QvmVirtualMachine  *self,
+                      JsonObject         *header,
+                      const char         *path,
+                      GError            **error)
+{
+  JsonNode *saved = json_object_get_member (header, "machine");
+  g_autoptr(QvmMachine) machine = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (saved != NULL)
+    machine = qvm_machine_new_from_json (saved, &local_error);
+  if (machine == NULL || !qvm_machine_equal (machine, self->machine))
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD,
+                   _("%s was saved from another machine definition than this machine's: "
+                     "it can only be restored into the same one"), path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* ---- The save --------------------------------------------------------------------- */
 
 static gboolean
@@ -213,6 +331,7 @@ save_state (QvmVirtualMachine  *self,
   gboolean migrating = FALSE;
   gboolean ok = FALSE;
   guint64 size = 0;
+  guint64 header_size = 0;
   int pipe_fds[2];
   int out_fd;
 
@@ -220,6 +339,12 @@ save_state (QvmVirtualMachine  *self,
   if (out_fd < 0)
     {
       qvm_fs_set_error_from_errno (error, errno, target, "create");
+      return FALSE;
+    }
+  if (!write_header (self, out_fd, &header_size, error))
+    {
+      close (out_fd);
+      g_unlink (temporary);
       return FALSE;
     }
   if (!g_unix_open_pipe (pipe_fds, FD_CLOEXEC, error) ||
@@ -238,7 +363,7 @@ save_state (QvmVirtualMachine  *self,
       /* QEMU holds its own copy: the stream ends when QEMU closes it. */
       close (pipe_fds[1]);
       pipe_fds[1] = -1;
-      ok = compress_stream (input, out_fd, &size, cancellable, error) &&
+      ok = compress_stream (input, out_fd, header_size, &size, cancellable, error) &&
            wait_migration_verdict (self, cancellable, error);
     }
   if (pipe_fds[1] >= 0)
@@ -417,4 +542,213 @@ qvm_virtual_machine_save (QvmVirtualMachine  *vm,
   qvm_sync_begin (&sync, vm->context);
   qvm_virtual_machine_save_async (vm, target, flags, cancellable, qvm_sync_store_result, &sync);
   return qvm_virtual_machine_save_finish (vm, qvm_sync_end (&sync), error);
+}
+
+/* ---- Restore ---------------------------------------------------------------------- */
+
+/* Decompresses the state from @in_fd (after its header) into @output,
+ * QEMU's end of the incoming stream being the other end of the pipe; with
+ * @output NULL, only checks that the stream is whole. */
+static gboolean
+feed_state (int             in_fd,
+            GOutputStream  *output,
+            const char     *path,
+            GCancellable   *cancellable,
+            GError        **error)
+{
+  gsize in_capacity = ZSTD_DStreamInSize ();
+  gsize out_capacity = ZSTD_DStreamOutSize ();
+  g_autofree guint8 *in_buffer = g_malloc (in_capacity);
+  g_autofree guint8 *out_buffer = g_malloc (out_capacity);
+  ZSTD_DCtx *context = ZSTD_createDCtx ();
+  gboolean ok = TRUE;
+  gsize last = 1;
+
+  for (;;)
+    {
+      gssize got = read (in_fd, in_buffer, in_capacity);
+      ZSTD_inBuffer in = { in_buffer, got > 0 ? (gsize) got : 0, 0 };
+
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got < 0)
+        {
+          qvm_fs_set_error_from_errno (error, errno, path, "read");
+          ok = FALSE;
+          break;
+        }
+      if (got == 0)
+        break;
+      while (ok && in.pos < in.size)
+        {
+          ZSTD_outBuffer out = { out_buffer, out_capacity, 0 };
+
+          last = ZSTD_decompressStream (context, &out, &in);
+          if (ZSTD_isError (last))
+            {
+              g_set_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD,
+                           _("%s: the saved state is damaged: %s"), path, ZSTD_getErrorName (last));
+              ok = FALSE;
+            }
+          else if (out.pos > 0 && output != NULL &&
+                   !qvm_await_output_stream_write_all (output, out_buffer, out.pos, NULL, cancellable, error))
+            ok = FALSE;
+        }
+      if (!ok)
+        break;
+    }
+  if (ok && last != 0)
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD,
+                   _("%s: the saved state ends before its end"), path);
+      ok = FALSE;
+    }
+  ZSTD_freeDCtx (context);
+  return ok;
+}
+
+static gboolean
+start_incoming (QvmVirtualMachine  *self,
+                int                 read_fd,
+                GCancellable       *cancellable,
+                GError            **error)
+{
+  g_autoptr(JsonObject) getfd_args = json_object_new ();
+  g_autoptr(JsonObject) incoming_args = json_object_new ();
+  g_autoptr(QvmQmpClient) client = g_object_ref (self->qmp);
+  gboolean ok;
+
+  json_object_set_string_member (getfd_args, "fdname", "qvm-restore");
+  json_object_set_string_member (incoming_args, "uri", "fd:qvm-restore");
+  {
+    QvmQmpBatchCommand commands[] = {
+      { "getfd", getfd_args, read_fd, FALSE, NULL, NULL },
+      { "migrate-incoming", incoming_args, -1, FALSE, NULL, NULL },
+    };
+
+    ok = qvm_qmp_client_await_batch (client, commands, G_N_ELEMENTS (commands), cancellable);
+    for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+      {
+        if (!ok && commands[i].error != NULL && error != NULL && *error == NULL)
+          g_propagate_error (error, g_steal_pointer (&commands[i].error));
+        qvm_qmp_batch_command_clear (&commands[i]);
+      }
+  }
+  return ok;
+}
+
+gboolean
+qvm_vm_restore_state (QvmVirtualMachine  *self,
+                      GCancellable       *cancellable,
+                      GError            **error)
+{
+  const char *path = self->restore_file;
+  g_autoptr(JsonObject) header = NULL;
+  g_autoptr(GOutputStream) output = NULL;
+  const char *saved_by;
+  off_t header_end;
+  int pipe_fds[2];
+  gboolean ok;
+  int in_fd;
+
+  in_fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (in_fd < 0)
+    {
+      qvm_fs_set_error_from_errno (error, errno, path, "open");
+      return FALSE;
+    }
+  header = read_header (in_fd, path, error);
+  if (header == NULL || !check_header_machine (self, header, path, error))
+    {
+      close (in_fd);
+      return FALSE;
+    }
+  /* QEMU loads only a state its own version can read: say so plainly
+   * rather than let the load fail half-way. */
+  saved_by = json_object_get_string_member_with_default (header, "qemu", "");
+  if (!g_str_equal (saved_by, qvm_qmp_client_get_qemu_version (self->qmp)))
+    {
+      g_set_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD,
+                   _("%s was saved by QEMU %s; this QEMU is %s"), path, saved_by,
+                   qvm_qmp_client_get_qemu_version (self->qmp));
+      close (in_fd);
+      return FALSE;
+    }
+  /* QEMU exits when a stream breaks off: a damaged file is found here,
+   * with a clear error, before QEMU sees a byte of it. */
+  header_end = lseek (in_fd, 0, SEEK_CUR);
+  if (!feed_state (in_fd, NULL, path, cancellable, error) || lseek (in_fd, header_end, SEEK_SET) < 0)
+    {
+      close (in_fd);
+      return FALSE;
+    }
+  if (!g_unix_open_pipe (pipe_fds, FD_CLOEXEC, error) ||
+      !g_unix_set_fd_nonblocking (pipe_fds[1], TRUE, error))
+    {
+      close (in_fd);
+      return FALSE;
+    }
+  output = g_unix_output_stream_new (pipe_fds[1], TRUE);
+
+  ok = start_incoming (self, pipe_fds[0], cancellable, error);
+  /* QEMU holds its own copy of the read end. */
+  close (pipe_fds[0]);
+  ok = ok && feed_state (in_fd, output, path, cancellable, error);
+  close (in_fd);
+  /* The end of the stream tells QEMU the state is whole. */
+  g_output_stream_close (output, NULL, NULL);
+  ok = ok && wait_migration_verdict (self, cancellable, error);
+  if (ok)
+    g_debug ("%s: state restored from %s", self->id, path);
+  return ok;
+}
+
+/**
+ * qvm_virtual_machine_set_restore_file:
+ * @vm: a virtual machine that was not started
+ * @state: (nullable): a state saved by [method@Qvm.VirtualMachine.save_async],
+ *   a local file; %NULL to boot as usual
+ * @error: return location for a #GError
+ *
+ * Makes the start of @vm restore @state instead of booting: QEMU starts
+ * waiting for a saved state (`-incoming defer`), loads it, and the guest
+ * goes on from where it was saved. The state must have been saved from a
+ * machine with the same definition and by the same QEMU version: both
+ * are recorded in the file and checked when the machine starts, before
+ * QEMU loads anything (%QVM_ERROR_MALFORMED_PAYLOAD otherwise). The disk
+ * must be as it was at the save: restore into an instance whose disk was
+ * saved with the state (a save with %QVM_SAVE_FLAGS_END leaves it so).
+ *
+ * Returns: %TRUE, or %FALSE with @error set when @vm was started already
+ *   or @state cannot be read
+ */
+gboolean
+qvm_virtual_machine_set_restore_file (QvmVirtualMachine  *vm,
+                                      GFile              *state,
+                                      GError            **error)
+{
+  const char *path;
+
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), FALSE);
+  g_return_val_if_fail (state == NULL || G_IS_FILE (state), FALSE);
+
+  if (vm->phase != QVM_VM_PHASE_CREATED)
+    {
+      g_set_error_literal (error, QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                           _("A saved state can only be chosen before the machine starts"));
+      return FALSE;
+    }
+  path = state != NULL ? g_file_peek_path (state) : NULL;
+  if (state != NULL && (path == NULL || g_access (path, R_OK) != 0))
+    {
+      g_autofree char *shown = g_file_get_parse_name (state);
+
+      g_set_error (error, G_IO_ERROR, path == NULL ? G_IO_ERROR_NOT_SUPPORTED : g_io_error_from_errno (errno),
+                   _("Cannot restore the machine from %s: %s"), shown,
+                   path == NULL ? _("only a local file can be") : g_strerror (errno));
+      return FALSE;
+    }
+  g_free (vm->restore_file);
+  vm->restore_file = g_strdup (path);
+  return TRUE;
 }

@@ -195,6 +195,11 @@ qvm_qemu_argv_build (const QvmQemuArgvConfig *config)
 
   add_sound (argv, machine);
 
+  /* A restore: QEMU waits for the state the library feeds it over QMP
+   * (migrate-incoming) instead of booting. */
+  if (config->incoming)
+    add (argv, "-incoming", "defer");
+
   g_ptr_array_add (argv, NULL);
   return (GStrv) g_ptr_array_free (g_steal_pointer (&argv), FALSE);
 }

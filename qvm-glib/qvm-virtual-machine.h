@@ -114,6 +114,19 @@ typedef enum {
   QVM_POINTER_BUTTON_WHEEL_DOWN,
 } QvmPointerButton;
 
+/**
+ * QvmSaveFlags:
+ * @QVM_SAVE_FLAGS_NONE: the guest goes on once its state is saved.
+ * @QVM_SAVE_FLAGS_END: the machine ends once its state is saved.
+ *
+ * What [method@Qvm.VirtualMachine.save_async] does with the machine once
+ * the state is saved.
+ */
+typedef enum /*< flags >*/ {
+  QVM_SAVE_FLAGS_NONE = 0,
+  QVM_SAVE_FLAGS_END = 1 << 0,
+} QvmSaveFlags;
+
 QVM_AVAILABLE_IN_ALL
 QvmAccel          qvm_accel_parse                      (const char        *name,
                                                         GError           **error);
@@ -483,5 +496,29 @@ gboolean          qvm_virtual_machine_wait_for_still_screen        (QvmVirtualMa
                                                                     guint                timeout_ms,
                                                                     GCancellable        *cancellable,
                                                                     GError             **error);
+
+/* Saved state (qvm-vm-save.c) */
+QVM_AVAILABLE_IN_ALL
+void              qvm_virtual_machine_save_async       (QvmVirtualMachine   *vm,
+                                                        GFile               *target,
+                                                        QvmSaveFlags         flags,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_save_finish      (QvmVirtualMachine   *vm,
+                                                        GAsyncResult        *result,
+                                                        GError             **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_save             (QvmVirtualMachine   *vm,
+                                                        GFile               *target,
+                                                        QvmSaveFlags         flags,
+                                                        GCancellable        *cancellable,
+                                                        GError             **error);
+
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_set_restore_file (QvmVirtualMachine   *vm,
+                                                        GFile               *state,
+                                                        GError             **error);
 
 G_END_DECLS

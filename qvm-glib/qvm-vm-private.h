@@ -115,6 +115,7 @@ struct _QvmVirtualMachine
 
   char              *qemu_binary;
   struct _QvmKeymap *keymap;            /* the machine's layout, once typed with */
+  char              *restore_file;      /* a saved state to start from, or NULL */
   int                screen_width;      /* of the last screenshot; 0 before one */
   int                screen_height;
   QvmAccel           accel;
@@ -238,6 +239,14 @@ GdkPixbuf  *qvm_vm_take_screenshot         (QvmVirtualMachine  *self,
  * @size pixels long. */
 guint       qvm_vm_pointer_axis_value      (guint position,
                                             guint size);
+
+/* ---- qvm-vm-save.c ---- */
+
+/* Feeds the saved state of restore_file to a QEMU started with
+ * -incoming defer, inside the start's coroutine, until QEMU has loaded it. */
+gboolean    qvm_vm_restore_state           (QvmVirtualMachine  *self,
+                                            GCancellable       *cancellable,
+                                            GError            **error);
 
 /* ---- qvm-vm-stop.c ---- */
 

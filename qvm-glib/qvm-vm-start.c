@@ -296,6 +296,7 @@ argv_config (QvmVirtualMachine *self,
     .cdrom2 = self->cdrom2,
     .socket_folder = self->socket_folder,
     .qmp_fd = QMP_CHILD_FD,
+    .incoming = self->restore_file != NULL,
   };
 
   return config;
@@ -422,6 +423,8 @@ connect_and_run (QvmVirtualMachine  *self,
     return TRUE;
 
   qvm_vm_set_phase (self, QVM_VM_PHASE_STARTING_GUEST);
+  if (self->restore_file != NULL && !qvm_vm_restore_state (self, NULL, error))
+    return FALSE;
   answer = qvm_vm_execute (self, "cont", NULL, NULL, error);
   if (answer == NULL)
     return FALSE;

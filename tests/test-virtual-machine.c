@@ -21,6 +21,8 @@
 #include <glib/gstdio.h>
 #include <gvnc.h>
 
+#include <zstd.h>
+
 #include "qvm.h"
 #include "testutil.h"
 
@@ -865,6 +867,145 @@ test_input (Fixture       *fixture,
   g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
 }
 
+/* The first bytes of a zstd file, decompressed. */
+static GBytes *
+zstd_head (const char *path,
+           gsize       want)
+{
+  g_autofree char *compressed = NULL;
+  gsize length;
+  g_autofree guint8 *plain = g_malloc (want);
+  ZSTD_DCtx *context = ZSTD_createDCtx ();
+  ZSTD_inBuffer in;
+  ZSTD_outBuffer out = { plain, want, 0 };
+
+  g_assert_true (g_file_get_contents (path, &compressed, &length, NULL));
+  in = (ZSTD_inBuffer) { compressed, length, 0 };
+  while (out.pos < want && in.pos < in.size)
+    g_assert_false (ZSTD_isError (ZSTD_decompressStream (context, &out, &in)));
+  ZSTD_freeDCtx (context);
+  return g_bytes_new (plain, out.pos);
+}
+
+/* A new machine of the fixture's image and network folder, started from
+ * @state; the error of its start in @error. */
+static QvmVirtualMachine *
+restore_machine (Fixture  *fixture,
+                 GFile    *state,
+                 GError  **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *network_folder = g_build_filename (fixture->folder, "network", NULL);
+  g_autoptr(QvmUserNetwork) network = qvm_user_network_new (network_folder, &local_error);
+  QvmVirtualMachine *vm;
+
+  g_assert_no_error (local_error);
+  vm = qvm_virtual_machine_new (fixture->options, QVM_IMAGE (fixture->image), QVM_NETWORK (network),
+                                fixture->socket_folder, NULL, NULL, &local_error);
+  g_assert_no_error (local_error);
+  qvm_virtual_machine_set_accel (vm, testutil_accel ());
+  g_assert_true (qvm_virtual_machine_set_restore_file (vm, state, &local_error));
+  g_assert_no_error (local_error);
+  qvm_virtual_machine_start (vm, NULL, error);
+  return vm;
+}
+
+/* The running state, saved: a QEMU migration stream ("QEVM", then the
+ * version) under zstd; the guest goes on, or the machine ends. A target
+ * that cannot be written is an error that leaves nothing behind. */
+static void
+test_save (Fixture       *fixture,
+           gconstpointer  data)
+{
+  g_autofree char *target = g_build_filename (fixture->folder, "state.zst", NULL);
+  g_autofree char *nowhere = g_build_filename (fixture->folder, "no", "state.zst", NULL);
+  g_autoptr(GFile) target_file = g_file_new_for_path (target);
+  g_autoptr(GFile) nowhere_file = g_file_new_for_path (nowhere);
+  g_autoptr(GBytes) head = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *status = NULL;
+  g_autoptr(GdkPixbuf) before = NULL;
+  g_autoptr(GdkPixbuf) after = NULL;
+  g_autoptr(QvmVirtualMachine) restored = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
+  guint entries;
+
+  start_running (fixture);
+  entries = testutil_count_entries (fixture->folder);
+  g_assert_true (qvm_virtual_machine_save (fixture->vm, target_file, QVM_SAVE_FLAGS_NONE, NULL, &error));
+  g_assert_no_error (error);
+  head = zstd_head (target, 8);
+  g_assert_cmpuint (g_bytes_get_size (head), ==, 8);
+  g_assert_cmpmem (g_bytes_get_data (head, NULL), 4, "QEVM", 4);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+  status = query_status (fixture->vm);
+  g_assert_cmpstr (status, ==, "running");
+  g_assert_cmpuint (testutil_count_entries (fixture->folder), ==, entries + 1);
+
+  g_assert_false (qvm_virtual_machine_save (fixture->vm, nowhere_file, QVM_SAVE_FLAGS_NONE, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
+
+  before = qvm_virtual_machine_screenshot (fixture->vm, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (qvm_virtual_machine_save (fixture->vm, target_file, QVM_SAVE_FLAGS_END, NULL, &error));
+  g_assert_no_error (error);
+  testutil_iterate_until_nonzero (NULL, &fixture->done_count, TIMEOUT_S);
+  g_assert_cmpuint (testutil_count_entries (fixture->folder), ==, entries + 1);
+
+  /* Restored into a machine of the same image: it runs at once, with the
+   * screen it had. */
+  restored = restore_machine (fixture, target_file, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (qvm_virtual_machine_get_state (restored), ==, QVM_VM_STATE_RUNNING);
+  after = qvm_virtual_machine_screenshot (restored, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gdk_pixbuf_get_width (after), ==, gdk_pixbuf_get_width (before));
+  g_assert_cmpmem (gdk_pixbuf_read_pixels (after), gdk_pixbuf_get_byte_length (after),
+                   gdk_pixbuf_read_pixels (before), gdk_pixbuf_get_byte_length (before));
+  qvm_virtual_machine_kill (restored);
+  g_assert_true (qvm_virtual_machine_wait (restored, TIMEOUT_S * 1000, NULL, NULL));
+  g_clear_object (&restored);
+
+  /* Another machine definition (here: another memory size) is refused
+   * before QEMU loads anything. */
+  {
+    g_autoptr(QvmMachineOptions) bigger = qvm_machine_options_new (128);
+    g_autofree char *network_folder = g_build_filename (fixture->folder, "network", NULL);
+    g_autoptr(QvmUserNetwork) network = qvm_user_network_new (network_folder, &error);
+    g_autoptr(QvmVirtualMachine) other = NULL;
+
+    g_assert_no_error (error);
+    other = qvm_virtual_machine_new (bigger, QVM_IMAGE (fixture->image), QVM_NETWORK (network),
+                                     fixture->socket_folder, NULL, NULL, &error);
+    g_assert_no_error (error);
+    qvm_virtual_machine_set_accel (other, testutil_accel ());
+    g_assert_true (qvm_virtual_machine_set_restore_file (other, target_file, &error));
+    g_assert_false (qvm_virtual_machine_start (other, NULL, &error));
+    g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+    g_assert_nonnull (strstr (error->message, "another machine definition"));
+    g_clear_error (&error);
+    g_assert_true (qvm_virtual_machine_wait (other, TIMEOUT_S * 1000, NULL, NULL));
+    /* Too late once started. */
+    g_assert_false (qvm_virtual_machine_set_restore_file (other, target_file, &error));
+    g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+    g_clear_error (&error);
+  }
+
+  /* A state cut short fails the start with a clear error, no crash. */
+  g_assert_true (g_file_get_contents (target, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (target, contents, length / 2, NULL));
+  restored = restore_machine (fixture, target_file, &error);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD);
+  g_test_message ("cut short: %s", error->message);
+  g_clear_error (&error);
+  g_assert_true (qvm_virtual_machine_wait (restored, TIMEOUT_S * 1000, NULL, NULL));
+  g_clear_object (&restored);
+  g_unlink (target);
+}
+
 static void
 test_kill_done (Fixture       *fixture,
                 gconstpointer  data)
@@ -1545,6 +1686,7 @@ main (int argc, char *argv[])
   ADD ("kill/stopping", test_kill_stopping, NULL);
   ADD ("kill/done", test_kill_done, NULL);
   ADD ("blocking", test_blocking, NULL);
+  ADD ("save", test_save, NULL);
   ADD ("input", test_input, NULL);
   ADD ("shutdown/never-started", test_shutdown_never_started, NULL);
   ADD ("shutdown/quit-over-qmp", test_quit_over_qmp, NULL);

@@ -44,6 +44,7 @@ typedef struct {
   const char *cdrom2;            /* nullable */
   const char *socket_folder;     /* the VM's own folder: vnc.sock lives there */
   int         qmp_fd;            /* QEMU's end of the QMP socketpair */
+  int         console_fd;        /* QEMU's end of the serial console's socketpair */
 } QvmQemuArgvConfig;
 
 /* The netdev id the NIC refers to: pass it to qvm_network_get_netdev(). */

@@ -14,6 +14,7 @@
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <libsoup/soup.h>
 
+#include "qvm-console.h"
 #include "qvm-version-macros.h"
 #include "qvm-image.h"
 #include "qvm-machine.h"
@@ -272,5 +273,9 @@ void              qvm_virtual_machine_set_http_handler (QvmVirtualMachine   *vm,
                                                         SoupServerCallback   handler,
                                                         gpointer             user_data,
                                                         GDestroyNotify       destroy);
+
+/* The serial console (qvm-vm-start.c). */
+QVM_AVAILABLE_IN_ALL
+QvmConsole       *qvm_virtual_machine_get_console      (QvmVirtualMachine   *vm);
 
 G_END_DECLS

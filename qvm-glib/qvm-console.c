@@ -27,7 +27,9 @@
 /* How much one read from the socket takes. */
 #define CHUNK_SIZE 65536
 
-/* Reads per dispatch, so a flooding guest leaves the loop some time. */
+/* Reads per dispatch, so a flooding guest leaves the loop some time. One
+ * dispatch also reads at most half the ring: a reader that reads all it is
+ * offered each time its source dispatches never loses a byte. */
 #define READS_PER_DISPATCH 16
 
 /* The smallest ring the property accepts. */
@@ -270,13 +272,15 @@ drain (QvmConsole *self,
        guint       max_reads)
 {
   guint64 end_before = self->end;
+  gsize budget = self->ring_size / 2;
   gboolean open = TRUE;
 
-  for (guint i = 0; i < max_reads; i++)
+  for (guint i = 0; i < max_reads && budget > 0; i++)
     {
       g_autoptr(GError) error = NULL;
       gssize n_read = g_socket_receive_with_blocking (self->socket, (char *) self->chunk,
-                                                      CHUNK_SIZE, FALSE, NULL, &error);
+                                                      MIN (CHUNK_SIZE, budget), FALSE, NULL,
+                                                      &error);
 
       if (n_read < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         break;
@@ -287,6 +291,7 @@ drain (QvmConsole *self,
           open = FALSE;
           break;
         }
+      budget -= n_read;
       ring_append (self, self->chunk, n_read);
       feed_lines (self, (const char *) self->chunk, n_read);
     }
@@ -571,7 +576,6 @@ wait_for_free (gpointer data)
 {
   WaitFor *wait = data;
 
-  wait->cursor->waiting = FALSE;
   g_regex_unref (wait->regex);
   g_free (wait->text);
   g_free (wait);
@@ -623,11 +627,13 @@ wait_for_co (GTask        *task,
 
       if (wait_for_match (self, wait))
         {
+          wait->cursor->waiting = FALSE;
           qvm_task_return_boolean (task, TRUE);
           return;
         }
       if (self->closed)
         {
+          wait->cursor->waiting = FALSE;
           qvm_task_return_error (task, g_error_copy (self->end_error));
           return;
         }
@@ -643,6 +649,7 @@ wait_for_co (GTask        *task,
                            _("The console did not show “%s” within %u ms"),
                            g_regex_get_pattern (wait->regex), wait->timeout_ms);
             }
+          wait->cursor->waiting = FALSE;
           qvm_task_return_error (task, g_steal_pointer (&error));
           return;
         }

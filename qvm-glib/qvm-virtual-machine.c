@@ -22,6 +22,7 @@
 #include "qvm-enum-types.h"
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
+#include "qvm-keymap-private.h"
 #include "qvm-qemu-argv-private.h"
 #include "qvm-qmp-client-private.h"
 #include "qvm-util-private.h"
@@ -254,6 +255,7 @@ qvm_virtual_machine_finalize (GObject *object)
 
   if (self->socket_folder_lock >= 0)
     close (self->socket_folder_lock);
+  g_clear_pointer (&self->keymap, qvm_keymap_free);
   g_free (self->id);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_object (&self->options);

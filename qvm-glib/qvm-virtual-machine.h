@@ -274,6 +274,40 @@ void              qvm_virtual_machine_set_http_handler (QvmVirtualMachine   *vm,
                                                         gpointer             user_data,
                                                         GDestroyNotify       destroy);
 
+/* Keyboard (qvm-vm-input.c) */
+QVM_AVAILABLE_IN_ALL
+void              qvm_virtual_machine_send_keys_async  (QvmVirtualMachine   *vm,
+                                                        const char          *keys,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_send_keys_finish (QvmVirtualMachine   *vm,
+                                                        GAsyncResult        *result,
+                                                        GError             **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_send_keys        (QvmVirtualMachine   *vm,
+                                                        const char          *keys,
+                                                        GCancellable        *cancellable,
+                                                        GError             **error);
+QVM_AVAILABLE_IN_ALL
+void              qvm_virtual_machine_type_text_async  (QvmVirtualMachine   *vm,
+                                                        const char          *text,
+                                                        guint                keys_per_second,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_type_text_finish (QvmVirtualMachine   *vm,
+                                                        GAsyncResult        *result,
+                                                        GError             **error);
+QVM_AVAILABLE_IN_ALL
+gboolean          qvm_virtual_machine_type_text        (QvmVirtualMachine   *vm,
+                                                        const char          *text,
+                                                        guint                keys_per_second,
+                                                        GCancellable        *cancellable,
+                                                        GError             **error);
+
 /* The serial console (qvm-vm-start.c). */
 QVM_AVAILABLE_IN_ALL
 QvmConsole       *qvm_virtual_machine_get_console      (QvmVirtualMachine   *vm);

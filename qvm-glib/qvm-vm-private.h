@@ -115,6 +115,7 @@ struct _QvmVirtualMachine
   GError            *init_error;        /* why constructed() left it NEW */
 
   char              *qemu_binary;
+  struct _QvmKeymap *keymap;            /* the machine's layout, once typed with */
   QvmAccel           accel;
   GError            *accel_error;       /* an unknown $QVM_ACCEL, until set_accel() */
   guint              handshake_timeout_ms;  /* QVM_VM_HANDSHAKE_TIMEOUT_MS */

@@ -40,7 +40,9 @@ MACHINE_UUID=5e0b2a57-4c1d-4f8e-9a3b-7d6c2e1f0a94
 MACHINE_MAC=02:51:56:00:00:01
 MACHINE_DEVICE=virtio-net-pci      # links up at once; e1000 takes ~2 s more
 MACHINE_MEMORY=128
-KERNEL_CMDLINE="console=ttyS0 quiet panic=-1"
+# The kernel writes to the screen (tty0) and the serial port; /dev/console
+# is the last one, ttyS0.
+KERNEL_CMDLINE="console=tty0 console=ttyS0 quiet panic=-1"
 SYSLINUX_DIR=/usr/lib/syslinux
 # The last MiB of the disk lies outside any partition: a scratch area that
 # test payloads may write to (see README.md).
@@ -166,7 +168,8 @@ for applet in $("$busybox" --list); do
 done
 cp "$here/init.sh" "$root/init"
 cp "$here/udhcpc.script" "$root/etc/udhcpc.script"
-chmod 755 "$root/init" "$root/etc/udhcpc.script"
+cp "$here/qvm-shells.sh" "$root/bin/qvm-shells"
+chmod 755 "$root/init" "$root/etc/udhcpc.script" "$root/bin/qvm-shells"
 
 # Module names use '_' where file names may use '-'.
 module_name () {

@@ -5,7 +5,9 @@
 # a DHCP lease, fetches http://169.254.169.254/payload, runs it as a shell
 # script, posts its output and exit status to /result?status=N, and powers
 # off. Every step prints a
-# "qvm-guest: " line on the serial console so tests and humans can follow.
+# "qvm-guest: " line on the serial console and on the screen, so tests and
+# humans can follow. /bin/qvm-shells (qvm-shells.sh) starts shells on both
+# for payloads that want them.
 # PID 1 must never exit (the kernel would panic), so every path ends in
 # power_off.
 
@@ -16,6 +18,7 @@ POST_TRIES=3
 
 say () {
   echo "qvm-guest: $*"
+  echo "qvm-guest: $*" > /dev/tty0 2>/dev/null
 }
 
 power_off () {

@@ -1015,7 +1015,10 @@ qvm_console_write (QvmConsole  *console,
  * position on, in what the ring holds, and a match moves the position past
  * it, so the next wait only sees later output. The position starts at the
  * beginning of the output. Streams from
- * [method@Qvm.Console.open_stream] have positions of their own.
+ * [method@Qvm.Console.open_stream] have positions of their own. The
+ * regex is tried on what has arrived so far, as soon as it arrives: a
+ * pattern such as `hello-[0-9]+` may match `hello-4` before the `2`
+ * comes; end it with `\n` to match whole lines.
  *
  * One wait at a time: a second one while the first runs fails with
  * %G_IO_ERROR_PENDING. An invalid @regex fails at once with

@@ -245,8 +245,8 @@ boot_sigterm (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* --console: the machine logs QEMU's stdout, which is the guest's serial
- * port, one structured record per line. */
+/* --console: the machine logs each line of the guest's serial port (its
+ * QvmConsole) as one structured record, QVM_QEMU_STREAM=console. */
 static gint64 console_began = -1;
 
 static GLogWriterOutput
@@ -265,7 +265,7 @@ console_log_writer (GLogLevelFlags   level,
       else if (g_str_equal (fields[i].key, "QVM_QEMU_LINE"))
         line = fields[i].value;
     }
-  if (console_began >= 0 && g_strcmp0 (stream, "stdout") == 0 && line != NULL)
+  if (console_began >= 0 && g_strcmp0 (stream, "console") == 0 && line != NULL)
     {
       qvm_boot_clear_status_line ();
       g_print ("[%6.1fs] console: %s\n", (g_get_monotonic_time () - console_began) / 1e6, line);

@@ -268,6 +268,15 @@ qvm_console_output_init (QvmConsoleOutput *self)
 
 /* ---- The stream ------------------------------------------------------------ */
 
+/**
+ * QvmConsoleStream:
+ *
+ * One reader of a [class@Qvm.Console], from
+ * [method@Qvm.Console.open_stream]: a [class@Gio.IOStream] whose input
+ * ([iface@Gio.PollableInputStream]) reads the guest's output at a position
+ * of its own and whose output ([iface@Gio.PollableOutputStream]) writes to
+ * the guest.
+ */
 G_DEFINE_FINAL_TYPE (QvmConsoleStream, qvm_console_stream, G_TYPE_IO_STREAM)
 
 QvmConsoleStream *
@@ -405,6 +414,8 @@ qvm_console_stream_init (QvmConsoleStream *self)
  * qvm_console_stream_get_console:
  * @stream: a console stream
  *
+ * The console this stream reads and writes.
+ *
  * Returns: (transfer none): [property@Qvm.ConsoleStream:console]
  */
 QvmConsole *
@@ -435,6 +446,8 @@ qvm_console_stream_get_position (QvmConsoleStream *stream)
 /**
  * qvm_console_stream_get_bytes_lost:
  * @stream: a console stream
+ *
+ * How many bytes this reader missed because it fell behind the ring.
  *
  * Returns: [property@Qvm.ConsoleStream:bytes-lost]
  */

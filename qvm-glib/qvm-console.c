@@ -63,6 +63,19 @@ struct _QvmConsole
   QvmWaitQueue      input_queue;    /* woken by new bytes and by the end */
 };
 
+/**
+ * QvmConsole:
+ *
+ * The serial console of a [class@Qvm.VirtualMachine]
+ * ([method@Qvm.VirtualMachine.get_console]): the guest's first serial
+ * port, which the library reads all the time into a ring of its newest
+ * output. Lines come as [signal@Qvm.Console::line]; readers open
+ * [class@Qvm.ConsoleStream]s, each at its own position;
+ * [method@Qvm.Console.write] sends bytes to the guest; and
+ * [method@Qvm.Console.wait_for_async] waits for a regular expression.
+ * Its signals and asynchronous operations run in the main context that
+ * was thread-default when the machine was made; use it from that thread.
+ */
 G_DEFINE_FINAL_TYPE (QvmConsole, qvm_console, G_TYPE_OBJECT)
 
 enum {
@@ -832,6 +845,8 @@ qvm_console_class_init (QvmConsoleClass *klass)
  * qvm_console_get_ring_size:
  * @console: a console
  *
+ * How many of the guest's newest bytes the console keeps.
+ *
  * Returns: the [property@Qvm.Console:ring-size] in bytes
  */
 guint
@@ -878,6 +893,8 @@ qvm_console_set_ring_size (QvmConsole *console,
  * qvm_console_get_bytes_received:
  * @console: a console
  *
+ * How many bytes the guest wrote to the console so far.
+ *
  * Returns: [property@Qvm.Console:bytes-received]
  */
 guint64
@@ -891,6 +908,8 @@ qvm_console_get_bytes_received (QvmConsole *console)
 /**
  * qvm_console_is_closed:
  * @console: a console
+ *
+ * Whether the console ended with its machine.
  *
  * Returns: [property@Qvm.Console:closed]
  */
@@ -1113,8 +1132,9 @@ qvm_console_wait_for_finish (QvmConsole    *console,
  * @error: return location for a #GError
  *
  * The blocking form of [method@Qvm.Console.wait_for_async]: it runs the
- * thread-default main context meanwhile (the console's, from its thread),
- * so the console goes on reading and other sources run.
+ * console's main context meanwhile (call it from the thread that runs
+ * that context), so the console goes on reading. That is a nested
+ * iteration: other sources of the context may run before it returns.
  *
  * Returns: (transfer full): the matched text, or %NULL on error
  */

@@ -577,9 +577,13 @@ qvm_console_block_until (QvmConsole          *self,
 /* ---- Waiting for a regex --------------------------------------------------- */
 
 typedef struct {
+  QvmConsole       *console;
   GRegex           *regex;
   guint             timeout_ms;
-  QvmConsoleCursor *cursor;
+  QvmConsoleCursor *cursor;     /* the console's or a stream's (the task holds it) */
+  guint64           scanned;    /* no match of the regex starts before it */
+  guint64           tried_end;  /* the end of the output at the last try */
+  gboolean          tried;
   char             *text;       /* the result */
   guint64           offset;
 } WaitFor;
@@ -589,16 +593,20 @@ wait_for_free (gpointer data)
 {
   WaitFor *wait = data;
 
+  g_object_unref (wait->console);
   g_regex_unref (wait->regex);
   g_free (wait->text);
   g_free (wait);
 }
 
-/* Looks for the regex from the cursor on, and moves it past a match. */
+/* Looks for the regex from the cursor on, and moves it past a match. A try
+ * that found not even a partial match (one that the next bytes could
+ * complete) moves the start of the next try to the end, so that a guest
+ * writing line by line does not make each try scan the whole ring again. */
 static gboolean
-wait_for_match (QvmConsole *self,
-                WaitFor    *wait)
+wait_for_match (WaitFor *wait)
 {
+  QvmConsole *self = wait->console;
   g_autoptr(GMatchInfo) info = NULL;
   g_autofree guint8 *window = NULL;
   guint64 from;
@@ -606,14 +614,30 @@ wait_for_match (QvmConsole *self,
   int match_start, match_end;
 
   cursor_catch_up (self, wait->cursor);
+  if (wait->tried && wait->tried_end == self->end)
+    return FALSE;
+  wait->tried = TRUE;
+  wait->tried_end = self->end;
+
   from = wait->cursor->position;
+  wait->scanned = CLAMP (wait->scanned, from, self->end);
   length = self->end - from;
   window = g_malloc (length + 1);
   ring_copy (self, from, window, length);
   window[length] = '\0';
 
-  if (!g_regex_match_full (wait->regex, (const char *) window, length, 0, 0, &info, NULL))
-    return FALSE;
+  /* The window starts at the cursor, so that ^ and lookbehinds see the
+   * bytes before the first one tried. */
+  if (!g_regex_match_full (wait->regex, (const char *) window, length, wait->scanned - from,
+                           G_REGEX_MATCH_PARTIAL_SOFT, &info, NULL))
+    {
+      /* A partial match may still complete, from where GLib does not say
+       * (it cannot fetch a partial match's position since it uses PCRE2):
+       * only a try that matched nothing at all moves on. */
+      if (!g_match_info_is_partial_match (info))
+        wait->scanned = self->end;
+      return FALSE;
+    }
 
   g_match_info_fetch_pos (info, 0, &match_start, &match_end);
   wait->text = g_utf8_make_valid ((const char *) window + match_start, match_end - match_start);
@@ -628,8 +652,8 @@ wait_for_co (GTask        *task,
              gpointer      task_data,
              GCancellable *cancellable)
 {
-  QvmConsole *self = source_object;
   WaitFor *wait = task_data;
+  QvmConsole *self = wait->console;
   gint64 deadline = wait->timeout_ms > 0 ?
                     g_get_monotonic_time () + wait->timeout_ms * G_TIME_SPAN_MILLISECOND : -1;
 
@@ -638,7 +662,7 @@ wait_for_co (GTask        *task,
       g_autoptr(GError) error = NULL;
       int timeout_ms = -1;
 
-      if (wait_for_match (self, wait))
+      if (wait_for_match (wait))
         {
           wait->cursor->waiting = FALSE;
           qvm_task_return_boolean (task, TRUE);
@@ -667,6 +691,64 @@ wait_for_co (GTask        *task,
           return;
         }
     }
+}
+
+void
+qvm_console_wait_for_cursor_async (QvmConsole          *console,
+                                   QvmConsoleCursor    *cursor,
+                                   GObject             *source_object,
+                                   gpointer             source_tag,
+                                   const char          *regex,
+                                   guint                timeout_ms,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (source_object, cancellable, callback, user_data);
+  GError *error = NULL;
+  GRegex *compiled;
+  WaitFor *wait;
+
+  g_task_set_source_tag (task, source_tag);
+
+  compiled = g_regex_new (regex, G_REGEX_RAW | G_REGEX_OPTIMIZE, 0, &error);
+  if (compiled == NULL)
+    {
+      g_prefix_error (&error, _("Invalid regular expression “%s” for the console: "), regex);
+      g_task_return_error (task, error);
+      return;
+    }
+  if (cursor->waiting)
+    {
+      g_regex_unref (compiled);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               _("Another wait for the console's output is running"));
+      return;
+    }
+
+  wait = g_new0 (WaitFor, 1);
+  wait->console = g_object_ref (console);
+  wait->regex = compiled;
+  wait->timeout_ms = timeout_ms;
+  wait->cursor = cursor;
+  wait->cursor->waiting = TRUE;
+  g_task_set_task_data (task, wait, wait_for_free);
+  qvm_coroutine_run_task (task, wait_for_co);
+}
+
+char *
+qvm_console_wait_for_cursor_finish (GAsyncResult  *result,
+                                    guint64       *offset,
+                                    GError       **error)
+{
+  WaitFor *wait;
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return NULL;
+  wait = g_task_get_task_data (G_TASK (result));
+  if (offset != NULL)
+    *offset = wait->offset;
+  return g_steal_pointer (&wait->text);
 }
 
 /* ---- GObject ---------------------------------------------------------------- */
@@ -1054,39 +1136,12 @@ qvm_console_wait_for_async (QvmConsole          *console,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  GError *error = NULL;
-  GRegex *compiled;
-  WaitFor *wait;
-
   g_return_if_fail (QVM_IS_CONSOLE (console));
   g_return_if_fail (regex != NULL);
 
-  task = g_task_new (console, cancellable, callback, user_data);
-  g_task_set_source_tag (task, qvm_console_wait_for_async);
-
-  compiled = g_regex_new (regex, G_REGEX_RAW | G_REGEX_OPTIMIZE, 0, &error);
-  if (compiled == NULL)
-    {
-      g_prefix_error (&error, _("Invalid regular expression “%s” for the console: "), regex);
-      g_task_return_error (task, error);
-      return;
-    }
-  if (console->cursor.waiting)
-    {
-      g_regex_unref (compiled);
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
-                               _("Another wait for the console's output is running"));
-      return;
-    }
-
-  wait = g_new0 (WaitFor, 1);
-  wait->regex = compiled;
-  wait->timeout_ms = timeout_ms;
-  wait->cursor = &console->cursor;
-  wait->cursor->waiting = TRUE;
-  g_task_set_task_data (task, wait, wait_for_free);
-  qvm_coroutine_run_task (task, wait_for_co);
+  qvm_console_wait_for_cursor_async (console, &console->cursor, G_OBJECT (console),
+                                     qvm_console_wait_for_async, regex, timeout_ms, cancellable,
+                                     callback, user_data);
 }
 
 /**
@@ -1108,17 +1163,10 @@ qvm_console_wait_for_finish (QvmConsole    *console,
                              guint64       *offset,
                              GError       **error)
 {
-  WaitFor *wait;
-
   g_return_val_if_fail (g_task_is_valid (result, console), NULL);
   g_return_val_if_fail (g_async_result_is_tagged (result, qvm_console_wait_for_async), NULL);
 
-  if (!g_task_propagate_boolean (G_TASK (result), error))
-    return NULL;
-  wait = g_task_get_task_data (G_TASK (result));
-  if (offset != NULL)
-    *offset = wait->offset;
-  return g_steal_pointer (&wait->text);
+  return qvm_console_wait_for_cursor_finish (result, offset, error);
 }
 
 /**

@@ -646,6 +646,83 @@ test_wait_for_end (Fixture       *fixture,
   g_clear_object (&waited.result);
 }
 
+/* A match may span writes: what a failed try scanned is not scanned
+ * again, yet anchors and lookbehinds still see the bytes before. */
+static void
+test_wait_for_spanning (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  Waited waited = { NULL };
+  guint64 offset = 0;
+  char *text;
+
+  qvm_console_wait_for_async (fixture->console, "(?<=a)bc", 0, NULL, waited_cb, &waited);
+  iterate_until_received (fixture, peer_write (fixture, "xxa"));
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_null (waited.result);
+  peer_write (fixture, "bc\nlast ");
+  text = qvm_console_wait_for_finish (fixture->console, wait_result (&waited), &offset, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (text, ==, "bc");
+  g_assert_cmpuint (offset, ==, 3);
+  g_free (text);
+  g_clear_object (&waited.result);
+
+  qvm_console_wait_for_async (fixture->console, "(?m)^line$", 0, NULL, waited_cb, &waited);
+  iterate_until_received (fixture, peer_write (fixture, "line\nli"));
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_null (waited.result);
+  peer_write (fixture, "ne\n");
+  text = qvm_console_wait_for_finish (fixture->console, wait_result (&waited), &offset, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (text, ==, "line");
+  g_assert_cmpuint (offset, ==, 16);
+  g_free (text);
+  g_clear_object (&waited.result);
+}
+
+/* Each stream waits at its own position, which its reads share. */
+static void
+test_stream_wait_for (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(QvmConsoleStream) first = qvm_console_open_stream (fixture->console,
+                                                               QVM_CONSOLE_FROM_OLDEST);
+  g_autoptr(QvmConsoleStream) second = qvm_console_open_stream (fixture->console,
+                                                                QVM_CONSOLE_FROM_OLDEST);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *rest = NULL;
+  guint64 offset = 0;
+  char *text;
+
+  iterate_until_received (fixture, peer_write (fixture, "login: root\nPassword: "));
+  text = qvm_console_stream_wait_for (first, "login: ", 0, &offset, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (text, ==, "login: ");
+  g_assert_cmpuint (offset, ==, 0);
+  g_free (text);
+  rest = read_available (first);
+  g_assert_cmpstr (rest, ==, "root\nPassword: ");
+
+  text = qvm_console_stream_wait_for (second, "Pass[a-z]+", 0, &offset, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (text, ==, "Password");
+  g_assert_cmpuint (offset, ==, 12);
+  g_free (text);
+  g_assert_cmpuint (qvm_console_stream_get_position (second), ==, 20);
+
+  /* The console's own position did not move. */
+  text = qvm_console_wait_for (fixture->console, "login", 0, &offset, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (offset, ==, 0);
+  g_free (text);
+
+  text = qvm_console_stream_wait_for (first, "login", 20, NULL, NULL, &error);
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_TIMED_OUT);
+  g_assert_null (text);
+}
+
 static void
 test_wait_for_closed (void)
 {
@@ -679,6 +756,8 @@ main (int argc, char *argv[])
   ADD ("writes", test_writes, NULL);
   ADD ("wait-for", test_wait_for, NULL);
   ADD ("wait-for-end", test_wait_for_end, NULL);
+  ADD ("wait-for-spanning", test_wait_for_spanning, NULL);
+  ADD ("stream-wait-for", test_stream_wait_for, NULL);
   g_test_add_func ("/console/write-before-attach", test_write_before_attach);
   g_test_add_func ("/console/wait-for-closed", test_wait_for_closed);
 

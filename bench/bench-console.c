@@ -199,7 +199,7 @@ console_round_trip (QvmConsole *console)
   g_autofree char *text = NULL;
 
   g_assert_true (qvm_console_write (console, "info version\n", -1, &error));
-  text = qvm_console_wait_for (console, "\n\\(qemu\\) ", 10000, NULL, NULL, &error);
+  text = qvm_console_wait_for (console, NULL, "\n\\(qemu\\) ", 10000, NULL, NULL, &error);
   g_assert_no_error (error);
 }
 
@@ -241,7 +241,7 @@ bench_qemu_monitor (void)
   g_assert_no_error (error);
   console = qvm_console_new ("bench-qemu", NULL);
   qvm_console_attach (console, socket);
-  text = qvm_console_wait_for (console, "\\(qemu\\) ", 30000, NULL, NULL, &error);
+  text = qvm_console_wait_for (console, NULL, "\\(qemu\\) ", 30000, NULL, NULL, &error);
   g_assert_no_error (error);
   raw_wait_prompt (raw_fds[0]);
 

@@ -101,25 +101,13 @@ gboolean      qvm_console_block_until      (QvmConsole         *console,
                                             GCancellable       *cancellable,
                                             GError            **error);
 
-/* A wait for @regex at @cursor, whose GTask has @source_object (which
- * keeps @cursor alive) and @source_tag: qvm_console_wait_for_async() and
- * qvm_console_stream_wait_for_async(). */
-void          qvm_console_wait_for_cursor_async  (QvmConsole          *console,
-                                                  QvmConsoleCursor    *cursor,
-                                                  GObject             *source_object,
-                                                  gpointer             source_tag,
-                                                  const char          *regex,
-                                                  guint                timeout_ms,
-                                                  GCancellable        *cancellable,
-                                                  GAsyncReadyCallback  callback,
-                                                  gpointer             user_data);
-char         *qvm_console_wait_for_cursor_finish (GAsyncResult        *result,
-                                                  guint64             *offset,
-                                                  GError             **error);
-
 /* Creates the stream of a reader at @position (for qvm_console_open_stream). */
 QvmConsoleStream *
               qvm_console_stream_new       (QvmConsole        *console,
                                             guint64            position);
+
+/* The position of @stream's reader. */
+QvmConsoleCursor *
+              qvm_console_stream_get_cursor (QvmConsoleStream *stream);
 
 G_END_DECLS

@@ -15,7 +15,6 @@
 
 #include "qvm-console-private.h"
 #include "qvm-i18n-private.h"
-#include "qvm-util-private.h"
 
 /* ---- Input --------------------------------------------------------------- */
 
@@ -280,6 +279,12 @@ qvm_console_output_init (QvmConsoleOutput *self)
  */
 G_DEFINE_FINAL_TYPE (QvmConsoleStream, qvm_console_stream, G_TYPE_IO_STREAM)
 
+QvmConsoleCursor *
+qvm_console_stream_get_cursor (QvmConsoleStream *stream)
+{
+  return &stream->input->cursor;
+}
+
 QvmConsoleStream *
 qvm_console_stream_new (QvmConsole *console,
                         guint64     position)
@@ -460,95 +465,3 @@ qvm_console_stream_get_bytes_lost (QvmConsoleStream *stream)
   return stream->input->cursor.lost;
 }
 
-/**
- * qvm_console_stream_wait_for_async:
- * @stream: a console stream
- * @regex: a regular expression, as for [method@Qvm.Console.wait_for_async]
- * @timeout_ms: how long to wait, in milliseconds; 0 waits as long as it
- *   takes
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async): called with the match
- * @user_data: data for @callback
- *
- * [method@Qvm.Console.wait_for_async] at this reader's position: the match
- * is looked for from the stream's position on, and the position moves past
- * it, so the stream's next read returns what follows the match. Each
- * stream is a caller with a position of its own; the errors are those of
- * [method@Qvm.Console.wait_for_async]. Do not read the stream while a wait
- * runs on it.
- */
-void
-qvm_console_stream_wait_for_async (QvmConsoleStream    *stream,
-                                   const char          *regex,
-                                   guint                timeout_ms,
-                                   GCancellable        *cancellable,
-                                   GAsyncReadyCallback  callback,
-                                   gpointer             user_data)
-{
-  g_return_if_fail (QVM_IS_CONSOLE_STREAM (stream));
-  g_return_if_fail (regex != NULL);
-
-  qvm_console_wait_for_cursor_async (stream->console, &stream->input->cursor, G_OBJECT (stream),
-                                     qvm_console_stream_wait_for_async, regex, timeout_ms,
-                                     cancellable, callback, user_data);
-}
-
-/**
- * qvm_console_stream_wait_for_finish:
- * @stream: a console stream
- * @result: the result given to the callback
- * @offset: (out) (optional): where the match begins in the console's
- *   whole output
- * @error: return location for a #GError
- *
- * Finishes [method@Qvm.ConsoleStream.wait_for_async].
- *
- * Returns: (transfer full): the matched text (invalid UTF-8 replaced), or
- *   %NULL on error
- */
-char *
-qvm_console_stream_wait_for_finish (QvmConsoleStream  *stream,
-                                    GAsyncResult      *result,
-                                    guint64           *offset,
-                                    GError           **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, stream), NULL);
-  g_return_val_if_fail (g_async_result_is_tagged (result, qvm_console_stream_wait_for_async),
-                        NULL);
-
-  return qvm_console_wait_for_cursor_finish (result, offset, error);
-}
-
-/**
- * qvm_console_stream_wait_for:
- * @stream: a console stream
- * @regex: a regular expression, as for [method@Qvm.Console.wait_for_async]
- * @timeout_ms: how long to wait, in milliseconds; 0 waits as long as it
- *   takes
- * @offset: (out) (optional): where the match begins
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * The blocking form of [method@Qvm.ConsoleStream.wait_for_async], which
- * runs the console's main context meanwhile, as
- * [method@Qvm.Console.wait_for] does.
- *
- * Returns: (transfer full): the matched text, or %NULL on error
- */
-char *
-qvm_console_stream_wait_for (QvmConsoleStream  *stream,
-                             const char        *regex,
-                             guint              timeout_ms,
-                             guint64           *offset,
-                             GCancellable      *cancellable,
-                             GError           **error)
-{
-  g_auto(QvmSync) sync = QVM_SYNC_INIT;
-
-  g_return_val_if_fail (QVM_IS_CONSOLE_STREAM (stream), NULL);
-
-  qvm_sync_begin (&sync, qvm_console_get_context (stream->console));
-  qvm_console_stream_wait_for_async (stream, regex, timeout_ms, cancellable,
-                                     qvm_sync_store_result, &sync);
-  return qvm_console_stream_wait_for_finish (stream, qvm_sync_end (&sync), offset, error);
-}

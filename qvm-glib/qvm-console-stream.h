@@ -34,24 +34,4 @@ guint64     qvm_console_stream_get_position   (QvmConsoleStream *stream);
 QVM_AVAILABLE_IN_ALL
 guint64     qvm_console_stream_get_bytes_lost (QvmConsoleStream *stream);
 
-QVM_AVAILABLE_IN_ALL
-void        qvm_console_stream_wait_for_async  (QvmConsoleStream    *stream,
-                                                const char          *regex,
-                                                guint                timeout_ms,
-                                                GCancellable        *cancellable,
-                                                GAsyncReadyCallback  callback,
-                                                gpointer             user_data);
-QVM_AVAILABLE_IN_ALL
-char       *qvm_console_stream_wait_for_finish (QvmConsoleStream    *stream,
-                                                GAsyncResult        *result,
-                                                guint64             *offset,
-                                                GError             **error);
-QVM_AVAILABLE_IN_ALL
-char       *qvm_console_stream_wait_for        (QvmConsoleStream    *stream,
-                                                const char          *regex,
-                                                guint                timeout_ms,
-                                                guint64             *offset,
-                                                GCancellable        *cancellable,
-                                                GError             **error);
-
 G_END_DECLS

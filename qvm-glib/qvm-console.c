@@ -578,9 +578,10 @@ qvm_console_block_until (QvmConsole          *self,
 
 typedef struct {
   QvmConsole       *console;
+  QvmConsoleStream *reader;     /* nullable: holds the cursor */
   GRegex           *regex;
   guint             timeout_ms;
-  QvmConsoleCursor *cursor;     /* the console's or a stream's (the task holds it) */
+  QvmConsoleCursor *cursor;     /* the console's or the reader's */
   guint64           scanned;    /* no match of the regex starts before it */
   guint64           tried_end;  /* the end of the output at the last try */
   gboolean          tried;
@@ -594,6 +595,7 @@ wait_for_free (gpointer data)
   WaitFor *wait = data;
 
   g_object_unref (wait->console);
+  g_clear_object (&wait->reader);
   g_regex_unref (wait->regex);
   g_free (wait->text);
   g_free (wait);
@@ -691,64 +693,6 @@ wait_for_co (GTask        *task,
           return;
         }
     }
-}
-
-void
-qvm_console_wait_for_cursor_async (QvmConsole          *console,
-                                   QvmConsoleCursor    *cursor,
-                                   GObject             *source_object,
-                                   gpointer             source_tag,
-                                   const char          *regex,
-                                   guint                timeout_ms,
-                                   GCancellable        *cancellable,
-                                   GAsyncReadyCallback  callback,
-                                   gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (source_object, cancellable, callback, user_data);
-  GError *error = NULL;
-  GRegex *compiled;
-  WaitFor *wait;
-
-  g_task_set_source_tag (task, source_tag);
-
-  compiled = g_regex_new (regex, G_REGEX_RAW | G_REGEX_OPTIMIZE, 0, &error);
-  if (compiled == NULL)
-    {
-      g_prefix_error (&error, _("Invalid regular expression “%s” for the console: "), regex);
-      g_task_return_error (task, error);
-      return;
-    }
-  if (cursor->waiting)
-    {
-      g_regex_unref (compiled);
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
-                               _("Another wait for the console's output is running"));
-      return;
-    }
-
-  wait = g_new0 (WaitFor, 1);
-  wait->console = g_object_ref (console);
-  wait->regex = compiled;
-  wait->timeout_ms = timeout_ms;
-  wait->cursor = cursor;
-  wait->cursor->waiting = TRUE;
-  g_task_set_task_data (task, wait, wait_for_free);
-  qvm_coroutine_run_task (task, wait_for_co);
-}
-
-char *
-qvm_console_wait_for_cursor_finish (GAsyncResult  *result,
-                                    guint64       *offset,
-                                    GError       **error)
-{
-  WaitFor *wait;
-
-  if (!g_task_propagate_boolean (G_TASK (result), error))
-    return NULL;
-  wait = g_task_get_task_data (G_TASK (result));
-  if (offset != NULL)
-    *offset = wait->offset;
-  return g_steal_pointer (&wait->text);
 }
 
 /* ---- GObject ---------------------------------------------------------------- */
@@ -1102,6 +1046,8 @@ qvm_console_write (QvmConsole  *console,
 /**
  * qvm_console_wait_for_async:
  * @console: a console
+ * @reader: (nullable): a reader of @console whose position to use, or
+ *   %NULL for the console's own
  * @regex: a Perl-compatible regular expression (as #GRegex takes it),
  *   matched against the bytes of the output (so `.` is one byte); inline
  *   options such as `(?m)` apply
@@ -1114,14 +1060,16 @@ qvm_console_write (QvmConsole  *console,
  * Waits until the guest's output shows @regex, the way os-autoinst's
  * `wait_serial` does: the match is looked for from the console's read
  * position on, in what the ring holds, and a match moves the position past
- * it, so the next wait only sees later output. The position starts at the
- * beginning of the output. Streams from
- * [method@Qvm.Console.open_stream] have positions of their own. The
+ * it, so the next wait only sees later output. Each caller that wants a
+ * position of its own passes its @reader (from
+ * [method@Qvm.Console.open_stream]), whose next read then returns what
+ * follows the match; with %NULL, the console's own position is used,
+ * which starts at the beginning of the output. The
  * regex is tried on what has arrived so far, as soon as it arrives: a
  * pattern such as `hello-[0-9]+` may match `hello-4` before the `2`
  * comes; end it with `\n` to match whole lines.
  *
- * One wait at a time: a second one while the first runs fails with
+ * One wait at a time per position: a second one while the first runs fails with
  * %G_IO_ERROR_PENDING. An invalid @regex fails at once with
  * %G_REGEX_ERROR. The wait fails with %QVM_ERROR_TIMED_OUT after
  * @timeout_ms; when the console closes first, with the error its machine
@@ -1130,18 +1078,53 @@ qvm_console_write (QvmConsole  *console,
  */
 void
 qvm_console_wait_for_async (QvmConsole          *console,
+                            QvmConsoleStream    *reader,
                             const char          *regex,
                             guint                timeout_ms,
                             GCancellable        *cancellable,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
 {
+  g_autoptr(GTask) task = NULL;
+  QvmConsoleCursor *cursor;
+  GError *error = NULL;
+  GRegex *compiled;
+  WaitFor *wait;
+
   g_return_if_fail (QVM_IS_CONSOLE (console));
+  g_return_if_fail (reader == NULL ||
+                    (QVM_IS_CONSOLE_STREAM (reader) &&
+                     qvm_console_stream_get_console (reader) == console));
   g_return_if_fail (regex != NULL);
 
-  qvm_console_wait_for_cursor_async (console, &console->cursor, G_OBJECT (console),
-                                     qvm_console_wait_for_async, regex, timeout_ms, cancellable,
-                                     callback, user_data);
+  task = g_task_new (console, cancellable, callback, user_data);
+  g_task_set_source_tag (task, qvm_console_wait_for_async);
+
+  compiled = g_regex_new (regex, G_REGEX_RAW | G_REGEX_OPTIMIZE, 0, &error);
+  if (compiled == NULL)
+    {
+      g_prefix_error (&error, _("Invalid regular expression “%s” for the console: "), regex);
+      g_task_return_error (task, error);
+      return;
+    }
+  cursor = reader != NULL ? qvm_console_stream_get_cursor (reader) : &console->cursor;
+  if (cursor->waiting)
+    {
+      g_regex_unref (compiled);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               _("Another wait for the console's output is running"));
+      return;
+    }
+
+  wait = g_new0 (WaitFor, 1);
+  wait->console = g_object_ref (console);
+  wait->reader = reader != NULL ? g_object_ref (reader) : NULL;
+  wait->regex = compiled;
+  wait->timeout_ms = timeout_ms;
+  wait->cursor = cursor;
+  wait->cursor->waiting = TRUE;
+  g_task_set_task_data (task, wait, wait_for_free);
+  qvm_coroutine_run_task (task, wait_for_co);
 }
 
 /**
@@ -1163,15 +1146,24 @@ qvm_console_wait_for_finish (QvmConsole    *console,
                              guint64       *offset,
                              GError       **error)
 {
+  WaitFor *wait;
+
   g_return_val_if_fail (g_task_is_valid (result, console), NULL);
   g_return_val_if_fail (g_async_result_is_tagged (result, qvm_console_wait_for_async), NULL);
 
-  return qvm_console_wait_for_cursor_finish (result, offset, error);
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return NULL;
+  wait = g_task_get_task_data (G_TASK (result));
+  if (offset != NULL)
+    *offset = wait->offset;
+  return g_steal_pointer (&wait->text);
 }
 
 /**
  * qvm_console_wait_for:
  * @console: a console
+ * @reader: (nullable): a reader of @console whose position to use, or
+ *   %NULL for the console's own
  * @regex: a regular expression, as for [method@Qvm.Console.wait_for_async]
  * @timeout_ms: how long to wait, in milliseconds; 0 waits as long as it
  *   takes
@@ -1187,8 +1179,9 @@ qvm_console_wait_for_finish (QvmConsole    *console,
  * Returns: (transfer full): the matched text, or %NULL on error
  */
 char *
-qvm_console_wait_for (QvmConsole    *console,
-                      const char    *regex,
+qvm_console_wait_for (QvmConsole        *console,
+                      QvmConsoleStream  *reader,
+                      const char        *regex,
                       guint          timeout_ms,
                       guint64       *offset,
                       GCancellable  *cancellable,
@@ -1199,7 +1192,7 @@ qvm_console_wait_for (QvmConsole    *console,
   g_return_val_if_fail (QVM_IS_CONSOLE (console), NULL);
 
   qvm_sync_begin (&sync, console->context);
-  qvm_console_wait_for_async (console, regex, timeout_ms, cancellable,
+  qvm_console_wait_for_async (console, reader, regex, timeout_ms, cancellable,
                               qvm_sync_store_result, &sync);
   return qvm_console_wait_for_finish (console, qvm_sync_end (&sync), offset, error);
 }

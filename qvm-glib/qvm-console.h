@@ -63,6 +63,7 @@ gboolean          qvm_console_write               (QvmConsole          *console,
 
 QVM_AVAILABLE_IN_ALL
 void              qvm_console_wait_for_async      (QvmConsole          *console,
+                                                   QvmConsoleStream    *reader,
                                                    const char          *regex,
                                                    guint                timeout_ms,
                                                    GCancellable        *cancellable,
@@ -75,6 +76,7 @@ char             *qvm_console_wait_for_finish     (QvmConsole          *console,
                                                    GError             **error);
 QVM_AVAILABLE_IN_ALL
 char             *qvm_console_wait_for            (QvmConsole          *console,
+                                                   QvmConsoleStream    *reader,
                                                    const char          *regex,
                                                    guint                timeout_ms,
                                                    guint64             *offset,

@@ -74,7 +74,7 @@ prompt_cb (GObject      *source,
     }
   /* The shell echoes the command line as typed: only its output has the
    * product. */
-  qvm_console_wait_for_async (session->console, "hello-42", 0, NULL, answer_cb, session);
+  qvm_console_wait_for_async (session->console, NULL, "hello-42", 0, NULL, answer_cb, session);
 }
 
 static char *
@@ -93,7 +93,7 @@ ready_answer (GuestVm    *vm,
   session->console = g_object_ref (qvm_virtual_machine_get_console (vm->machine));
   session->stream = qvm_console_open_stream (session->console, QVM_CONSOLE_FROM_OLDEST);
   g_signal_connect (session->console, "line", G_CALLBACK (line_cb), session);
-  qvm_console_wait_for_async (session->console, "qvm-sh\\$ ", 0, NULL, prompt_cb, session);
+  qvm_console_wait_for_async (session->console, NULL, "qvm-sh\\$ ", 0, NULL, prompt_cb, session);
   return g_strdup ("ready\n");
 }
 

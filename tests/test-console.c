@@ -579,21 +579,21 @@ test_wait_for (Fixture       *fixture,
   guint64 offset = 0;
 
   peer_write (fixture, "boot\nlogin: ");
-  text = qvm_console_wait_for (fixture->console, "log[a-z]+: ", 0, &offset, NULL, &error);
+  text = qvm_console_wait_for (fixture->console, NULL, "log[a-z]+: ", 0, &offset, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (text, ==, "login: ");
   g_assert_cmpuint (offset, ==, 5);
   g_clear_pointer (&text, g_free);
 
   /* The position moved past the match: the same text is not seen again. */
-  text = qvm_console_wait_for (fixture->console, "login", 50, NULL, NULL, &error);
+  text = qvm_console_wait_for (fixture->console, NULL, "login", 50, NULL, NULL, &error);
   g_assert_error (error, QVM_ERROR, QVM_ERROR_TIMED_OUT);
   g_assert_null (text);
   g_clear_error (&error);
 
   /* A wait that is running sees what comes later. */
-  qvm_console_wait_for_async (fixture->console, "hello-(\\d+)", 0, NULL, waited_cb, &waited);
-  qvm_console_wait_for_async (fixture->console, "x", 0, NULL, waited_cb, &second);
+  qvm_console_wait_for_async (fixture->console, NULL, "hello-(\\d+)", 0, NULL, waited_cb, &waited);
+  qvm_console_wait_for_async (fixture->console, NULL, "x", 0, NULL, waited_cb, &second);
   g_assert_null (qvm_console_wait_for_finish (fixture->console, wait_result (&second), NULL,
                                               &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
@@ -610,7 +610,7 @@ test_wait_for (Fixture       *fixture,
   g_clear_pointer (&text, g_free);
 
   /* A bad regex fails at once. */
-  text = qvm_console_wait_for (fixture->console, "(", 0, NULL, NULL, &error);
+  text = qvm_console_wait_for (fixture->console, NULL, "(", 0, NULL, NULL, &error);
   g_assert_error (error, G_REGEX_ERROR, G_REGEX_ERROR_UNMATCHED_PARENTHESIS);
   g_assert_nonnull (strstr (error->message, "“(”"));
   g_clear_error (&error);
@@ -628,7 +628,7 @@ test_wait_for_end (Fixture       *fixture,
   Waited waited = { NULL };
   char *text;
 
-  qvm_console_wait_for_async (fixture->console, "never", 0, cancellable, waited_cb, &waited);
+  qvm_console_wait_for_async (fixture->console, NULL, "never", 0, cancellable, waited_cb, &waited);
   g_cancellable_cancel (cancellable);
   text = qvm_console_wait_for_finish (fixture->console, wait_result (&waited), NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -636,7 +636,7 @@ test_wait_for_end (Fixture       *fixture,
   g_clear_error (&error);
   g_clear_object (&waited.result);
 
-  qvm_console_wait_for_async (fixture->console, "never", 0, NULL, waited_cb, &waited);
+  qvm_console_wait_for_async (fixture->console, NULL, "never", 0, NULL, waited_cb, &waited);
   g_main_context_iteration (NULL, FALSE);
   qvm_console_end (fixture->console, machine_error);
   text = qvm_console_wait_for_finish (fixture->console, wait_result (&waited), NULL, &error);
@@ -657,7 +657,7 @@ test_wait_for_spanning (Fixture       *fixture,
   guint64 offset = 0;
   char *text;
 
-  qvm_console_wait_for_async (fixture->console, "(?<=a)bc", 0, NULL, waited_cb, &waited);
+  qvm_console_wait_for_async (fixture->console, NULL, "(?<=a)bc", 0, NULL, waited_cb, &waited);
   iterate_until_received (fixture, peer_write (fixture, "xxa"));
   g_main_context_iteration (NULL, FALSE);
   g_assert_null (waited.result);
@@ -669,7 +669,7 @@ test_wait_for_spanning (Fixture       *fixture,
   g_free (text);
   g_clear_object (&waited.result);
 
-  qvm_console_wait_for_async (fixture->console, "(?m)^line$", 0, NULL, waited_cb, &waited);
+  qvm_console_wait_for_async (fixture->console, NULL, "(?m)^line$", 0, NULL, waited_cb, &waited);
   iterate_until_received (fixture, peer_write (fixture, "line\nli"));
   g_main_context_iteration (NULL, FALSE);
   g_assert_null (waited.result);
@@ -697,7 +697,7 @@ test_stream_wait_for (Fixture       *fixture,
   char *text;
 
   iterate_until_received (fixture, peer_write (fixture, "login: root\nPassword: "));
-  text = qvm_console_stream_wait_for (first, "login: ", 0, &offset, NULL, &error);
+  text = qvm_console_wait_for (fixture->console, first, "login: ", 0, &offset, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (text, ==, "login: ");
   g_assert_cmpuint (offset, ==, 0);
@@ -705,7 +705,7 @@ test_stream_wait_for (Fixture       *fixture,
   rest = read_available (first);
   g_assert_cmpstr (rest, ==, "root\nPassword: ");
 
-  text = qvm_console_stream_wait_for (second, "Pass[a-z]+", 0, &offset, NULL, &error);
+  text = qvm_console_wait_for (fixture->console, second, "Pass[a-z]+", 0, &offset, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (text, ==, "Password");
   g_assert_cmpuint (offset, ==, 12);
@@ -713,12 +713,12 @@ test_stream_wait_for (Fixture       *fixture,
   g_assert_cmpuint (qvm_console_stream_get_position (second), ==, 20);
 
   /* The console's own position did not move. */
-  text = qvm_console_wait_for (fixture->console, "login", 0, &offset, NULL, &error);
+  text = qvm_console_wait_for (fixture->console, NULL, "login", 0, &offset, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (offset, ==, 0);
   g_free (text);
 
-  text = qvm_console_stream_wait_for (first, "login", 20, NULL, NULL, &error);
+  text = qvm_console_wait_for (fixture->console, first, "login", 20, NULL, NULL, &error);
   g_assert_error (error, QVM_ERROR, QVM_ERROR_TIMED_OUT);
   g_assert_null (text);
 }
@@ -731,7 +731,7 @@ test_wait_for_closed (void)
   char *text;
 
   qvm_console_end (console, NULL);
-  text = qvm_console_wait_for (console, "x", 0, NULL, NULL, &error);
+  text = qvm_console_wait_for (console, NULL, "x", 0, NULL, NULL, &error);
   g_assert_error (error, QVM_ERROR, QVM_ERROR_CLOSED);
   g_assert_null (text);
 }

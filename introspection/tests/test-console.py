@@ -17,16 +17,15 @@ from gi.repository import Gio, GLib, Qvm  # noqa: E402
 
 class ConsoleTest(LoopTestCase):
     def setUp(self):
+        # A blank 16 MiB disk on a user network, built through properties.
         self.folder = tempfile.mkdtemp(prefix='qvm-gi-console-')
-        sockets = os.path.join(self.folder, 'sockets')
-        os.mkdir(sockets)
-        network_folder = os.path.join(self.folder, 'network')
-        os.mkdir(network_folder)
-        self.image = Qvm.FolderImage.new_blank(os.path.join(self.folder, 'image'),
-                                               16 * 1024 * 1024, Qvm.Machine.new_random())
-        self.network = Qvm.UserNetwork.new(network_folder)
-        self.vm = Qvm.VirtualMachine.new(Qvm.MachineOptions.new(64), self.image, self.network,
-                                         sockets, None, None)
+        paths = {name: os.path.join(self.folder, name) for name in ('sockets', 'network', 'disk')}
+        os.mkdir(paths['sockets'])
+        os.mkdir(paths['network'])
+        self.image = Qvm.FolderImage.new_blank(paths['disk'], 16 << 20, Qvm.Machine.new_random())
+        self.vm = Qvm.VirtualMachine(options=Qvm.MachineOptions.new(64), image=self.image,
+                                     network=Qvm.UserNetwork.new(paths['network']),
+                                     socket_folder=paths['sockets'])
         self.vm.set_accel(Qvm.Accel.parse(os.environ.get('QVM_TEST_ACCEL', 'tcg')))
 
     def tearDown(self):
@@ -57,10 +56,10 @@ class ConsoleTest(LoopTestCase):
         self.assertIs(self.vm.get_console(), console)
 
         with self.assertRaises(GLib.Error) as caught:
-            console.wait_for('(', 0, None)
+            console.wait_for(None, '(', 0, None)
         self.assertEqual(caught.exception.domain, 'g-regex-error-quark')
         with self.assertRaises(GLib.Error) as caught:
-            console.wait_for('login:', 100, None)
+            console.wait_for(None, 'login:', 100, None)
         self.assertTrue(caught.exception.matches(Qvm.error_quark(), Qvm.Error.TIMED_OUT))
 
         # A wait that is running ends with the machine, with its error.
@@ -72,7 +71,7 @@ class ConsoleTest(LoopTestCase):
             except GLib.Error as error:
                 result['error'] = error
 
-        console.wait_for_async('never', 0, None, waited)
+        console.wait_for_async(stream, 'never', 0, None, waited)
         self.vm.kill()
         self.run_until(lambda: result)
         self.assertTrue(result['error'].matches(Qvm.error_quark(), Qvm.Error.KILLED))

@@ -400,10 +400,12 @@ qvm_console_end (QvmConsole   *self,
   if (self->closed)
     return;
 
-  /* The guest's last words are already in the socket. */
+  /* The guest's last words are already in the socket (QEMU is gone: a
+   * few reads get them; a peer still writing is not waited for). */
   if (self->socket != NULL && !self->input_ended)
-    while (drain (self, READS_PER_DISPATCH))
-      if (!g_socket_condition_check (self->socket, G_IO_IN))
+    for (guint i = 0; i < READS_PER_DISPATCH; i++)
+      if (!drain (self, READS_PER_DISPATCH) ||
+          !g_socket_condition_check (self->socket, G_IO_IN))
         break;
 
   self->closed = TRUE;

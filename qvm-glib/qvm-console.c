@@ -32,6 +32,9 @@
  * offered each time its source dispatches never loses a byte. */
 #define READS_PER_DISPATCH 16
 
+/* How far back a wait's lookbehind sees before the bytes it tries. */
+#define LOOKBEHIND_MAX 4096
+
 /* The smallest ring the property accepts. */
 #define RING_SIZE_MIN 4096
 
@@ -613,6 +616,7 @@ wait_for_match (WaitFor *wait)
   QvmConsole *self = wait->console;
   g_autoptr(GMatchInfo) info = NULL;
   g_autofree guint8 *window = NULL;
+  GRegexMatchFlags flags = G_REGEX_MATCH_PARTIAL_SOFT;
   guint64 from;
   gsize length;
   int match_start, match_end;
@@ -623,17 +627,21 @@ wait_for_match (WaitFor *wait)
   wait->tried = TRUE;
   wait->tried_end = self->end;
 
-  from = wait->cursor->position;
-  wait->scanned = CLAMP (wait->scanned, from, self->end);
+  wait->scanned = CLAMP (wait->scanned, wait->cursor->position, self->end);
+  /* The window starts LOOKBEHIND_MAX bytes before the first byte to try
+   * (or at the cursor), so that lookbehinds, \b and (?m)^ see the bytes
+   * before it; ^ matches at the cursor only. */
+  from = MAX (wait->cursor->position,
+              wait->scanned > LOOKBEHIND_MAX ? wait->scanned - LOOKBEHIND_MAX : 0);
+  if (from > wait->cursor->position)
+    flags |= G_REGEX_MATCH_NOTBOL;
   length = self->end - from;
   window = g_malloc (length + 1);
   ring_copy (self, from, window, length);
   window[length] = '\0';
 
-  /* The window starts at the cursor, so that ^ and lookbehinds see the
-   * bytes before the first one tried. */
   if (!g_regex_match_full (wait->regex, (const char *) window, length, wait->scanned - from,
-                           G_REGEX_MATCH_PARTIAL_SOFT, &info, NULL))
+                           flags, &info, NULL))
     {
       /* A partial match may still complete, from where GLib does not say
        * (it cannot fetch a partial match's position since it uses PCRE2):
@@ -1069,7 +1077,9 @@ qvm_console_write (QvmConsole  *console,
  * which starts at the beginning of the output. The
  * regex is tried on what has arrived so far, as soon as it arrives: a
  * pattern such as `hello-[0-9]+` may match `hello-4` before the `2`
- * comes; end it with `\n` to match whole lines.
+ * comes; end it with `\n` to match whole lines. Output that a try
+ * already looked at without a match is not looked at again, except that
+ * lookbehind assertions (and `\b`, `(?m)^`) see up to 4096 bytes of it.
  *
  * One wait at a time per position: a second one while the first runs fails with
  * %G_IO_ERROR_PENDING. An invalid @regex fails at once with

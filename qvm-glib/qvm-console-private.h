@@ -79,10 +79,6 @@ gboolean      qvm_console_can_write        (QvmConsole        *console);
  * line and the outgoing queue (for the tests of its bound). */
 gsize         qvm_console_get_memory_used  (QvmConsole        *console);
 
-/* The cursor of the console's own waits. */
-QvmConsoleCursor *
-              qvm_console_get_cursor       (QvmConsole        *console);
-
 /* A source that dispatches while @ready (@data) holds, checked at each
  * iteration of the console's context: the streams' pollable sources. Its
  * callback is a GPollableSourceFunc given @pollable. */

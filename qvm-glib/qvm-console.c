@@ -248,12 +248,6 @@ qvm_console_input_ended (QvmConsole *self)
   return self->input_ended || self->closed;
 }
 
-QvmConsoleCursor *
-qvm_console_get_cursor (QvmConsole *self)
-{
-  return &self->cursor;
-}
-
 gsize
 qvm_console_get_memory_used (QvmConsole *self)
 {

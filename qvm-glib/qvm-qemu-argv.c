@@ -170,9 +170,10 @@ qvm_qemu_argv_build (const QvmQemuArgvConfig *config)
   /* QMP on an inherited, already connected socket: nothing to wait for. */
   add_printf (argv, "-chardev", "socket,id=qmp,fd=%d", config->qmp_fd);
   add (argv, "-mon", "chardev=qmp,id=monitor,mode=control");
-  /* The guest's first serial port is QEMU's stdout, which the machine
-   * logs line by line (see QvmVirtualMachine's "Logging" section). */
-  add (argv, "-chardev", "stdio,id=console0,signal=off");
+  /* The guest's first serial port on an inherited socket of its own,
+   * which QvmConsole drains all the time (QEMU stalls the guest's UART
+   * when nobody reads it). QEMU's stdout stays for its own messages. */
+  add_printf (argv, "-chardev", "socket,id=console0,fd=%d", config->console_fd);
   add (argv, "-serial", "chardev:console0");
 
   add (argv, "-device", "VGA,id=video0,bus=pci.0,addr=" QVM_PCI_SLOT_VGA);

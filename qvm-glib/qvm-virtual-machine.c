@@ -26,6 +26,7 @@
 #include "qvm-qemu-argv-private.h"
 #include "qvm-qmp-client-private.h"
 #include "qvm-util-private.h"
+#include "qvm-console-private.h"
 #include "qvm-vm-private.h"
 
 /* sizeof (struct sockaddr_un.sun_path) on Linux, terminating NUL included. */
@@ -235,6 +236,9 @@ qvm_virtual_machine_dispose (GObject *object)
       qvm_vm_release_resources (self);
       qvm_vm_set_phase (self, QVM_VM_PHASE_DONE);
     }
+  /* A console the caller keeps ends with the machine it belonged to. */
+  if (self->console != NULL)
+    qvm_console_end (self->console, self->error);
 
   G_OBJECT_CLASS (qvm_virtual_machine_parent_class)->dispose (object);
 }
@@ -276,6 +280,7 @@ qvm_virtual_machine_finalize (GObject *object)
   g_queue_clear_full (&self->stderr_tail, g_free);
   g_clear_object (&self->readers_cancellable);
   g_clear_object (&self->qmp_watch_cancellable);
+  g_clear_object (&self->console);
 
   G_OBJECT_CLASS (qvm_virtual_machine_parent_class)->finalize (object);
 }

@@ -14,6 +14,7 @@
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <libsoup/soup.h>
 
+#include "qvm-console.h"
 #include "qvm-version-macros.h"
 #include "qvm-image.h"
 #include "qvm-machine.h"
@@ -520,5 +521,8 @@ QVM_AVAILABLE_IN_ALL
 gboolean          qvm_virtual_machine_set_restore_file (QvmVirtualMachine   *vm,
                                                         GFile               *state,
                                                         GError             **error);
+/* The serial console (qvm-vm-start.c). */
+QVM_AVAILABLE_IN_ALL
+QvmConsole       *qvm_virtual_machine_get_console      (QvmVirtualMachine   *vm);
 
 G_END_DECLS

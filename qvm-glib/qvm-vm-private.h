@@ -20,6 +20,7 @@
 
 #include <gio/gio.h>
 
+#include "qvm-console.h"
 #include "qvm-coroutine-private.h"
 #include "qvm-qmp-client.h"
 #include "qvm-virtual-machine.h"
@@ -156,6 +157,10 @@ struct _QvmVirtualMachine
   QvmWaitQueue       readers_queue;     /* woken when a reader ends */
 
   QvmWaitQueue       done_queue;        /* woken when the machine is done */
+
+  /* The guest's serial console (qvm-vm-start.c): made by
+   * get_console() or at the spawn, attached at the spawn, ended at done. */
+  QvmConsole        *console;
 };
 
 /* ---- qvm-virtual-machine.c ---- */
@@ -247,6 +252,8 @@ guint       qvm_vm_pointer_axis_value      (guint position,
 gboolean    qvm_vm_restore_state           (QvmVirtualMachine  *self,
                                             GCancellable       *cancellable,
                                             GError            **error);
+/* The machine's console, made on first use. */
+QvmConsole *qvm_vm_ensure_console          (QvmVirtualMachine *self);
 
 /* ---- qvm-vm-stop.c ---- */
 

@@ -7,9 +7,11 @@
  * socket folder, spawns QEMU (QMP on an inherited socketpair, so there is
  * nothing to wait for), starts the teardown that waits for its exit,
  * connects QMP, says "cont" and reports the guest running: SPAWNING,
- * CONNECTING, STARTING_GUEST, RUNNING. One reader coroutine per QEMU
- * output stream turns each line into a structured log record tagged with
- * the machine's id and keeps the last lines of stderr for error messages.
+ * CONNECTING, STARTING_GUEST, RUNNING. The guest's serial console has a
+ * socketpair of its own, drained by the machine's QvmConsole. One reader
+ * coroutine per QEMU output stream turns each line into a structured log
+ * record tagged with the machine's id and keeps the last lines of stderr
+ * for error messages.
  * QMP events (SHUTDOWN, STOP, RESUME, GUEST_PANICKED) and a QMP connection
  * that closes under a QEMU that keeps running are handled here too.
  */
@@ -24,6 +26,7 @@
 
 #include <glib/gstdio.h>
 
+#include "qvm-console-private.h"
 #include "qvm-coroutine-gio-private.h"
 #include "qvm-coroutine-private.h"
 #include "qvm-error.h"
@@ -40,8 +43,10 @@
  * killed: it normally exits right after closing it. */
 #define QMP_CLOSED_GRACE_MS 2000
 
-/* The descriptor number QEMU gets its end of the QMP socketpair on. */
+/* The descriptor numbers QEMU gets its ends of the QMP and console
+ * socketpairs on. */
 #define QMP_CHILD_FD 3
+#define CONSOLE_CHILD_FD 4
 
 gboolean
 qvm_vm_qemu_running (QvmVirtualMachine *self)
@@ -104,9 +109,9 @@ qvm_vm_check_running (QvmVirtualMachine  *self,
 
 /* ---- QEMU's output --------------------------------------------------------- */
 
-/* QEMU's stdout carries the guest's serial console, which a hostile guest
- * controls: lines are cut at this many bytes so a guest that never sends a
- * newline cannot make the library buffer without bound. */
+/* QEMU's own output: lines are cut at this many bytes so that a QEMU (or
+ * a helper it started) that never sends a newline cannot make the library
+ * buffer without bound. */
 #define OUTPUT_LINE_MAX 4096
 
 /* How much of QEMU's output one read takes. */
@@ -297,9 +302,69 @@ argv_config (QvmVirtualMachine *self,
     .socket_folder = self->socket_folder,
     .qmp_fd = QMP_CHILD_FD,
     .incoming = self->restore_file != NULL,
+    .console_fd = CONSOLE_CHILD_FD,
   };
 
   return config;
+}
+
+/* A socketpair: @local wraps our end, *@child_fd is QEMU's. */
+static gboolean
+make_socket_pair (const char  *what,
+                  GSocket    **local,
+                  int         *child_fd,
+                  GError     **error)
+{
+  int fds[2];
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   _("Cannot make the %s socket pair: %s"), what, g_strerror (saved_errno));
+      return FALSE;
+    }
+
+  *local = g_socket_new_from_fd (fds[0], error);
+  if (*local == NULL)
+    {
+      close (fds[0]);
+      close (fds[1]);
+      return FALSE;
+    }
+  *child_fd = fds[1];
+  return TRUE;
+}
+
+QvmConsole *
+qvm_vm_ensure_console (QvmVirtualMachine *self)
+{
+  if (self->console == NULL)
+    self->console = qvm_console_new (self->id, self->context);
+  return self->console;
+}
+
+/**
+ * qvm_virtual_machine_get_console:
+ * @vm: a virtual machine
+ *
+ * The guest's first serial port (its `ttyS0`). The library reads it from
+ * the moment QEMU starts, whoever listens, and keeps the most recent
+ * output in the console's ring; each line also goes to the log as a
+ * record of level debug tagged with the machine's id
+ * (%QVM_VM_ID_FIELD), with `QVM_QEMU_STREAM=console` and the line in
+ * `QVM_QEMU_LINE`. The console is the same object for the machine's whole
+ * life: get it before the start to see every line. It is closed when the
+ * machine is done, with the machine's error.
+ *
+ * Returns: (transfer none): the machine's console
+ */
+QvmConsole *
+qvm_virtual_machine_get_console (QvmVirtualMachine *vm)
+{
+  g_return_val_if_fail (QVM_IS_VIRTUAL_MACHINE (vm), NULL);
+
+  return qvm_vm_ensure_console (vm);
 }
 
 /* Everything up to a spawned QEMU. On failure nothing is left running. */
@@ -312,11 +377,13 @@ spawn_qemu (QvmVirtualMachine  *self,
   g_autofree char *disk_file = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocket) console_socket = NULL;
   g_auto(GStrv) argv = NULL;
   g_autofree char *command_line = NULL;
   QvmQemuArgvConfig config;
   const char *accel;
-  int fds[2];
+  int qmp_child_fd;
+  int console_child_fd;
 
   /* In use from here; qvm_vm_release_resources() ends the use, whatever
    * happens. An image in use elsewhere is not ours to release. */
@@ -342,19 +409,11 @@ spawn_qemu (QvmVirtualMachine  *self,
   if (!make_socket_folder (self, error))
     return FALSE;
 
-  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+  if (!make_socket_pair ("QMP", &socket, &qmp_child_fd, error))
+    return FALSE;
+  if (!make_socket_pair ("console", &console_socket, &console_child_fd, error))
     {
-      int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   _("Cannot make the QMP socket pair: %s"), g_strerror (saved_errno));
-      return FALSE;
-    }
-
-  socket = g_socket_new_from_fd (fds[0], error);
-  if (socket == NULL)
-    {
-      close (fds[0]);
-      close (fds[1]);
+      close (qmp_child_fd);
       return FALSE;
     }
   self->qmp_connection = g_socket_connection_factory_create_connection (socket);
@@ -373,7 +432,8 @@ spawn_qemu (QvmVirtualMachine  *self,
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
-  g_subprocess_launcher_take_fd (launcher, fds[1], QMP_CHILD_FD);
+  g_subprocess_launcher_take_fd (launcher, qmp_child_fd, QMP_CHILD_FD);
+  g_subprocess_launcher_take_fd (launcher, console_child_fd, CONSOLE_CHILD_FD);
 
   self->qemu = qvm_await_subprocess_spawnv (launcher, (const char * const *) argv, error);
   if (self->qemu == NULL)
@@ -390,6 +450,8 @@ spawn_qemu (QvmVirtualMachine  *self,
     }
 
   g_debug ("%s: QEMU runs as process %s", self->id, g_subprocess_get_identifier (self->qemu));
+  /* Drained from now on: QEMU holds the guest's output while nobody reads. */
+  qvm_console_attach (qvm_vm_ensure_console (self), console_socket);
   start_reader (self, g_subprocess_get_stdout_pipe (self->qemu), FALSE);
   start_reader (self, g_subprocess_get_stderr_pipe (self->qemu), TRUE);
   return TRUE;

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "qvm-console-private.h"
 #include "qvm-coroutine-gio-private.h"
 #include "qvm-coroutine-private.h"
 #include "qvm-enum-types.h"
@@ -327,6 +328,10 @@ finish_done (gpointer data)
   g_object_notify_by_pspec (G_OBJECT (self), qvm_vm_properties[QVM_VM_PROP_DONE_REASON]);
 
   g_object_thaw_notify (G_OBJECT (self));
+
+  /* Its readers and waits end before "done" is heard. */
+  if (self->console != NULL)
+    qvm_console_end (self->console, self->error);
 
   if (self->error != NULL)
     g_debug ("%s: done (%s)", self->id, self->error->message);

@@ -21,5 +21,7 @@
 #include "qvm-image-store.h"
 #include "qvm-folder-image.h"
 #include "qvm-virtual-machine.h"
+#include "qvm-console-stream.h"
+#include "qvm-console.h"
 
 #undef QVM_INSIDE

@@ -39,7 +39,7 @@
   "-vnc", "unix:/run/qvm/vm1/vnc.sock",                                      \
   "-chardev", "socket,id=qmp,fd=3",                                          \
   "-mon", "chardev=qmp,id=monitor,mode=control",                             \
-  "-chardev", "stdio,id=console0,signal=off",                                \
+  "-chardev", "socket,id=console0,fd=4",                                     \
   "-serial", "chardev:console0",                                             \
   "-device", "VGA,id=video0,bus=pci.0,addr=0x2",                             \
   "-device", "piix3-usb-uhci,id=usb,bus=pci.0,addr=0x1.0x2",                 \
@@ -69,6 +69,7 @@ base_config (void)
     .netdev = "user,id=netdev0,restrict=on",
     .socket_folder = "/run/qvm/vm1",
     .qmp_fd = 3,
+    .console_fd = 4,
   };
 
   return config;
@@ -285,7 +286,7 @@ test_everything (void)
     "-vnc", "unix:/tmp/s/vnc.sock",
     "-chardev", "socket,id=qmp,fd=7",
     "-mon", "chardev=qmp,id=monitor,mode=control",
-    "-chardev", "stdio,id=console0,signal=off",
+    "-chardev", "socket,id=console0,fd=8",
     "-serial", "chardev:console0",
     "-device", "VGA,id=video0,bus=pci.0,addr=0x2",
     "-device", "piix3-usb-uhci,id=usb,bus=pci.0,addr=0x1.0x2",
@@ -322,6 +323,7 @@ test_everything (void)
   config.netdev = "user,id=netdev0,restrict=on,net=169.254.0.0/16";
   config.socket_folder = "/tmp/s";
   config.qmp_fd = 7;
+  config.console_fd = 8;
   assert_argv (&config, expected);
 }
 
@@ -582,6 +584,7 @@ run_in_qemu (QvmQemuArgvConfig *config)
   g_autoptr(GDataInputStream) in = NULL;
   g_auto(GStrv) argv = NULL;
   int fds[2];
+  int console_fds[2];
 
   g_assert_no_error (error);
   disk = g_build_filename (folder, "disk.qcow2", NULL);
@@ -601,12 +604,14 @@ run_in_qemu (QvmQemuArgvConfig *config)
   socket = g_socket_new_from_fd (fds[0], &error);
   g_assert_no_error (error);
   connection = g_socket_connection_factory_create_connection (socket);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console_fds), ==, 0);
 
   config->qemu_binary = "qemu-system-x86_64";
   config->accel = g_getenv ("QVM_TEST_ACCEL") ? g_getenv ("QVM_TEST_ACCEL") : "tcg";
   config->disk_file = disk;
   config->socket_folder = folder;
   config->qmp_fd = 3;
+  config->console_fd = 4;
   if (config->cdrom1 != NULL)
     config->cdrom1 = cdrom;
   if (config->cdrom2 != NULL)
@@ -618,6 +623,7 @@ run_in_qemu (QvmQemuArgvConfig *config)
                                         G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_subprocess_launcher_set_child_setup (launcher, testutil_die_with_parent, NULL, NULL);
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
+  g_subprocess_launcher_take_fd (launcher, console_fds[1], 4);
   qemu = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, &error);
   g_assert_no_error (error);
   g_clear_object (&launcher);   /* closes QEMU's end here: EOF if it dies */
@@ -642,6 +648,7 @@ run_in_qemu (QvmQemuArgvConfig *config)
   g_subprocess_force_exit (qemu);
   g_subprocess_wait (qemu, NULL, &error);
   g_assert_no_error (error);
+  close (console_fds[0]);
 
   g_assert_cmpint (g_unlink (disk), ==, 0);
   g_assert_cmpint (g_unlink (cdrom), ==, 0);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <glib/gi18n.h>
@@ -19,6 +20,7 @@
 #include <glib-unix.h>
 
 #include "qvm-boot.h"
+#include "qvm-console.h"
 #include "qvm-fs-private.h"
 #include "qvm-owned-folder-private.h"
 #include "qvm-tool.h"
@@ -26,6 +28,22 @@
 /* On a terminal, a status line (elapsed time, spinner, state) stays under
  * the printed lines; it is erased before each of them. */
 static gboolean status_line_shown;
+
+/* --console with a terminal on stdin and stdout: the terminal is the
+ * guest's serial terminal (raw mode: keys go to the guest as typed,
+ * Ctrl-C included) until Ctrl-] detaches or the machine is done; the
+ * terminal is restored on every way out (atexit() too). */
+#define CONSOLE_ESCAPE 0x1d   /* Ctrl-] */
+
+static struct {
+  gboolean          wanted;
+  gboolean          raw;            /* the terminal is in raw mode */
+  gboolean          restore_at_exit;
+  struct termios    saved;
+  guint             stdin_id;
+  GSource          *output_source;
+  QvmConsoleStream *stream;
+} interactive;
 
 void
 qvm_boot_clear_status_line (void)
@@ -49,7 +67,8 @@ qvm_boot_say (QvmBoot    *boot,
   va_start (args, format);
   text = g_strdup_vprintf (format, args);
   va_end (args);
-  g_print ("[%6.1fs] %s\n", elapsed_s, text);
+  /* In raw mode a newline does not return the carriage. */
+  g_print ("[%6.1fs] %s%s", elapsed_s, text, interactive.raw ? "\r\n" : "\n");
 }
 
 static void
@@ -245,8 +264,8 @@ boot_sigterm (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* --console: the machine logs QEMU's stdout, which is the guest's serial
- * port, one structured record per line. */
+/* --console: the machine logs each line of the guest's serial port (its
+ * QvmConsole) as one structured record, QVM_QEMU_STREAM=console. */
 static gint64 console_began = -1;
 
 static GLogWriterOutput
@@ -265,13 +284,164 @@ console_log_writer (GLogLevelFlags   level,
       else if (g_str_equal (fields[i].key, "QVM_QEMU_LINE"))
         line = fields[i].value;
     }
-  if (console_began >= 0 && g_strcmp0 (stream, "stdout") == 0 && line != NULL)
+  if (console_began >= 0 && g_strcmp0 (stream, "console") == 0 && line != NULL)
     {
       qvm_boot_clear_status_line ();
       g_print ("[%6.1fs] console: %s\n", (g_get_monotonic_time () - console_began) / 1e6, line);
       return G_LOG_WRITER_HANDLED;
     }
   return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+static void
+terminal_restore (void)
+{
+  if (!interactive.raw)
+    return;
+  tcsetattr (STDIN_FILENO, TCSAFLUSH, &interactive.saved);
+  interactive.raw = FALSE;
+}
+
+static gboolean
+terminal_make_raw (void)
+{
+  struct termios raw;
+
+  if (tcgetattr (STDIN_FILENO, &interactive.saved) != 0)
+    return FALSE;
+  raw = interactive.saved;
+  cfmakeraw (&raw);
+  if (!interactive.restore_at_exit)
+    {
+      interactive.restore_at_exit = TRUE;
+      atexit (terminal_restore);
+    }
+  if (tcsetattr (STDIN_FILENO, TCSAFLUSH, &raw) != 0)
+    return FALSE;
+  interactive.raw = TRUE;
+  return TRUE;
+}
+
+static void
+write_all_to_stdout (const char *data,
+                     gsize       length)
+{
+  while (length > 0)
+    {
+      gssize n = write (STDOUT_FILENO, data, length);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return;
+      data += n;
+      length -= n;
+    }
+}
+
+/* Ends the interactive console: back to one printed line per console
+ * line, the machine going on. */
+static void
+console_detach (QvmBoot  *boot,
+                gboolean  quiet)
+{
+  gboolean was_attached = interactive.stream != NULL;
+
+  terminal_restore ();
+  g_clear_handle_id (&interactive.stdin_id, g_source_remove);
+  if (interactive.output_source != NULL)
+    {
+      g_source_destroy (interactive.output_source);
+      g_clear_pointer (&interactive.output_source, g_source_unref);
+    }
+  g_clear_object (&interactive.stream);
+  if (!was_attached || quiet)
+    return;
+  g_print ("\n");
+  qvm_boot_say (boot, _("console detached; the machine goes on (Ctrl-C shuts it down)"));
+  console_began = boot->began;
+}
+
+static gboolean
+console_output_cb (GObject  *pollable,
+                   gpointer  user_data)
+{
+  char buffer[4096];
+
+  for (;;)
+    {
+      gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (pollable),
+                                                           buffer, sizeof buffer, NULL, NULL);
+      if (n < 0)
+        return G_SOURCE_CONTINUE;
+      if (n == 0)
+        {
+          /* The machine is done: "done" says the rest. */
+          g_clear_pointer (&interactive.output_source, g_source_unref);
+          return G_SOURCE_REMOVE;
+        }
+      write_all_to_stdout (buffer, n);
+    }
+}
+
+static gboolean
+console_stdin_cb (int           fd,
+                  GIOCondition  condition,
+                  gpointer      user_data)
+{
+  QvmBoot *boot = user_data;
+  g_autoptr(GError) error = NULL;
+  char buffer[256];
+  gssize n = read (fd, buffer, sizeof buffer);
+  const char *escape;
+
+  if (n < 0 && errno == EINTR)
+    return G_SOURCE_CONTINUE;
+  if (n <= 0)
+    {
+      interactive.stdin_id = 0;
+      console_detach (boot, FALSE);
+      return G_SOURCE_REMOVE;
+    }
+
+  escape = memchr (buffer, CONSOLE_ESCAPE, n);
+  if (escape != NULL)
+    n = escape - buffer;
+  if (n > 0 && !qvm_console_write (qvm_virtual_machine_get_console (boot->vm), buffer, n, &error))
+    qvm_boot_say (boot, _("console: %s"), error->message);
+  if (escape != NULL)
+    {
+      interactive.stdin_id = 0;
+      console_detach (boot, FALSE);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Makes the terminal the guest's serial terminal, from the console's
+ * first byte on. */
+static void
+console_attach (QvmBoot *boot)
+{
+  QvmConsole *console = qvm_virtual_machine_get_console (boot->vm);
+  GInputStream *input;
+
+  if (!terminal_make_raw ())
+    {
+      qvm_boot_say (boot, _("console: cannot set up the terminal: %s"), g_strerror (errno));
+      console_began = boot->began;
+      return;
+    }
+  qvm_boot_say (boot, _("console attached: keys go to the guest; Ctrl-] detaches"));
+  interactive.stream = qvm_console_open_stream (console, QVM_CONSOLE_FROM_OLDEST);
+  input = g_io_stream_get_input_stream (G_IO_STREAM (interactive.stream));
+  interactive.output_source =
+    g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (input), NULL);
+  g_source_set_callback (interactive.output_source,
+                         (GSourceFunc) (void (*) (void)) console_output_cb, boot, NULL);
+  g_source_attach (interactive.output_source, NULL);
+  interactive.stdin_id = g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                        console_stdin_cb, boot);
 }
 
 static void
@@ -414,6 +584,8 @@ qvm_boot_start_machine (QvmBoot  *boot,
   g_signal_connect (boot->vm, "done", G_CALLBACK (done_cb), boot);
   if (boot->timeout_seconds > 0)
     boot->timeout_id = g_timeout_add_seconds (boot->timeout_seconds, boot_timeout, boot);
+  if (interactive.wanted)
+    console_attach (boot);
   /* A failed start is also the machine's error, told by "done". */
   qvm_virtual_machine_start_in_background (boot->vm);
 }
@@ -485,7 +657,9 @@ qvm_boot_options_add_to (QvmBootOptions *options,
       N_("Save a PNG screenshot when the guest first fetches /payload (its answer "
          "waits for it), or at --timeout if it never does"), N_("PNG") },
     { "console", 'c', 0, G_OPTION_ARG_NONE, &options->console,
-      N_("Print the guest's serial console (its first serial port), one line each"), NULL },
+      N_("Print the guest's serial console (its first serial port), one line each; "
+         "with a terminal on stdin and stdout, be its terminal: keys go to the guest "
+         "(Ctrl-C too), Ctrl-] detaches"), NULL },
     { "vnc", 0, 0, G_OPTION_ARG_NONE, &options->vnc,
       N_("Print the path of the VNC socket once the machine runs"), NULL },
     { "metadata-tokens", 0, 0, G_OPTION_ARG_NONE, &options->metadata_tokens,
@@ -675,10 +849,11 @@ qvm_boot_begin (QvmBoot        *boot,
   boot->grace_seconds = options->grace_seconds;
   boot->serve = qvm_serve_new (options->metadata_dir, options->payload, boot->outbox);
   qvm_serve_set_callbacks (boot->serve, boot_on_request, boot_on_payload, boot_on_result, boot);
-  if (options->console)
+  interactive.wanted = options->console && isatty (STDIN_FILENO) && isatty (STDOUT_FILENO);
+  if (options->console && !interactive.wanted)
     console_began = boot->began;
   g_log_set_writer_func (console_log_writer, NULL, NULL);
-  if (isatty (STDOUT_FILENO))
+  if (isatty (STDOUT_FILENO) && !interactive.wanted)
     boot->status_id = g_timeout_add (250, status_tick, boot);
   boot->signal_ids[0] = g_unix_signal_add (SIGINT, boot_sigint, boot);
   boot->signal_ids[1] = g_unix_signal_add (SIGTERM, boot_sigterm, boot);
@@ -691,6 +866,7 @@ qvm_boot_stop (QvmBoot *boot)
   g_clear_handle_id (&boot->timeout_id, g_source_remove);
   g_clear_handle_id (&boot->status_id, g_source_remove);
   qvm_boot_clear_status_line ();
+  console_detach (boot, TRUE);
   g_clear_object (&boot->vm);
 }
 

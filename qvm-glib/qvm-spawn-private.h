@@ -16,8 +16,10 @@ G_BEGIN_DECLS
  * that controls it. The spawn happens in a thread of the library's own
  * that lives as long as the process, because PR_SET_PDEATHSIG follows the
  * thread that forked, not the process: a spawn from a short-lived thread
- * would kill the child when that thread ends. The result is delivered in
- * the thread-default main context of the caller. */
+ * would kill the child when that thread ends. The child leads a process
+ * group of its own, so that signals meant for the owner's group (a Ctrl-C
+ * on its terminal) do not reach it. The result is delivered in the
+ * thread-default main context of the caller. */
 void         qvm_spawn_tied_async  (GSubprocessLauncher  *launcher,
                                     const char * const   *argv,
                                     GAsyncReadyCallback   callback,

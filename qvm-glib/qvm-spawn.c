@@ -48,6 +48,9 @@ die_with_owner (gpointer data)
    * ignore SIGTERM. */
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
+  /* A process group of its own: a Ctrl-C on the owner's terminal is the
+   * owner's to handle (a shutdown, say), not a SIGINT that kills QEMU. */
+  setpgid (0, 0);
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   /* The owner died before the line above took effect: nobody would
    * ever send the signal. */

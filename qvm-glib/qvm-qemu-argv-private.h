@@ -45,6 +45,7 @@ typedef struct {
   const char *socket_folder;     /* the VM's own folder: vnc.sock lives there */
   int         qmp_fd;            /* QEMU's end of the QMP socketpair */
   gboolean    incoming;          /* waits for a saved state (migrate-incoming) */
+  const char *generation_id;     /* nullable: this start's VM generation ID (a GUID) */
   int         console_fd;        /* QEMU's end of the serial console's socketpair */
 } QvmQemuArgvConfig;
 

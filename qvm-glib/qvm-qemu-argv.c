@@ -196,6 +196,12 @@ qvm_qemu_argv_build (const QvmQemuArgvConfig *config)
 
   add_sound (argv, machine);
 
+  /* A new generation ID for every start: a guest restored from a saved
+   * state (several clones of one, say) learns it is not the machine that
+   * was saved, and Linux reseeds its random number generator. */
+  if (config->generation_id != NULL)
+    add_printf (argv, "-device", "vmgenid,id=vmgenid0,guid=%s", config->generation_id);
+
   /* A restore: QEMU waits for the state the library feeds it over QMP
    * (migrate-incoming) instead of booting. */
   if (config->incoming)

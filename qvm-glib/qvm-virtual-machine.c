@@ -257,6 +257,7 @@ qvm_virtual_machine_finalize (GObject *object)
     close (self->socket_folder_lock);
   g_clear_pointer (&self->keymap, qvm_keymap_free);
   g_free (self->restore_file);
+  g_free (self->generation_id);
   g_free (self->id);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_object (&self->options);

@@ -117,6 +117,7 @@ struct _QvmVirtualMachine
   char              *qemu_binary;
   struct _QvmKeymap *keymap;            /* the machine's layout, once typed with */
   char              *restore_file;      /* a saved state to start from, or NULL */
+  char              *generation_id;     /* the VM generation ID of this start */
   int                screen_width;      /* of the last screenshot; 0 before one */
   int                screen_height;
   QvmAccel           accel;

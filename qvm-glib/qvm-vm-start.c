@@ -302,6 +302,7 @@ argv_config (QvmVirtualMachine *self,
     .socket_folder = self->socket_folder,
     .qmp_fd = QMP_CHILD_FD,
     .incoming = self->restore_file != NULL,
+    .generation_id = self->generation_id,
     .console_fd = CONSOLE_CHILD_FD,
   };
 
@@ -418,6 +419,8 @@ spawn_qemu (QvmVirtualMachine  *self,
     }
   self->qmp_connection = g_socket_connection_factory_create_connection (socket);
 
+  g_free (self->generation_id);
+  self->generation_id = g_uuid_string_random ();
   config = argv_config (self, qemu_path, accel, netdev);
   /* A relative disk path with a colon would read as a protocol prefix. */
   disk_file = g_canonicalize_filename (config.disk_file, NULL);

@@ -89,6 +89,21 @@ assert_argv (const QvmQemuArgvConfig *config,
   g_assert_cmpstr (argv[i], ==, expected[i]);
 }
 
+/* A generation ID gives the machine a vmgenid device, last. */
+static void
+test_generation_id (void)
+{
+  QvmQemuArgvConfig config = base_config ();
+  const char *expected[] = {
+    HEAD ("tcg"), MIDDLE, AFTER_TOPOLOGY, NETWORK ("e1000"),
+    "-device", "vmgenid,id=vmgenid0,guid=8f0b1c8e-6d3a-4e59-9c1e-2b7d5a4f3e21",
+    NULL
+  };
+
+  config.generation_id = "8f0b1c8e-6d3a-4e59-9c1e-2b7d5a4f3e21";
+  assert_argv (&config, expected);
+}
+
 static void
 test_nic (gconstpointer data)
 {
@@ -687,6 +702,7 @@ test_qemu_everything (void)
   config.machine.threads = 1;
   config.cdrom1 = "set by run_in_qemu";
   config.cdrom2 = "set by run_in_qemu";
+  config.generation_id = "8f0b1c8e-6d3a-4e59-9c1e-2b7d5a4f3e21";
   run_in_qemu (&config);
 }
 
@@ -727,6 +743,7 @@ main (int argc, char *argv[])
       g_test_add_data_func (path, &hda_cases[i], test_sound_hda);
     }
   g_test_add_func ("/qemu-argv/cdroms", test_cdroms);
+  g_test_add_func ("/qemu-argv/generation-id", test_generation_id);
   g_test_add_func ("/qemu-argv/topology", test_topology);
   g_test_add_func ("/qemu-argv/kvm", test_kvm);
   g_test_add_func ("/qemu-argv/everything", test_everything);

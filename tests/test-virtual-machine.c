@@ -887,6 +887,18 @@ zstd_head (const char *path,
   return g_bytes_new (plain, out.pos);
 }
 
+/* The VM generation ID QEMU gives the guest (query-vm-generation-id). */
+static char *
+generation_id (QvmVirtualMachine *vm)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) answer = qvm_qmp_client_execute (qvm_virtual_machine_get_qmp_client (vm),
+                                                       "query-vm-generation-id", NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return g_strdup (json_object_get_string_member (json_node_get_object (answer), "guid"));
+}
+
 /* A new machine of the fixture's image and network folder, started from
  * @state; the error of its start in @error. */
 static QvmVirtualMachine *
@@ -927,6 +939,8 @@ test_save (Fixture       *fixture,
   g_autoptr(GdkPixbuf) before = NULL;
   g_autoptr(GdkPixbuf) after = NULL;
   g_autoptr(QvmVirtualMachine) restored = NULL;
+  g_autofree char *saved_generation = NULL;
+  g_autofree char *restored_generation = NULL;
   g_autofree char *contents = NULL;
   gsize length;
   guint entries;
@@ -950,6 +964,7 @@ test_save (Fixture       *fixture,
 
   before = qvm_virtual_machine_screenshot (fixture->vm, NULL, &error);
   g_assert_no_error (error);
+  saved_generation = generation_id (fixture->vm);
   g_assert_true (qvm_virtual_machine_save (fixture->vm, target_file, QVM_SAVE_FLAGS_END, NULL, &error));
   g_assert_no_error (error);
   testutil_iterate_until_nonzero (NULL, &fixture->done_count, TIMEOUT_S);
@@ -965,6 +980,10 @@ test_save (Fixture       *fixture,
   g_assert_cmpint (gdk_pixbuf_get_width (after), ==, gdk_pixbuf_get_width (before));
   g_assert_cmpmem (gdk_pixbuf_read_pixels (after), gdk_pixbuf_get_byte_length (after),
                    gdk_pixbuf_read_pixels (before), gdk_pixbuf_get_byte_length (before));
+  /* The same state, another machine: a generation ID of its own. */
+  restored_generation = generation_id (restored);
+  g_assert_cmpuint (strlen (restored_generation), ==, 36);
+  g_assert_cmpstr (restored_generation, !=, saved_generation);
   qvm_virtual_machine_kill (restored);
   g_assert_true (qvm_virtual_machine_wait (restored, TIMEOUT_S * 1000, NULL, NULL));
   g_clear_object (&restored);

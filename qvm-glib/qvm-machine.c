@@ -79,6 +79,7 @@ struct _QvmMachine
   char *keyboard_layout;
   char *sound_device;     /* NULL when the machine has no sound card */
   char *sound_controller;
+  gboolean tablet;        /* a USB tablet, the absolute pointer (the default) */
   guint threads;          /* 0 when unspecified, as cores and sockets */
   guint cores;
   guint sockets;
@@ -98,6 +99,7 @@ enum {
   PROP_THREADS,
   PROP_CORES,
   PROP_SOCKETS,
+  PROP_TABLET,
   N_PROPS
 };
 
@@ -172,6 +174,9 @@ qvm_machine_get_property (GObject    *object,
       break;
     case PROP_SOCKETS:
       g_value_set_uint (value, self->sockets);
+      break;
+    case PROP_TABLET:
+      g_value_set_boolean (value, self->tablet);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -277,6 +282,16 @@ qvm_machine_class_init (QvmMachineClass *klass)
   properties[PROP_SOCKETS] =
     g_param_spec_uint ("sockets", NULL, NULL, 0, 255, 0, flags);
 
+  /**
+   * QvmMachine:tablet:
+   *
+   * Whether the machine has a USB tablet, the absolute pointing device
+   * that VNC clients and [method@Qvm.VirtualMachine.pointer_move_async]
+   * move (machine.json `"tablet"`, true unless it says false).
+   */
+  properties[PROP_TABLET] =
+    g_param_spec_boolean ("tablet", NULL, NULL, TRUE, flags);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -289,6 +304,7 @@ qvm_machine_init (QvmMachine *self)
   self->network_device = g_strdup ("e1000");
   self->mac_address = random_mac_address ();
   self->keyboard_layout = g_strdup ("en-us");
+  self->tablet = TRUE;
 }
 
 /* Explanations for problems the schema found. */
@@ -609,6 +625,7 @@ machine_from_valid_json (JsonNode *root)
       self->sound_device = dup_string_member (sound, "device");
       self->sound_controller = dup_string_member (sound, "controller");
     }
+  self->tablet = json_object_get_boolean_member_with_default (object, "tablet", TRUE);
   self->threads = uint_member (cpu, "threads", 255);
   self->cores = uint_member (cpu, "cores", 255);
   self->sockets = uint_member (cpu, "sockets", 255);
@@ -853,6 +870,7 @@ qvm_machine_copy (QvmMachine *machine)
   copy->threads = machine->threads;
   copy->cores = machine->cores;
   copy->sockets = machine->sockets;
+  copy->tablet = machine->tablet;
 
   return copy;
 }
@@ -882,7 +900,8 @@ qvm_machine_equal (QvmMachine *machine,
          g_strcmp0 (machine->sound_controller, other->sound_controller) == 0 &&
          machine->threads == other->threads &&
          machine->cores == other->cores &&
-         machine->sockets == other->sockets;
+         machine->sockets == other->sockets &&
+         machine->tablet == other->tablet;
 }
 
 /**
@@ -1210,6 +1229,13 @@ qvm_machine_to_json (QvmMachine *machine)
       json_builder_end_object (builder);
     }
 
+  /* Written only when it differs from the default, as the other options. */
+  if (!machine->tablet)
+    {
+      json_builder_set_member_name (builder, "tablet");
+      json_builder_add_boolean_value (builder, FALSE);
+    }
+
   json_builder_end_object (builder);
 
   return json_builder_get_root (builder);
@@ -1290,4 +1316,20 @@ const char *
 qvm_machine_get_schema (void)
 {
   return qvm_payload_get_builtin_schema_text (MACHINE_SCHEMA);
+}
+
+/**
+ * qvm_machine_get_tablet:
+ * @machine: a machine
+ *
+ * Gets [property@Qvm.Machine:tablet].
+ *
+ * Returns: whether the machine has a USB tablet
+ */
+gboolean
+qvm_machine_get_tablet (QvmMachine *machine)
+{
+  g_return_val_if_fail (QVM_IS_MACHINE (machine), FALSE);
+
+  return machine->tablet;
 }

@@ -99,4 +99,7 @@ gboolean           qvm_machine_save_to_file      (QvmMachine    *machine,
 QVM_AVAILABLE_IN_ALL
 const char        *qvm_machine_get_schema        (void);
 
+QVM_AVAILABLE_IN_ALL
+gboolean           qvm_machine_get_tablet        (QvmMachine    *machine);
+
 G_END_DECLS

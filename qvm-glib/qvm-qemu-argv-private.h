@@ -29,6 +29,7 @@ typedef struct {
   guint       threads;           /* 0 = unspecified */
   guint       cores;
   guint       sockets;
+  gboolean    no_tablet;         /* machine.json "tablet": false */
 } QvmQemuMachineConfig;
 
 /* Everything else QEMU needs. Paths should be absolute: a relative disk

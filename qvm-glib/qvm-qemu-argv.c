@@ -178,8 +178,11 @@ qvm_qemu_argv_build (const QvmQemuArgvConfig *config)
 
   add (argv, "-device", "VGA,id=video0,bus=pci.0,addr=" QVM_PCI_SLOT_VGA);
   /* A tablet gives VNC clients an absolute pointer. */
-  add (argv, "-device", "piix3-usb-uhci,id=usb,bus=pci.0,addr=" QVM_PCI_SLOT_USB);
-  add (argv, "-device", "usb-tablet,id=tablet0,bus=usb.0,port=1");
+  if (!machine->no_tablet)
+    {
+      add (argv, "-device", "piix3-usb-uhci,id=usb,bus=pci.0,addr=" QVM_PCI_SLOT_USB);
+      add (argv, "-device", "usb-tablet,id=tablet0,bus=usb.0,port=1");
+    }
 
   add_printf (argv, "-drive", "if=none,id=disk0,format=%s,cache=unsafe,file=%s",
               config->disk_format, disk_escaped);

@@ -479,6 +479,13 @@ pointer_move_co (GTask        *task,
       qvm_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  if (!qvm_machine_get_tablet (self->machine))
+    {
+      qvm_task_return_error (task, g_error_new (QVM_ERROR, QVM_ERROR_INVALID_STATE,
+                                                _("The machine has no tablet to move (its machine.json "
+                                                  "says \"tablet\": false)")));
+      return;
+    }
   /* Coordinates are pixels of the screen: learn its size once. */
   if (self->screen_width == 0)
     {

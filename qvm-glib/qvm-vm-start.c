@@ -282,6 +282,7 @@ argv_config (QvmVirtualMachine *self,
   QvmQemuArgvConfig config = {
     .machine = {
       .uuid = qvm_machine_get_uuid (machine),
+      .no_tablet = !qvm_machine_get_tablet (machine),
       .memory_mib = qvm_machine_get_memory (machine),
       .nic_device = qvm_machine_get_network_device (machine),
       .mac_address = qvm_machine_get_mac_address (machine),

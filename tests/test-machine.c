@@ -1151,6 +1151,33 @@ test_machine_g_object_new (void)
   g_assert_nonnull (qvm_machine_get_uuid (machine));
 }
 
+/* "tablet": a USB tablet unless it says false; written back only then;
+ * part of what makes two machines equal. */
+static void
+test_machine_tablet (void)
+{
+  g_autoptr(QvmMachine) with_tablet = assert_valid (minimal_machine);
+  g_autoptr(QvmMachine) without = assert_valid (
+    "{\"uuid\": \"0f8fad5b-d9cb-469f-a165-70867728950e\","
+    " \"network\": {\"device\": \"e1000\", \"mac\": \"0a:00:27:00:00:00\"},"
+    " \"keyboard\": {\"layout\": \"en-us\"}, \"tablet\": false}");
+  g_autofree char *with_data = qvm_machine_to_data (with_tablet);
+  g_autofree char *without_data = qvm_machine_to_data (without);
+  g_autofree char *message = NULL;
+  g_autoptr(QvmMachine) copy = qvm_machine_copy (without);
+
+  g_assert_true (qvm_machine_get_tablet (with_tablet));
+  g_assert_false (qvm_machine_get_tablet (without));
+  g_assert_null (strstr (with_data, "tablet"));
+  g_assert_nonnull (strstr (without_data, "\"tablet\" : false"));
+  g_assert_false (qvm_machine_equal (with_tablet, without));
+  g_assert_true (qvm_machine_equal (copy, without));
+  message = assert_invalid ("{\"uuid\": \"0f8fad5b-d9cb-469f-a165-70867728950e\","
+                            " \"network\": {\"device\": \"e1000\", \"mac\": \"0a:00:27:00:00:00\"},"
+                            " \"keyboard\": {\"layout\": \"en-us\"}, \"tablet\": \"no\"}",
+                            "tablet", NULL);
+}
+
 static void
 test_machine_read_only (void)
 {
@@ -1158,7 +1185,7 @@ test_machine_read_only (void)
   guint n_properties;
   g_autofree GParamSpec **specs = g_object_class_list_properties (G_OBJECT_CLASS (klass), &n_properties);
 
-  g_assert_cmpuint (n_properties, ==, 10);
+  g_assert_cmpuint (n_properties, ==, 11);
   for (guint i = 0; i < n_properties; i++)
     {
       g_assert_true (specs[i]->flags & G_PARAM_READABLE);
@@ -1423,6 +1450,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/machine/random", test_machine_random);
   g_test_add_func ("/machine/g-object-new", test_machine_g_object_new);
   g_test_add_func ("/machine/read-only", test_machine_read_only);
+  g_test_add_func ("/machine/tablet", test_machine_tablet);
   g_test_add_func ("/machine/copy-equal", test_machine_copy_equal);
   g_test_add_func ("/machine/options", test_machine_options);
   g_test_add_func ("/machine/set-defaults", test_machine_set_defaults);

@@ -89,6 +89,26 @@ assert_argv (const QvmQemuArgvConfig *config,
   g_assert_cmpstr (argv[i], ==, expected[i]);
 }
 
+/* "tablet": false leaves out the USB controller and the tablet. */
+static void
+test_no_tablet (void)
+{
+  QvmQemuArgvConfig config = base_config ();
+  g_auto(GStrv) argv = NULL;
+
+  config.machine.no_tablet = TRUE;
+  argv = qvm_qemu_argv_build (&config);
+  for (guint i = 0; argv[i] != NULL; i++)
+    {
+      g_assert_null (strstr (argv[i], "usb-tablet"));
+      g_assert_null (strstr (argv[i], "piix3-usb-uhci"));
+    }
+  config.machine.no_tablet = FALSE;
+  g_strfreev (argv);
+  argv = qvm_qemu_argv_build (&config);
+  g_assert_true (g_strv_contains ((const char * const *) argv, "usb-tablet,id=tablet0,bus=usb.0,port=1"));
+}
+
 /* A generation ID gives the machine a vmgenid device, last. */
 static void
 test_generation_id (void)
@@ -744,6 +764,7 @@ main (int argc, char *argv[])
     }
   g_test_add_func ("/qemu-argv/cdroms", test_cdroms);
   g_test_add_func ("/qemu-argv/generation-id", test_generation_id);
+  g_test_add_func ("/qemu-argv/no-tablet", test_no_tablet);
   g_test_add_func ("/qemu-argv/topology", test_topology);
   g_test_add_func ("/qemu-argv/kvm", test_kvm);
   g_test_add_func ("/qemu-argv/everything", test_everything);

@@ -1025,6 +1025,53 @@ test_save (Fixture       *fixture,
   g_unlink (target);
 }
 
+/* A machine whose definition says "tablet": false has no pointer: a move
+ * is refused, the keyboard still works. */
+static void
+test_no_tablet (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  static const char definition[] =
+    "{\"uuid\": \"0f8fad5b-d9cb-469f-a165-70867728950e\","
+    " \"network\": {\"device\": \"e1000\", \"mac\": \"0a:00:27:00:00:01\"},"
+    " \"keyboard\": {\"layout\": \"en-us\"}, \"tablet\": false}";
+  g_autoptr(GBytes) json = g_bytes_new_static (definition, sizeof definition - 1);
+  g_autoptr(QvmMachine) machine = NULL;
+  g_autofree char *image_folder = g_build_filename (fixture->folder, "no-tablet", NULL);
+  g_autofree char *network_folder = g_build_filename (fixture->folder, "network", NULL);
+  g_autoptr(QvmFolderImage) image = NULL;
+  g_autoptr(QvmUserNetwork) network = NULL;
+  g_autoptr(QvmVirtualMachine) vm = NULL;
+
+  machine = qvm_machine_new_from_bytes (json, &error);
+  g_assert_no_error (error);
+  g_assert_false (qvm_machine_get_tablet (machine));
+  image = qvm_folder_image_new_blank (image_folder, 16 * 1024 * 1024, machine, &error);
+  g_assert_no_error (error);
+  network = qvm_user_network_new (network_folder, &error);
+  g_assert_no_error (error);
+  vm = qvm_virtual_machine_new (fixture->options, QVM_IMAGE (image), QVM_NETWORK (network),
+                                fixture->socket_folder, NULL, NULL, &error);
+  g_assert_no_error (error);
+  qvm_virtual_machine_set_accel (vm, testutil_accel ());
+  g_assert_true (qvm_virtual_machine_start (vm, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (qvm_virtual_machine_pointer_move (vm, 1, 1, NULL, &error));
+  g_assert_error (error, QVM_ERROR, QVM_ERROR_INVALID_STATE);
+  g_assert_nonnull (strstr (error->message, "no tablet"));
+  g_clear_error (&error);
+  g_assert_true (qvm_virtual_machine_send_keys (vm, "ret", NULL, &error));
+  g_assert_no_error (error);
+
+  qvm_virtual_machine_kill (vm);
+  g_assert_true (qvm_virtual_machine_wait (vm, TIMEOUT_S * 1000, NULL, NULL));
+  g_clear_object (&vm);
+  g_assert_true (qvm_folder_image_delete (image, &error));
+  g_assert_no_error (error);
+}
+
 static void
 test_kill_done (Fixture       *fixture,
                 gconstpointer  data)
@@ -1707,6 +1754,7 @@ main (int argc, char *argv[])
   ADD ("blocking", test_blocking, NULL);
   ADD ("save", test_save, NULL);
   ADD ("input", test_input, NULL);
+  ADD ("input/no-tablet", test_no_tablet, NULL);
   ADD ("shutdown/never-started", test_shutdown_never_started, NULL);
   ADD ("shutdown/quit-over-qmp", test_quit_over_qmp, NULL);
   ADD ("qemu/missing-path", test_qemu_missing, "path");

@@ -25,15 +25,6 @@
              "QrStUvWxYz-0123456789_aBcDeFgHiJkLmNoPqRsTuVwXyZ-9876543210.x/qwertyuiop-ASDFG" \
              "HJKL_zxcvbnm.QWERTY; echo typed-ok > /tmp/typed"
 
-static int
-compare_doubles (gconstpointer a,
-                 gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return x < y ? -1 : x > y;
-}
-
 static double
 keys_per_second (QvmVirtualMachine *vm,
                  guint              rate,
@@ -53,8 +44,7 @@ keys_per_second (QvmVirtualMachine *vm,
       keys = strlen (TEXT) / seconds;
       g_array_append_val (samples, keys);
     }
-  g_array_sort (samples, compare_doubles);
-  return g_array_index (samples, double, samples->len / 2);
+  return testutil_median (samples);
 }
 
 int

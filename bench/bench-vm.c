@@ -42,23 +42,7 @@ static QvmFolderImage *image;
 static QvmFolderImage *raw_image;   /* QEMU locks its disk: one each */
 static const char *accel;
 
-static int
-compare_doubles (gconstpointer a,
-                 gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-static double
-median (GArray *samples)
-{
-  g_array_sort (samples, compare_doubles);
-  return g_array_index (samples, double, samples->len / 2);
-}
-
-/* After median(): the samples are sorted. */
+/* After testutil_median(): the samples are sorted. */
 static double
 minimum (GArray *samples)
 {
@@ -406,8 +390,8 @@ main (int argc, char *argv[])
       raw_stop (&raw);
     }
 
-  library_median = median (library_starts);
-  raw_median = median (raw_starts);
+  library_median = testutil_median (library_starts);
+  raw_median = testutil_median (raw_starts);
   g_print ("start to running (accel %s, median and minimum of %d):\n", accel, runs);
   g_print ("  raw QEMU via sh + blocking QMP: %7.2f ms  (min %7.2f)\n", raw_median, minimum (raw_starts));
   g_print ("  QvmVirtualMachine start_async:  %7.2f ms  (min %7.2f)\n", library_median,
@@ -432,8 +416,8 @@ main (int argc, char *argv[])
       g_array_append_val (raw_shots, sample);
     }
 
-  library_median = median (library_shots);
-  raw_median = median (raw_shots);
+  library_median = testutil_median (library_shots);
+  raw_median = testutil_median (raw_shots);
   g_print ("screenshot, %dx400 (median and minimum of %d):\n", library_width, runs * 4);
   g_print ("  raw screendump to a file + gdk_pixbuf_new_from_file: %7.2f ms  (min %7.2f)\n",
            raw_median, minimum (raw_shots));

@@ -32,6 +32,7 @@
 #include "qvm-vm-private.h"
 
 #define MIGRATION_FD_NAME "qvm-save"
+#define RESTORE_FD_NAME "qvm-restore"
 #define CHUNK (256 * 1024)
 #define STATUS_POLL_MS 20
 /* QEMU's default migration bandwidth is 128 MiB/s: a save to a pipe on the
@@ -76,24 +77,29 @@ prepare_migration (QvmVirtualMachine  *self,
   return answer != NULL;
 }
 
-/* getfd and migrate in one round trip: QEMU writes into @write_fd. */
+/* getfd for @fd under @fd_name, then @command with {"uri": "fd:@fd_name"},
+ * in one round trip: the start of a migration out (migrate) or in
+ * (migrate-incoming) over a pipe. */
 static gboolean
-start_migration (QvmVirtualMachine  *self,
-                 int                 write_fd,
+migrate_over_fd (QvmVirtualMachine  *self,
+                 const char         *command,
+                 int                 fd,
+                 const char         *fd_name,
                  GCancellable       *cancellable,
                  GError            **error)
 {
   g_autoptr(JsonObject) getfd_args = json_object_new ();
-  g_autoptr(JsonObject) migrate_args = json_object_new ();
+  g_autoptr(JsonObject) command_args = json_object_new ();
   g_autoptr(QvmQmpClient) client = g_object_ref (self->qmp);
+  g_autofree char *uri = g_strconcat ("fd:", fd_name, NULL);
   gboolean ok;
 
-  json_object_set_string_member (getfd_args, "fdname", MIGRATION_FD_NAME);
-  json_object_set_string_member (migrate_args, "uri", "fd:" MIGRATION_FD_NAME);
+  json_object_set_string_member (getfd_args, "fdname", fd_name);
+  json_object_set_string_member (command_args, "uri", uri);
   {
     QvmQmpBatchCommand commands[] = {
-      { "getfd", getfd_args, write_fd, FALSE, NULL, NULL },
-      { "migrate", migrate_args, -1, FALSE, NULL, NULL },
+      { "getfd", getfd_args, fd, FALSE, NULL, NULL },
+      { command, command_args, -1, FALSE, NULL, NULL },
     };
 
     ok = qvm_qmp_client_await_batch (client, commands, G_N_ELEMENTS (commands), cancellable);
@@ -357,7 +363,7 @@ save_state (QvmVirtualMachine  *self,
   input = g_unix_input_stream_new (pipe_fds[0], TRUE);
 
   if (prepare_migration (self, cancellable, error) &&
-      start_migration (self, pipe_fds[1], cancellable, error))
+      migrate_over_fd (self, "migrate", pipe_fds[1], MIGRATION_FD_NAME, cancellable, error))
     {
       migrating = TRUE;
       /* QEMU holds its own copy: the stream ends when QEMU closes it. */
@@ -607,36 +613,6 @@ feed_state (int             in_fd,
   return ok;
 }
 
-static gboolean
-start_incoming (QvmVirtualMachine  *self,
-                int                 read_fd,
-                GCancellable       *cancellable,
-                GError            **error)
-{
-  g_autoptr(JsonObject) getfd_args = json_object_new ();
-  g_autoptr(JsonObject) incoming_args = json_object_new ();
-  g_autoptr(QvmQmpClient) client = g_object_ref (self->qmp);
-  gboolean ok;
-
-  json_object_set_string_member (getfd_args, "fdname", "qvm-restore");
-  json_object_set_string_member (incoming_args, "uri", "fd:qvm-restore");
-  {
-    QvmQmpBatchCommand commands[] = {
-      { "getfd", getfd_args, read_fd, FALSE, NULL, NULL },
-      { "migrate-incoming", incoming_args, -1, FALSE, NULL, NULL },
-    };
-
-    ok = qvm_qmp_client_await_batch (client, commands, G_N_ELEMENTS (commands), cancellable);
-    for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-      {
-        if (!ok && commands[i].error != NULL && error != NULL && *error == NULL)
-          g_propagate_error (error, g_steal_pointer (&commands[i].error));
-        qvm_qmp_batch_command_clear (&commands[i]);
-      }
-  }
-  return ok;
-}
-
 gboolean
 qvm_vm_restore_state (QvmVirtualMachine  *self,
                       GCancellable       *cancellable,
@@ -690,7 +666,7 @@ qvm_vm_restore_state (QvmVirtualMachine  *self,
     }
   output = g_unix_output_stream_new (pipe_fds[1], TRUE);
 
-  ok = start_incoming (self, pipe_fds[0], cancellable, error);
+  ok = migrate_over_fd (self, "migrate-incoming", pipe_fds[0], RESTORE_FD_NAME, cancellable, error);
   /* QEMU holds its own copy of the read end. */
   close (pipe_fds[0]);
   ok = ok && feed_state (in_fd, output, path, cancellable, error);

@@ -318,3 +318,21 @@ testutil_kill_children_on_abort (void)
   signal (SIGABRT, kill_process_group);
   signal (SIGTERM, kill_process_group);
 }
+
+static int
+compare_doubles (gconstpointer a,
+                 gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+double
+testutil_median (GArray *samples)
+{
+  g_return_val_if_fail (samples != NULL && samples->len > 0, 0);
+
+  g_array_sort (samples, compare_doubles);
+  return g_array_index (samples, double, samples->len / 2);
+}

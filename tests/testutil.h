@@ -123,4 +123,8 @@ void      testutil_die_with_parent   (gpointer        data);
  * test in a session of its own. */
 void      testutil_kill_children_on_abort (void);
 
+/* For bench/: sorts @samples (doubles) and returns their median; the
+ * smallest is then the first. */
+double    testutil_median            (GArray         *samples);
+
 G_END_DECLS

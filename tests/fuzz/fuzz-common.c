@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "qvm-error.h"
+
 static GLogWriterOutput
 quiet_writer (GLogLevelFlags   log_level,
               const GLogField *fields,
@@ -142,4 +144,14 @@ fuzz_random_below (FuzzRandom *random,
                    guint64     bound)
 {
   return fuzz_random_next (random) % bound;
+}
+
+void
+fuzz_check_malformed (const GError *error)
+{
+  fuzz_check (error != NULL);
+  fuzz_check (error->domain == QVM_ERROR);
+  fuzz_check (error->code == QVM_ERROR_MALFORMED_PAYLOAD);
+  fuzz_check (error->message != NULL && error->message[0] != '\0');
+  fuzz_check (g_utf8_validate (error->message, -1, NULL));
 }

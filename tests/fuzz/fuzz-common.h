@@ -47,6 +47,10 @@ G_NORETURN void fuzz_fail (const char *file,
                            int         line,
                            const char *what);
 
+/* An author's bad input was refused as it must be: QVM_ERROR_MALFORMED_PAYLOAD
+ * with a message, in UTF-8, to show the author. */
+void fuzz_check_malformed (const GError *error);
+
 /* TRUE when every string and member name in @node is UTF-8: what a
  * parser hands on must be, since it reaches messages and signals. */
 gboolean fuzz_json_is_utf8 (JsonNode *node);

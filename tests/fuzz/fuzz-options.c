@@ -16,16 +16,6 @@ static const char machine_json[] =
   " \"network\": {\"device\": \"e1000\", \"mac\": \"0a:00:27:00:00:00\"},"
   " \"keyboard\": {\"layout\": \"en-us\"}}";
 
-static void
-check_error (const GError *error)
-{
-  fuzz_check (error != NULL);
-  fuzz_check (error->domain == QVM_ERROR);
-  fuzz_check (error->code == QVM_ERROR_MALFORMED_PAYLOAD);
-  fuzz_check (error->message != NULL && error->message[0] != '\0');
-  fuzz_check (g_utf8_validate (error->message, -1, NULL));
-}
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
                         size_t         size)
@@ -46,7 +36,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   fuzz_report ("options", error);
   if (options == NULL)
     {
-      check_error (error);
+      fuzz_check_malformed (error);
       return 0;
     }
   fuzz_check (error == NULL);
@@ -75,7 +65,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
     fuzz_check (max_memory >= 2048);
   else
     {
-      check_error (error);
+      fuzz_check_malformed (error);
       fuzz_check (max_memory < 2048);
     }
   return 0;

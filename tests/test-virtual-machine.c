@@ -962,8 +962,14 @@ test_save (Fixture       *fixture,
   g_clear_error (&error);
   g_assert_cmpint (qvm_virtual_machine_get_state (fixture->vm), ==, QVM_VM_STATE_RUNNING);
 
+  /* Saved once SeaBIOS has drawn its last screen: before, QEMU shows a
+   * placeholder of another size that a restore does not keep. */
+  g_assert_true (qvm_virtual_machine_wait_for_still_screen (fixture->vm, 1000, 40.0, TIMEOUT_S * 1000,
+                                                            NULL, &error));
+  g_assert_no_error (error);
   before = qvm_virtual_machine_screenshot (fixture->vm, NULL, &error);
   g_assert_no_error (error);
+  g_assert_cmpint (gdk_pixbuf_get_width (before), ==, 720);
   saved_generation = generation_id (fixture->vm);
   g_assert_true (qvm_virtual_machine_save (fixture->vm, target_file, QVM_SAVE_FLAGS_END, NULL, &error));
   g_assert_no_error (error);
@@ -971,15 +977,17 @@ test_save (Fixture       *fixture,
   g_assert_cmpuint (testutil_count_entries (fixture->folder), ==, entries + 1);
 
   /* Restored into a machine of the same image: it runs at once, with the
-   * screen it had. */
+   * screen it had (a boot would show SeaBIOS's first lines, not its last). */
   restored = restore_machine (fixture, target_file, &error);
   g_assert_no_error (error);
   g_assert_cmpint (qvm_virtual_machine_get_state (restored), ==, QVM_VM_STATE_RUNNING);
   after = qvm_virtual_machine_screenshot (restored, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (gdk_pixbuf_get_width (after), ==, gdk_pixbuf_get_width (before));
-  g_assert_cmpmem (gdk_pixbuf_read_pixels (after), gdk_pixbuf_get_byte_length (after),
-                   gdk_pixbuf_read_pixels (before), gdk_pixbuf_get_byte_length (before));
+  /* The same screen; only the text cursor may blink between the two
+   * (45.7 dB alone, see docs/screen-matching.md). */
+  g_test_message ("restored screen: %.1f dB from the saved one", qvm_screen_psnr (after, before));
+  g_assert_cmpfloat (qvm_screen_psnr (after, before), >=, 40.0);
   /* The same state, another machine: a generation ID of its own. */
   restored_generation = generation_id (restored);
   g_assert_cmpuint (strlen (restored_generation), ==, 36);

@@ -396,9 +396,20 @@ progress_relay_report (guint64  done,
   relay->queued = TRUE;
   g_mutex_unlock (&relay->mutex);
 
+  /* A source, not g_main_context_invoke(): that runs the function in this
+   * worker thread whenever it can acquire a context nobody iterates at
+   * that moment, and "progress" must be emitted in the caller's thread
+   * (GJS, for one, fails otherwise). */
   if (queue)
-    g_main_context_invoke_full (relay->context, G_PRIORITY_DEFAULT, progress_relay_emit,
-                                g_atomic_rc_box_acquire (relay), progress_relay_release);
+    {
+      g_autoptr(GSource) source = g_idle_source_new ();
+
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (source, progress_relay_emit, g_atomic_rc_box_acquire (relay),
+                             progress_relay_release);
+      g_source_set_static_name (source, "QvmFolderImage progress");
+      g_source_attach (source, relay->context);
+    }
 }
 
 typedef struct {

@@ -89,9 +89,13 @@ wait_for (GAsyncResult **slot)
   return g_steal_pointer (slot);
 }
 
+static GThread *main_thread;
+
 static void
 on_progress (QvmMutableImage *image, guint64 done, guint64 total, Fixture *f)
 {
+  /* Emitted in the caller's thread, never in the packaging worker. */
+  g_assert_true (g_thread_self () == main_thread);
   g_assert_cmpuint (done, >=, f->progress_done);
   g_assert_cmpuint (done, <=, total);
   f->progress_done = done;
@@ -1163,6 +1167,7 @@ int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
+  main_thread = g_thread_self ();
 
   ADD ("round-trip", test_round_trip);
   ADD ("concurrent-load-once", test_concurrent_load_once);

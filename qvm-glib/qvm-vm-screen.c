@@ -14,7 +14,6 @@
 
 #include <math.h>
 
-#include "qvm-coroutine-gio-private.h"
 #include "qvm-error.h"
 #include "qvm-i18n-private.h"
 #include "qvm-screen-match-private.h"
@@ -314,14 +313,6 @@ qvm_screen_psnr (GdkPixbuf *a,
 
 /* ---- Polling the screen ---------------------------------------------------- */
 
-static GdkPixbuf *await_screenshot (QvmVirtualMachine  *vm,
-                                    GCancellable       *cancellable,
-                                    GError            **error);
-
-QVM_DEFINE_AWAIT (await_screenshot, QvmVirtualMachine, GdkPixbuf *,
-                  qvm_virtual_machine_screenshot_async,
-                  qvm_virtual_machine_screenshot_finish)
-
 /* What a wait tells when the machine ended under it: the machine's own
  * error, or that it was done. */
 static GError *
@@ -378,7 +369,8 @@ next_screenshot (QvmVirtualMachine  *self,
         }
       if (now >= not_before && qvm_vm_phase_has_guest (self->phase))
         {
-          GdkPixbuf *screen = await_screenshot (self, cancellable, &local_error);
+          /* Already in the machine's coroutine: no task per look. */
+          GdkPixbuf *screen = qvm_vm_take_screenshot (self, cancellable, &local_error);
 
           if (screen != NULL)
             return screen;

@@ -127,3 +127,36 @@ qvm_network_release (QvmNetwork *network)
 
   iface->release (network);
 }
+
+/**
+ * qvm_network_take_netdev_fd: (virtual take_netdev_fd)
+ * @network: a network
+ * @error: return location for an error
+ *
+ * Hands over the file descriptor that the `-netdev` value of @network names
+ * as %QVM_NETWORK_NETDEV_FD, for example an open TAP device or one end of a
+ * socket pair whose other end the network serves. The virtual machine calls
+ * this once per QEMU start, after [method@Qvm.Network.get_netdev], and passes
+ * the descriptor to QEMU under that number.
+ *
+ * A network that needs no descriptor (the default) returns -1 and leaves
+ * @error unset.
+ *
+ * Returns: a file descriptor the caller owns, or -1: with @error set on
+ *   failure, unset when the network needs none
+ */
+int
+qvm_network_take_netdev_fd (QvmNetwork  *network,
+                            GError     **error)
+{
+  QvmNetworkInterface *iface;
+
+  g_return_val_if_fail (QVM_IS_NETWORK (network), -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  iface = QVM_NETWORK_GET_IFACE (network);
+  if (iface->take_netdev_fd == NULL)
+    return -1;
+
+  return iface->take_netdev_fd (network, error);
+}

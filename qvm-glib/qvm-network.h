@@ -23,6 +23,15 @@ QVM_AVAILABLE_IN_ALL
 G_DECLARE_INTERFACE (QvmNetwork, qvm_network, QVM, NETWORK, GObject)
 
 /**
+ * QVM_NETWORK_NETDEV_FD:
+ *
+ * The file descriptor number, in QEMU's process, of the descriptor that
+ * [method@Qvm.Network.take_netdev_fd] hands over. A network whose `-netdev`
+ * value names a descriptor (`fd=5`) names this one.
+ */
+#define QVM_NETWORK_NETDEV_FD 5
+
+/**
  * QvmNetworkInterface:
  * @g_iface: the parent interface
  * @get_netdev: returns the value of QEMU's `-netdev` option for this network,
@@ -31,6 +40,10 @@ G_DECLARE_INTERFACE (QvmNetwork, qvm_network, QVM, NETWORK, GObject)
  *   169.254.169.254:80
  * @release: stops serving the guest and frees the network's resources;
  *   must be idempotent
+ * @take_netdev_fd: optional; hands over the file descriptor that the
+ *   `-netdev` value names as fd %QVM_NETWORK_NETDEV_FD (a TAP device, or a
+ *   socket the library serves the guest's network on), or -1 when the
+ *   network needs none
  *
  * The virtual methods of [iface@Qvm.Network].
  */
@@ -46,9 +59,11 @@ struct _QvmNetworkInterface
                         gpointer            user_data,
                         GDestroyNotify      destroy);
   void  (*release)     (QvmNetwork         *network);
+  int   (*take_netdev_fd) (QvmNetwork      *network,
+                           GError         **error);
 
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 QVM_AVAILABLE_IN_ALL
@@ -62,5 +77,8 @@ void  qvm_network_set_handler (QvmNetwork         *network,
                                GDestroyNotify      destroy);
 QVM_AVAILABLE_IN_ALL
 void  qvm_network_release     (QvmNetwork         *network);
+QVM_AVAILABLE_IN_ALL
+int   qvm_network_take_netdev_fd (QvmNetwork      *network,
+                                  GError         **error);
 
 G_END_DECLS

@@ -369,6 +369,24 @@ qvm_virtual_machine_get_console (QvmVirtualMachine *vm)
   return qvm_vm_ensure_console (vm);
 }
 
+/* The descriptor the network's -netdev value names, if it names one: -1 in
+ * *fd_out with TRUE when the network needs none. */
+static gboolean
+take_netdev_fd (QvmVirtualMachine  *self,
+                int                *fd_out,
+                GError            **error)
+{
+  GError *local_error = NULL;
+
+  *fd_out = qvm_network_take_netdev_fd (self->network, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Everything up to a spawned QEMU. On failure nothing is left running. */
 static gboolean
 spawn_qemu (QvmVirtualMachine  *self,
@@ -386,6 +404,7 @@ spawn_qemu (QvmVirtualMachine  *self,
   const char *accel;
   int qmp_child_fd;
   int console_child_fd;
+  int netdev_fd;
 
   /* In use from here; qvm_vm_release_resources() ends the use, whatever
    * happens. An image in use elsewhere is not ours to release. */
@@ -418,6 +437,12 @@ spawn_qemu (QvmVirtualMachine  *self,
       close (qmp_child_fd);
       return FALSE;
     }
+  if (!take_netdev_fd (self, &netdev_fd, error))
+    {
+      close (qmp_child_fd);
+      close (console_child_fd);
+      return FALSE;
+    }
   self->qmp_connection = g_socket_connection_factory_create_connection (socket);
 
   g_free (self->generation_id);
@@ -438,6 +463,8 @@ spawn_qemu (QvmVirtualMachine  *self,
   g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
   g_subprocess_launcher_take_fd (launcher, qmp_child_fd, QMP_CHILD_FD);
   g_subprocess_launcher_take_fd (launcher, console_child_fd, CONSOLE_CHILD_FD);
+  if (netdev_fd >= 0)
+    g_subprocess_launcher_take_fd (launcher, netdev_fd, QVM_NETWORK_NETDEV_FD);
 
   self->qemu = qvm_await_subprocess_spawnv (launcher, (const char * const *) argv, error);
   if (self->qemu == NULL)

@@ -1735,6 +1735,148 @@ test_output_flood (Fixture       *fixture,
   g_assert_true (folder_is_empty (fixture->socket_folder));
 }
 
+/* ---- A network that hands QEMU a descriptor ------------------------------ */
+
+#define FD_TYPE_NETWORK (fd_network_get_type ())
+G_DECLARE_FINAL_TYPE (FdNetwork, fd_network, FD, NETWORK, GObject)
+
+/* -netdev socket on one end of a socket pair; the test keeps the other end,
+ * so it sees when QEMU's copy goes. */
+struct _FdNetwork
+{
+  GObject  parent_instance;
+  gboolean fail;
+  guint    taken;
+  int      our_end;
+};
+
+static void fd_network_iface_init (QvmNetworkInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (FdNetwork, fd_network, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (QVM_TYPE_NETWORK, fd_network_iface_init))
+
+static char *
+fd_network_get_netdev (QvmNetwork *network, const char *id, GError **error)
+{
+  return g_strdup_printf ("socket,id=%s,fd=%d", id, QVM_NETWORK_NETDEV_FD);
+}
+
+static int
+fd_network_take_netdev_fd (QvmNetwork *network, GError **error)
+{
+  FdNetwork *self = FD_NETWORK (network);
+  int fds[2];
+
+  self->taken++;
+  if (self->fail)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "no wire for the test");
+      return -1;
+    }
+  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
+  g_assert_cmpint (self->our_end, ==, -1);
+  self->our_end = fds[0];
+  return fds[1];
+}
+
+static void
+fd_network_set_handler (QvmNetwork *network, SoupServerCallback callback,
+                        gpointer user_data, GDestroyNotify destroy)
+{
+  if (destroy != NULL)
+    destroy (user_data);
+}
+
+static void
+fd_network_release (QvmNetwork *network)
+{
+}
+
+static void
+fd_network_iface_init (QvmNetworkInterface *iface)
+{
+  iface->get_netdev = fd_network_get_netdev;
+  iface->take_netdev_fd = fd_network_take_netdev_fd;
+  iface->set_handler = fd_network_set_handler;
+  iface->release = fd_network_release;
+}
+
+static void
+fd_network_finalize (GObject *object)
+{
+  FdNetwork *self = FD_NETWORK (object);
+
+  if (self->our_end >= 0)
+    close (self->our_end);
+  G_OBJECT_CLASS (fd_network_parent_class)->finalize (object);
+}
+
+static void
+fd_network_class_init (FdNetworkClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = fd_network_finalize;
+}
+
+static void
+fd_network_init (FdNetwork *self)
+{
+  self->our_end = -1;
+}
+
+static void
+start_on_fd_network (Fixture   *fixture,
+                     FdNetwork *network)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture->vm = qvm_virtual_machine_new (fixture->options, QVM_IMAGE (fixture->image),
+                                         QVM_NETWORK (network), fixture->socket_folder,
+                                         NULL, NULL, &error);
+  g_assert_no_error (error);
+  qvm_virtual_machine_set_accel (fixture->vm, testutil_accel ());
+  g_signal_connect (fixture->vm, "done", G_CALLBACK (on_done), fixture);
+  start_and_wait (fixture);
+}
+
+static void
+test_netdev_fd (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(FdNetwork) network = g_object_new (FD_TYPE_NETWORK, NULL);
+  char byte;
+
+  start_on_fd_network (fixture, network);
+  g_assert_no_error (fixture->start_error);
+  g_assert_cmpuint (network->taken, ==, 1);
+  g_assert_cmpint (network->our_end, >=, 0);
+
+  /* QEMU holds the other end while it runs (nothing else does: the
+   * library closed its copy), and lets go of it when it ends. */
+  g_assert_cmpint (recv (network->our_end, &byte, 1, MSG_DONTWAIT), ==, -1);
+  g_assert_cmpint (errno, ==, EAGAIN);
+  qvm_virtual_machine_kill (fixture->vm);
+  wait_for_done (fixture);
+  g_assert_cmpint (recv (network->our_end, &byte, 1, MSG_DONTWAIT), ==, 0);
+}
+
+static void
+test_netdev_fd_fails (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(FdNetwork) network = g_object_new (FD_TYPE_NETWORK, NULL);
+
+  /* The network's error is the start's; nothing is left behind. */
+  network->fail = TRUE;
+  start_on_fd_network (fixture, network);
+  g_assert_error (fixture->start_error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
+  g_assert_cmpuint (network->taken, ==, 1);
+  g_assert_cmpuint (fixture->done_count, ==, 1);
+  g_assert_cmpint (qvm_virtual_machine_get_done_reason (fixture->vm), ==, QVM_VM_DONE_REASON_FAILED);
+  g_assert_true (folder_is_empty (fixture->socket_folder));
+  g_assert_cmpuint (testutil_count_children (), ==, 0);
+  g_assert_false (qvm_folder_image_get_in_use (fixture->image));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1768,6 +1910,8 @@ main (int argc, char *argv[])
   ADD ("qemu/missing-path", test_qemu_missing, "path");
   ADD ("qemu/missing-name", test_qemu_missing, "qemu-system-none");
   ADD ("qemu/refuses", test_qemu_refuses, NULL);
+  ADD ("network/netdev-fd", test_netdev_fd, no_vm);
+  ADD ("network/netdev-fd-fails", test_netdev_fd_fails, no_vm);
   ADD ("qemu/killed-from-outside", test_killed_from_outside, NULL);
   ADD ("qemu/terminated-from-outside", test_terminated_from_outside, NULL);
   ADD ("new/cdrom-missing", test_cdrom_missing, no_vm);

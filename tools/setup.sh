@@ -16,6 +16,7 @@ PACKAGES="
   json-schema-test-suite
   syslinux syslinux-common mtools dosfstools fdisk xz-utils
   gi-docgen
+  dnsmasq-base nftables libnftables-dev libslirp-dev iproute2
 "
 
 missing=""

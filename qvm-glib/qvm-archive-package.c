@@ -12,6 +12,8 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -384,7 +386,7 @@ qvm_archive_package (const char             *folder,
   if (st.st_size % 512 != 0)
     {
       g_set_error (error, QVM_ERROR, QVM_ERROR_FAILED,
-                   _("%s: the size %" G_GINT64_FORMAT " is not a multiple of 512 bytes"),
+                   _("%s: the size %" PRId64 " is not a multiple of 512 bytes"),
                    disk_path, (gint64) st.st_size);
       goto out;
     }

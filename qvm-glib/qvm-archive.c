@@ -14,6 +14,8 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -330,7 +332,7 @@ charge_blocks (Extract *extract,
   if (charge > extract->limits->max_total_size - MIN (extract->total_charged,
                                                         extract->limits->max_total_size))
     return reject (error, entry->name,
-                   _("the archive's data is over the limit of %" G_GUINT64_FORMAT " bytes"),
+                   _("the archive's data is over the limit of %" PRIu64 " bytes"),
                    extract->limits->max_total_size);
   extract->total_charged += charge;
   entry->charged_blocks = MAX (entry->charged_blocks, end_block);
@@ -522,7 +524,7 @@ check_entry_header (Extract              *extract,
   limit = k == ENTRY_MACHINE ? extract->limits->max_machine_size : extract->limits->max_entry_size;
   if ((guint64) size > limit)
     return reject (error, name,
-                   _("the size of %" G_GINT64_FORMAT " bytes is over the limit of %" G_GUINT64_FORMAT " bytes"),
+                   _("the size of %" PRId64 " bytes is over the limit of %" PRIu64 " bytes"),
                    size, limit);
 
   *kind = k;

@@ -1039,7 +1039,7 @@ qvm_console_write (QvmConsole  *console,
   if (!console->closed && count > QVM_CONSOLE_OUTGOING_MAX - console->outgoing->len)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                   _("Cannot queue %" G_GSIZE_FORMAT " bytes for the console: "
+                   _("Cannot queue %zu bytes for the console: "
                      "the guest has not taken the %u bytes written before"),
                    count, console->outgoing->len);
       return FALSE;

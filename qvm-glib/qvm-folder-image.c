@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -527,7 +529,7 @@ qvm_folder_image_new_blank (const char  *folder,
   if (size == 0 || size % 512 != 0 || size > G_MAXINT64)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("The disk size %" G_GUINT64_FORMAT " is not a positive multiple of 512 bytes"),
+                   _("The disk size %" PRIu64 " is not a positive multiple of 512 bytes"),
                    size);
       return NULL;
     }

@@ -12,6 +12,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <string.h>
 
 #include "qvm-error.h"
@@ -286,7 +288,7 @@ qvm_qcow2_check_layer (const guint8 *data,
   if (unknown != 0)
     {
       g_set_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD,
-                   _("%s: unknown qcow2 incompatible features 0x%" G_GINT64_MODIFIER "x"),
+                   _("%s: unknown qcow2 incompatible features 0x%" PRIx64),
                    name, unknown);
       return FALSE;
     }
@@ -305,8 +307,8 @@ qvm_qcow2_check_layer (const guint8 *data,
   if (header.virtual_size > max_virtual_size)
     {
       g_set_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD,
-                   _("%s: the virtual size %" G_GUINT64_FORMAT " bytes is over the limit of %"
-                     G_GUINT64_FORMAT " bytes"),
+                   _("%s: the virtual size %" PRIu64 " bytes is over the limit of %"
+                     PRIu64 " bytes"),
                    name, header.virtual_size, max_virtual_size);
       return FALSE;
     }
@@ -405,8 +407,8 @@ qvm_qcow2_check_layer_file_size (const guint8 *data,
   if (file_size > max_size)
     {
       g_set_error (error, QVM_ERROR, QVM_ERROR_MALFORMED_PAYLOAD,
-                   _("%s: the file of %" G_GUINT64_FORMAT " bytes is larger than a qcow2 file of "
-                     "virtual size %" G_GUINT64_FORMAT " can need (%" G_GUINT64_FORMAT " bytes)"),
+                   _("%s: the file of %" PRIu64 " bytes is larger than a qcow2 file of "
+                     "virtual size %" PRIu64 " can need (%" PRIu64 " bytes)"),
                    name, file_size, header.virtual_size, max_size);
       return FALSE;
     }

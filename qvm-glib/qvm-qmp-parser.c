@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <string.h>
 
 #include "qvm-error.h"
@@ -279,7 +281,7 @@ fail (QvmQmpParser *parser,
   /* Translators: the first %s is a byte offset in what QEMU sent, the
    * second the reason. */
   parser->error = g_error_new (QVM_ERROR, QVM_ERROR_PROTOCOL,
-                               _("QMP protocol error at byte %" G_GUINT64_FORMAT ": %s"),
+                               _("QMP protocol error at byte %" PRIu64 ": %s"),
                                at, reason);
   g_propagate_error (error, g_error_copy (parser->error));
   return FALSE;
@@ -459,7 +461,7 @@ qvm_qmp_parser_feed (QvmQmpParser  *parser,
 
       if (i >= limit)
         {
-          g_autofree char *reason = g_strdup_printf (_("a message is longer than the limit of %" G_GSIZE_FORMAT " bytes"),
+          g_autofree char *reason = g_strdup_printf (_("a message is longer than the limit of %zu bytes"),
                                                      parser->max_message_size);
 
           return fail (parser, parser->message_start, reason, error);

@@ -10,6 +10,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "qvm-boot.h"
@@ -46,7 +48,7 @@ package_progress_cb (QvmMutableImage *image,
    * on a terminal. */
   if (!qvm_progress_limit_check (&build->progress, done_mib, done >= total, g_get_monotonic_time ()))
     return;
-  qvm_boot_say (&build->boot, _("packaging: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " MiB of data"),
+  qvm_boot_say (&build->boot, _("packaging: %" PRIu64 " of %" PRIu64 " MiB of data"),
                 done_mib, total / (1024 * 1024));
 }
 

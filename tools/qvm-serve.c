@@ -15,6 +15,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -387,7 +389,7 @@ outbox_reserve (QvmServe    *serve,
   if (used + charge > serve->outbox_limit)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                   _("the outbox is full (%" G_GUINT64_FORMAT " bytes at most)"),
+                   _("the outbox is full (%" PRIu64 " bytes at most)"),
                    serve->outbox_limit);
       return FALSE;
     }

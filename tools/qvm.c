@@ -12,6 +12,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <unistd.h>
 
 #include <locale.h>
@@ -196,7 +198,7 @@ command_inspect (int    argc,
     memset (&st, 0, sizeof st);
   qvm_image_release (QVM_IMAGE (image));
   g_print ("machine.json:\n%s", data);
-  g_print (_("disk.img: %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " bytes of data\n"),
+  g_print (_("disk.img: %" PRId64 " bytes, %" PRId64 " bytes of data\n"),
            (gint64) st.st_size, (gint64) st.st_blocks * 512);
   g_print (_("verdict: valid image archive\n"));
 

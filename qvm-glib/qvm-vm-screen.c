@@ -314,14 +314,21 @@ qvm_screen_psnr (GdkPixbuf *a,
 /* ---- Polling the screen ---------------------------------------------------- */
 
 /* What a wait tells when the machine ended under it: the machine's own
- * error, or that it was done. */
+ * error, or that it was done. Between QEMU's exit and "done" that error is
+ * on its way from end_error to error (neither holds it), so the wait waits
+ * for "done", which every ending machine reaches. */
 static GError *
-machine_gone_error (QvmVirtualMachine *self)
+machine_gone_error (QvmVirtualMachine *self,
+                    GCancellable      *cancellable)
 {
-  const GError *why = self->error != NULL ? self->error : self->end_error;
+  GError *local_error = NULL;
 
-  if (why != NULL)
-    return g_error_copy (why);
+  while (self->phase != QVM_VM_PHASE_DONE)
+    if (!qvm_wait_queue_wait (&self->done_queue, -1, cancellable, &local_error))
+      return local_error;
+
+  if (self->error != NULL)
+    return g_error_copy (self->error);
   return g_error_new (QVM_ERROR, QVM_ERROR_INVALID_STATE,
                       _("The virtual machine %s was done before its screen showed what was waited for"),
                       self->id);
@@ -358,7 +365,7 @@ next_screenshot (QvmVirtualMachine  *self,
 
       if (qvm_vm_phase_is_ending (self->phase))
         {
-          g_propagate_error (error, machine_gone_error (self));
+          g_propagate_error (error, machine_gone_error (self, cancellable));
           return NULL;
         }
       if (self->phase == QVM_VM_PHASE_NEW || self->phase == QVM_VM_PHASE_CREATED)
